@@ -1,0 +1,7 @@
+"""Suite-wide pytest configuration: registers the shared fixture plugins."""
+
+pytest_plugins = [
+    "tests.plugins.xvfb",
+    "tests.plugins.fake_api",
+    "tests.plugins.redis_server",
+]

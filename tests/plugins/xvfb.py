@@ -1,0 +1,1 @@
+"""Pytest plugin placeholder: filled in by its owner."""
