@@ -1,0 +1,74 @@
+"""The value every tool returns and the base class every tool implements.
+
+Shared by the loop, the token manager and the UIs; it must never do I/O.
+"""
+
+from __future__ import annotations
+
+from abc import ABCMeta, abstractmethod
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from anthropic.types.beta import BetaToolUnionParam
+
+
+class BaseAnthropicTool(metaclass=ABCMeta):
+    """A tool whose schema Anthropic defines; we only implement its behaviour."""
+
+    @abstractmethod
+    def __call__(self, **kwargs: Any) -> Any:
+        """Run the tool with the model's input."""
+
+    @abstractmethod
+    def to_params(self) -> BetaToolUnionParam:
+        """The tool's entry in the request's `tools` list."""
+
+
+@dataclass(kw_only=True, frozen=True)
+class ToolResult:
+    """What a tool produced: text output, an error, a screenshot, a system note."""
+
+    output: str | None = None
+    error: str | None = None
+    base64_image: str | None = None
+    system: str | None = None
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, field.name) for field in fields(self))
+
+    def __add__(self, other: ToolResult) -> ToolResult:
+        def combine(
+            mine: str | None, theirs: str | None, concatenate: bool = True
+        ) -> str | None:
+            if mine and theirs:
+                if concatenate:
+                    return mine + theirs
+                raise ValueError("Cannot combine tool results")
+            return mine or theirs
+
+        return ToolResult(
+            output=combine(self.output, other.output),
+            error=combine(self.error, other.error),
+            base64_image=combine(self.base64_image, other.base64_image, False),
+            system=combine(self.system, other.system),
+        )
+
+    def replace(self, **changes: Any) -> ToolResult:
+        """A copy with some fields changed (results are frozen)."""
+        return replace(self, **changes)
+
+
+class CLIResult(ToolResult):
+    """A result meant to be shown as command-line output."""
+
+
+class ToolFailure(ToolResult):
+    """A result that reports a failure to the model instead of raising."""
+
+
+class ToolError(Exception):
+    """A bad argument or failed action, reported to the model as an error result."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
