@@ -1,0 +1,313 @@
+"""Pure router from the SDK's message-stream events to our typed UI deltas.
+
+No I/O, no client, no accumulation of its own: the SDK's `MessageStream` owns the
+message snapshot; this module only names what happened so the UI can draw it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+from anthropic.types.beta import BetaContentBlockParam, BetaMessage
+
+BlockKind = str
+"""A content-block type as the API names it (`text`, `tool_use`, `compaction`, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts of one response, as the API reports them (cumulative)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+    @property
+    def total_input_tokens(self) -> int:
+        """Everything the prompt cost, cached or not."""
+        return (
+            self.input_tokens
+            + self.cache_creation_input_tokens
+            + self.cache_read_input_tokens
+        )
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_creation_input_tokens=self.cache_creation_input_tokens
+            + other.cache_creation_input_tokens,
+            cache_read_input_tokens=self.cache_read_input_tokens
+            + other.cache_read_input_tokens,
+        )
+
+    @classmethod
+    def from_api(cls, usage: Any) -> Usage:
+        """Read an SDK usage object (or a dict); absent counts are zero."""
+
+        def count(name: str) -> int:
+            value = (
+                usage.get(name) if isinstance(usage, dict) else getattr(usage, name, 0)
+            )
+            return int(value or 0)
+
+        return cls(
+            input_tokens=count("input_tokens"),
+            output_tokens=count("output_tokens"),
+            cache_creation_input_tokens=count("cache_creation_input_tokens"),
+            cache_read_input_tokens=count("cache_read_input_tokens"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MessageStarted:
+    message_id: str
+    model: str
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class BlockStarted:
+    index: int
+    block_type: BlockKind
+    tool_use_id: str | None = None
+    tool_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    index: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingDelta:
+    index: int
+    thinking: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolInputDelta:
+    """A fragment of a tool call's JSON input; only the finished block is final."""
+
+    index: int
+    tool_use_id: str
+    tool_name: str
+    partial_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class BlockFinished:
+    index: int
+    block: BetaContentBlockParam
+
+
+@dataclass(frozen=True, slots=True)
+class UsageUpdated:
+    usage: Usage
+    stop_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFinished:
+    stop_reason: str | None
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInterrupted:
+    """The stream broke before `message_stop`; what was shown is not kept as is."""
+
+    reason: str
+    will_retry: bool
+
+
+StreamEvent = (
+    MessageStarted
+    | BlockStarted
+    | TextDelta
+    | ThinkingDelta
+    | ToolInputDelta
+    | BlockFinished
+    | UsageUpdated
+    | MessageFinished
+    | StreamInterrupted
+)
+StreamCallback = Callable[[StreamEvent], None]
+
+
+@dataclass(slots=True)
+class _OpenBlock:
+    block_type: BlockKind
+    tool_use_id: str | None = None
+    tool_name: str | None = None
+
+
+TOOL_INPUT_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
+
+
+@dataclass
+class StreamRouter:
+    """Turns each SDK stream event into at most one `StreamEvent` for `emit`.
+
+    Routes the raw wire events only (`content_block_delta`, ...) and ignores the
+    SDK's derived duplicates (`text`, `input_json`, ...), so nothing is said twice.
+    """
+
+    emit: StreamCallback
+    _open_blocks: dict[int, _OpenBlock] = field(default_factory=dict)
+    finished_indexes: set[int] = field(default_factory=set)
+    stop_reason: str | None = None
+    message_stopped: bool = False
+
+    def route(self, event: Any) -> None:
+        kind = getattr(event, "type", None)
+        if kind == "message_start":
+            message = event.message
+            self.emit(
+                MessageStarted(
+                    message_id=message.id,
+                    model=message.model,
+                    usage=Usage.from_api(message.usage),
+                )
+            )
+        elif kind == "content_block_start":
+            self._start_block(event.index, event.content_block)
+        elif kind == "content_block_delta":
+            self._route_delta(event.index, event.delta)
+        elif kind == "content_block_stop":
+            self._open_blocks.pop(event.index, None)
+            self.finished_indexes.add(event.index)
+            block = getattr(event, "content_block", None)
+            if block is not None:
+                self.emit(BlockFinished(index=event.index, block=block_to_param(block)))
+        elif kind == "message_delta":
+            self.stop_reason = event.delta.stop_reason
+            self.emit(
+                UsageUpdated(
+                    usage=Usage.from_api(event.usage), stop_reason=self.stop_reason
+                )
+            )
+        elif kind == "message_stop":
+            self.message_stopped = True
+            message = getattr(event, "message", None)
+            usage = Usage.from_api(message.usage) if message is not None else Usage()
+            self.emit(MessageFinished(stop_reason=self.stop_reason, usage=usage))
+
+    def _start_block(self, index: int, block: Any) -> None:
+        block_type = str(getattr(block, "type", "unknown"))
+        opened = _OpenBlock(block_type=block_type)
+        if block_type in TOOL_INPUT_BLOCKS:
+            opened.tool_use_id = getattr(block, "id", None)
+            opened.tool_name = getattr(block, "name", None)
+        self._open_blocks[index] = opened
+        self.emit(
+            BlockStarted(
+                index=index,
+                block_type=block_type,
+                tool_use_id=opened.tool_use_id,
+                tool_name=opened.tool_name,
+            )
+        )
+
+    def _route_delta(self, index: int, delta: Any) -> None:
+        delta_type = getattr(delta, "type", None)
+        if delta_type == "text_delta":
+            self.emit(TextDelta(index=index, text=delta.text))
+        elif delta_type == "thinking_delta":
+            self.emit(ThinkingDelta(index=index, thinking=delta.thinking))
+        elif delta_type == "input_json_delta":
+            opened = self._open_blocks.get(index)
+            if opened is not None and delta.partial_json:
+                self.emit(
+                    ToolInputDelta(
+                        index=index,
+                        tool_use_id=opened.tool_use_id or "",
+                        tool_name=opened.tool_name or "",
+                        partial_json=delta.partial_json,
+                    )
+                )
+        # signature, citations and compaction deltas land in the finished block.
+
+
+def block_to_param(block: Any) -> BetaContentBlockParam:
+    """The request form of a response block, ready to be sent back unchanged.
+
+    Our own tool calls keep only what the API accepts back; every other block
+    (thinking with its signature, server tools, compaction, types we do not know)
+    is kept exactly as it came.
+    """
+    if isinstance(block, dict):
+        return cast(BetaContentBlockParam, dict(block))
+    block_type = getattr(block, "type", None)
+    if block_type == "text":
+        param: dict[str, Any] = {"type": "text", "text": block.text}
+        if getattr(block, "citations", None):
+            param["citations"] = [
+                citation.to_dict() if hasattr(citation, "to_dict") else citation
+                for citation in block.citations
+            ]
+        return cast(BetaContentBlockParam, param)
+    if block_type == "tool_use":
+        return cast(
+            BetaContentBlockParam,
+            {
+                "type": "tool_use",
+                "id": block.id,
+                "name": block.name,
+                "input": block.input if isinstance(block.input, dict) else {},
+            },
+        )
+    if hasattr(block, "to_dict"):
+        return cast(BetaContentBlockParam, block.to_dict(mode="json"))
+    return cast(BetaContentBlockParam, dict(vars(block)))
+
+
+def message_to_params(message: BetaMessage) -> list[BetaContentBlockParam]:
+    """The assistant turn to append to the history; empty text blocks are dropped.
+
+    The API rejects empty text blocks in a request, and a stream may open one
+    before a tool call.
+    """
+    params: list[BetaContentBlockParam] = []
+    for block in message.content:
+        if getattr(block, "type", None) == "text" and not block.text:  # type: ignore[union-attr]
+            continue
+        params.append(block_to_param(block))
+    return params
+
+
+def tool_input_problem(
+    block: BetaContentBlockParam, json_text: str | None
+) -> str | None:
+    """Why a finished tool_use block must not run, or None when its input is sound.
+
+    `json_text` is the concatenated `input_json_delta` fragments (None when the
+    router saw none: an empty input means `{}`).
+    """
+    if not json_text:
+        return None
+    try:
+        parsed = json.loads(json_text)
+    except json.JSONDecodeError as error:
+        return (
+            f"the tool input was not valid JSON ({error.msg} at character {error.pos})"
+        )
+    if not isinstance(parsed, dict):
+        return "the tool input was not a JSON object"
+    return None
+
+
+StopReason = Literal[
+    "end_turn",
+    "tool_use",
+    "max_tokens",
+    "pause_turn",
+    "refusal",
+    "stop_sequence",
+    "model_context_window_exceeded",
+]
