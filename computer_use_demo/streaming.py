@@ -161,6 +161,9 @@ class StreamRouter:
     emit: StreamCallback
     _open_blocks: dict[int, _OpenBlock] = field(default_factory=dict)
     finished_indexes: set[int] = field(default_factory=set)
+    # The raw JSON text of each tool call: the SDK parses leniently (partial
+    # mode), so only this text says whether an input really is complete.
+    _tool_json: dict[int, list[str]] = field(default_factory=dict)
     stop_reason: str | None = None
     message_stopped: bool = False
 
@@ -198,6 +201,15 @@ class StreamRouter:
             usage = Usage.from_api(message.usage) if message is not None else Usage()
             self.emit(MessageFinished(stop_reason=self.stop_reason, usage=usage))
 
+    def tool_input_json(self, index: int) -> str | None:
+        """The tool input's JSON text as streamed, or None if no fragment came."""
+        fragments = self._tool_json.get(index)
+        return "".join(fragments) if fragments else None
+
+    def open_indexes(self) -> set[int]:
+        """Blocks that started but never finished (the stream broke inside them)."""
+        return set(self._open_blocks)
+
     def _start_block(self, index: int, block: Any) -> None:
         block_type = str(getattr(block, "type", "unknown"))
         opened = _OpenBlock(block_type=block_type)
@@ -223,6 +235,7 @@ class StreamRouter:
         elif delta_type == "input_json_delta":
             opened = self._open_blocks.get(index)
             if opened is not None and delta.partial_json:
+                self._tool_json.setdefault(index, []).append(delta.partial_json)
                 self.emit(
                     ToolInputDelta(
                         index=index,
