@@ -1,0 +1,552 @@
+"""The agent loop: stream a response, run its tools, send the results, repeat.
+
+Every exit path (answer, error, cancellation) leaves `messages` valid to send
+again: each tool_use answered, nothing half-streamed appended, no tool run twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+import anthropic
+import httpx2
+import token_manager as token_manager_module
+from anthropic.types.beta import (
+    BetaContentBlockParam,
+    BetaMessage,
+    BetaMessageParam,
+    BetaToolResultBlockParam,
+)
+from token_manager import RequestTooLargeError, Reservation, TokenManager
+
+from .api_client import AnyAsyncClient, APIProvider, make_client
+from .context import (
+    ContextBudget,
+    build_request_messages,
+    inject_cache_breakpoints,
+    server_context_management,
+)
+from .failures import Failure, backoff_seconds, classify
+from .models import ThinkingEffort, ThinkingMode
+from .redaction import redact, register_secret
+from .request import RequestOptions, system_block, system_prompt, thinking_body
+from .status import LoopStatus, StatusCallback
+from .streaming import (
+    StreamCallback,
+    StreamEvent,
+    StreamInterrupted,
+    StreamRouter,
+    block_to_param,
+    message_to_params,
+    tool_input_problem,
+)
+from .tool_calls import (
+    answer_unanswered_tool_calls,
+    answered_ids,
+    run_tool_safely,
+    tool_result_param,
+)
+from .tools import TOOL_GROUPS_BY_VERSION, ToolCollection, ToolResult, ToolVersion
+
+__all__ = [
+    "SYSTEM_PROMPT",
+    "APIProvider",
+    "ThinkingEffort",
+    "ThinkingMode",
+    "sampling_loop",
+]
+
+logger = logging.getLogger(__name__)
+
+SYSTEM_PROMPT = system_prompt()
+ContextManagement = Literal["client", "clear_tool_uses", "compact"]
+
+DEFAULT_MAX_ATTEMPTS = 4  # per request, after the SDK's own retries
+DEFAULT_TOOL_TIMEOUT = 300.0  # seconds; bash has its own, shorter one
+MAX_CONTEXT_SHRINKS = 3  # "prompt is too long" / context window exceeded
+CONTEXT_SHRINK_FACTOR = 0.7
+
+ApiResponseCallback = Callable[
+    [httpx2.Request, httpx2.Response | object | None, Exception | None], None
+]
+
+
+async def sampling_loop(
+    *,
+    model: str,
+    provider: APIProvider,
+    system_prompt_suffix: str,
+    messages: list[BetaMessageParam],
+    output_callback: Callable[[BetaContentBlockParam], None],
+    tool_output_callback: Callable[[ToolResult, str], None],
+    api_response_callback: ApiResponseCallback,
+    api_key: str,
+    only_n_most_recent_images: int | None = None,
+    max_tokens: int = 4096,
+    tool_version: ToolVersion,
+    thinking_mode: ThinkingMode = "off",
+    thinking_effort: ThinkingEffort = "medium",
+    thinking_budget: int | None = None,
+    token_efficient_tools_beta: bool = False,
+    stream_callback: StreamCallback | None = None,
+    status_callback: StatusCallback | None = None,
+    token_manager: TokenManager | None = None,
+    context_management: ContextManagement = "client",
+    context_budget_fraction: float = 0.8,
+    tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> list[BetaMessageParam]:
+    """Run the agent until the model stops asking for tools; return `messages`.
+
+    Same parameters and callbacks as the quickstart's loop. The keyword-only
+    extras: `stream_callback` gets every delta as it streams, `status_callback`
+    every wait, retry and error; `token_manager` defaults to the process's one.
+    API errors never raise: they reach `api_response_callback` and
+    `status_callback`. Cancellation raises, after answering open tool calls.
+    """
+    register_secret(api_key)
+    tool_group = TOOL_GROUPS_BY_VERSION[tool_version]
+    tools = ToolCollection(*(tool_class() for tool_class in tool_group.tools))
+    manager = token_manager or token_manager_module.token_manager
+    server_edits, edit_betas = server_context_management(context_management, model)
+    agent = _AgentLoop(
+        model=model,
+        provider=APIProvider(provider),
+        messages=messages,
+        tools=tools,
+        manager=manager,
+        options=RequestOptions(
+            model=model,
+            beta_flag=tool_group.beta_flag,
+            prompt_caching=APIProvider(provider) == APIProvider.ANTHROPIC,
+            token_efficient_tools=token_efficient_tools_beta,
+            extra_betas=edit_betas,
+        ),
+        system_suffix=system_prompt_suffix,
+        images_to_keep=only_n_most_recent_images,
+        max_tokens=max_tokens,
+        thinking=(thinking_mode, thinking_effort, thinking_budget),
+        server_edits=server_edits,
+        context_fraction=context_budget_fraction,
+        tool_timeout=tool_timeout,
+        max_attempts=max(1, max_attempts),
+        on_block=output_callback,
+        on_tool_result=tool_output_callback,
+        on_api_response=api_response_callback,
+        on_stream_event=stream_callback,
+        on_status=status_callback,
+    )
+    client = make_client(provider, api_key, observe_response=manager.observe_response)
+    try:
+        await agent.run(client)
+    finally:
+        answer_unanswered_tool_calls(messages)
+        await _close_quietly(client)
+    return messages
+
+
+@dataclass
+class _Sampled:
+    """A response that finished streaming (or broke on malformed tool JSON)."""
+
+    content: list[BetaContentBlockParam]
+    stop_reason: str | None
+    tool_input_errors: dict[str, str]
+    cut_off_tool_ids: set[str]
+
+
+@dataclass
+class _AgentLoop:
+    model: str
+    provider: APIProvider
+    messages: list[BetaMessageParam]
+    tools: ToolCollection
+    manager: TokenManager
+    options: RequestOptions
+    system_suffix: str
+    images_to_keep: int | None
+    max_tokens: int
+    thinking: tuple[ThinkingMode, ThinkingEffort, int | None]
+    server_edits: dict[str, Any] | None
+    context_fraction: float
+    tool_timeout: float | None
+    max_attempts: int
+    on_block: Callable[[BetaContentBlockParam], None]
+    on_tool_result: Callable[[ToolResult, str], None]
+    on_api_response: ApiResponseCallback
+    on_stream_event: StreamCallback | None
+    on_status: StatusCallback | None
+    executed_tool_ids: set[str] = field(default_factory=set)
+    clamp_announced: bool = False
+
+    # ---- the turn cycle -------------------------------------------------
+
+    async def run(self, client: AnyAsyncClient) -> None:
+        # A history cut off earlier (a crash, a closed tab) may end in open calls.
+        answer_unanswered_tool_calls(self.messages)
+        self.executed_tool_ids |= answered_ids(self.messages)
+        while True:
+            sampled = await self._sample(client)
+            if sampled is None:
+                return
+            if sampled.content:
+                self.messages.append({"role": "assistant", "content": sampled.content})
+            if not await self._act_on(sampled):
+                return
+
+    async def _act_on(self, sampled: _Sampled) -> bool:
+        """Show the turn, run its tools; True when the loop must go on."""
+        results: list[BetaToolResultBlockParam] = []
+        has_tool_calls = any(
+            isinstance(block, dict) and block.get("type") == "tool_use"
+            for block in sampled.content
+        )
+        if has_tool_calls:
+            # Appended before any tool runs, so an interruption keeps what ran.
+            self.messages.append({"role": "user", "content": cast(Any, results)})
+        for block in sampled.content:
+            self.on_block(block)
+            if not (isinstance(block, dict) and block.get("type") == "tool_use"):
+                continue
+            tool_use_id = str(block["id"])
+            result = await self._tool_result_for(block, sampled)
+            results.append(tool_result_param(result, tool_use_id))
+            self.on_tool_result(result, tool_use_id)
+
+        stop_reason = sampled.stop_reason
+        if sampled.cut_off_tool_ids:
+            self._status(
+                "tool_call_cut_off",
+                "The answer reached the max output tokens limit in the middle of a "
+                "tool call, so that call was not run. Raise 'Max Output Tokens' "
+                "or ask for smaller steps.",
+            )
+        if stop_reason == "refusal":
+            self._status("refusal", "Claude declined to continue this request.")
+            return False
+        # pause_turn: a server tool paused a long turn; sending it back resumes it.
+        return has_tool_calls or stop_reason == "pause_turn"
+
+    async def _tool_result_for(
+        self, block: dict[str, Any], sampled: _Sampled
+    ) -> ToolResult:
+        tool_use_id = str(block["id"])
+        if tool_use_id in sampled.tool_input_errors:
+            return ToolResult(
+                error=f"{sampled.tool_input_errors[tool_use_id]}; the tool was not "
+                "run. Send the call again with a complete JSON object."
+            )
+        if tool_use_id in sampled.cut_off_tool_ids:
+            return ToolResult(
+                error="the tool call was cut off by the max_tokens limit before "
+                "its input was complete; it was not run"
+            )
+        if tool_use_id in self.executed_tool_ids:
+            return ToolResult(error="this tool call already ran; it is not run twice")
+        self.executed_tool_ids.add(tool_use_id)
+        result = await run_tool_safely(
+            lambda name, tool_input: self.tools.run(name=name, tool_input=tool_input),
+            str(block["name"]),
+            dict(block.get("input") or {}),
+            self.tool_timeout,
+        )
+        return self.manager.budget_tool_result(result)
+
+    # ---- one request, with retries --------------------------------------
+
+    async def _sample(self, client: AnyAsyncClient) -> _Sampled | None:
+        attempt = 0
+        shrinks = 0
+        while True:
+            attempt += 1
+            params = self._request_params(shrinks)
+            try:
+                reservation = await self._reserve(params)
+            except RequestTooLargeError as error:
+                self._error("request_too_large", redact(str(error)))
+                return None
+            try:
+                sampled, response = await self._stream_once(
+                    client, params, may_retry=attempt < self.max_attempts
+                )
+            except Exception as error:
+                failure = classify(error)
+                if not isinstance(error, anthropic.APIError | httpx2.HTTPError):
+                    logger.exception("unexpected failure while streaming")
+                # A status error before the stream means the server refused it
+                # uncounted; anything later (status 200 = SSE error) was counted.
+                refused = (
+                    isinstance(error, anthropic.APIStatusError)
+                    and error.status_code != 200
+                )
+                self._settle_failed(reservation, counted=not refused)
+                self._report_error(error)
+                if failure.kind == "prompt_too_long" and shrinks < MAX_CONTEXT_SHRINKS:
+                    shrinks += 1
+                    attempt -= 1
+                    self._status(
+                        "context_pruned",
+                        "The API said the prompt is too long; sending less history.",
+                    )
+                    continue
+                if failure.retryable and attempt < self.max_attempts:
+                    await self._pause_before_retry(failure, attempt)
+                    continue
+                self._error(failure.kind, failure.message)
+                return None
+            except BaseException:
+                # Cancelled (or the UI stopped us) mid-request: the server may
+                # have counted it, so the estimate stays charged.
+                self._settle_failed(reservation, counted=True)
+                raise
+            self.manager.reconcile(reservation, response.usage)
+            if (
+                response.stop_reason == "model_context_window_exceeded"
+                and shrinks < MAX_CONTEXT_SHRINKS
+            ):
+                shrinks += 1
+                self._status(
+                    "context_pruned",
+                    "The model's context window filled up; retrying with less history.",
+                )
+                continue
+            return sampled
+
+    def _request_params(self, shrinks: int) -> dict[str, Any]:
+        system = system_block(self.system_suffix, cache=self.options.prompt_caching)
+        tool_params = self.tools.to_params()
+        budget = ContextBudget.for_model(
+            self.model,
+            fraction=self.context_fraction * CONTEXT_SHRINK_FACTOR**shrinks,
+            input_tokens_per_minute=self.manager.limits.input_tokens_per_minute,
+            images_to_keep=self.images_to_keep,
+        )
+        request_messages, report = build_request_messages(
+            self.messages,
+            budget,
+            lambda subset: self.manager.estimate_input_tokens(messages=subset),
+        )
+        if (
+            report.turns_dropped
+            or report.tool_outputs_shortened
+            or (report.images_removed and not self.images_to_keep)
+        ):
+            self._status("context_pruned", report.describe())
+        if self.options.prompt_caching:
+            inject_cache_breakpoints(request_messages)
+        max_tokens = self._clamped_max_tokens()
+        mode, effort, thinking_budget = self.thinking
+        extra_body = thinking_body(mode, effort, thinking_budget, max_tokens)
+        if self.server_edits:
+            extra_body["context_management"] = self.server_edits
+        return {
+            "model": self.model,
+            "max_tokens": max_tokens,
+            "system": [system],
+            "messages": request_messages,
+            "tools": tool_params,
+            "betas": self.options.betas(),
+            "extra_body": extra_body,
+        }
+
+    def _clamped_max_tokens(self) -> int:
+        clamped = self.manager.clamp_max_tokens(self.max_tokens)
+        if clamped < self.max_tokens and not self.clamp_announced:
+            self.clamp_announced = True
+            self._status(
+                "max_tokens_clamped",
+                f"Max output tokens lowered from {self.max_tokens:,} to {clamped:,}: "
+                "the output tokens/min budget could never admit more in one request.",
+            )
+        return clamped
+
+    async def _reserve(self, params: dict[str, Any]) -> Reservation:
+        estimate = self.manager.estimate_input_tokens(
+            system=params["system"], messages=params["messages"], tools=params["tools"]
+        )
+
+        def on_wait(budget: str, seconds: float) -> None:
+            self._status(
+                "rate_limit_wait",
+                f"Waiting {seconds:.0f} s for the {budget.replace('_', ' ')}/min budget.",
+                wait_seconds=seconds,
+                budget=budget,
+            )
+
+        return await self.manager.acquire(
+            estimate, params["max_tokens"], on_wait=on_wait
+        )
+
+    def _settle_failed(self, reservation: Reservation, *, counted: bool) -> None:
+        if counted:
+            self.manager.reconcile(reservation, None)
+        else:
+            self.manager.release(reservation)
+
+    async def _pause_before_retry(self, failure: Failure, attempt: int) -> None:
+        if failure.kind == "rate_limit":
+            # The limiter saw the 429's retry-after and holds every caller; the
+            # next acquire() waits exactly as long as needed.
+            self._status(
+                "retrying",
+                f"Rate limited by the API; retrying (attempt {attempt + 1} of "
+                f"{self.max_attempts}).",
+                attempt=attempt + 1,
+                wait_seconds=failure.retry_after,
+            )
+            return
+        delay = backoff_seconds(attempt, random.random())
+        self._status(
+            "retrying",
+            f"{failure.message} Retrying in {delay:.1f} s (attempt {attempt + 1} of "
+            f"{self.max_attempts}).",
+            attempt=attempt + 1,
+            wait_seconds=delay,
+        )
+        await asyncio.sleep(delay)
+
+    # ---- the stream ------------------------------------------------------
+
+    async def _stream_once(
+        self, client: AnyAsyncClient, params: dict[str, Any], *, may_retry: bool
+    ) -> tuple[_Sampled, BetaMessage]:
+        router = StreamRouter(emit=self._emit)
+        async with client.beta.messages.stream(**params) as stream:
+            try:
+                async for event in stream:
+                    router.route(event)
+            except ValueError as error:
+                # The SDK could not parse a tool's streamed JSON: answer it with
+                # an error result instead of losing the turn.
+                if "tool parameter JSON" not in str(error):
+                    raise
+                self._emit(
+                    StreamInterrupted(reason="malformed tool input", will_retry=False)
+                )
+                snapshot = stream.current_message_snapshot
+                self.on_api_response(stream.response.request, stream.response, None)
+                return _sampled_from_broken_stream(snapshot, router), snapshot
+            except BaseException as error:
+                if not router.message_stopped:
+                    retryable = (
+                        isinstance(error, Exception) and classify(error).retryable
+                    )
+                    self._emit(
+                        StreamInterrupted(
+                            reason=classify(error).message
+                            if isinstance(error, Exception)
+                            else "stopped",
+                            will_retry=may_retry and retryable,
+                        )
+                    )
+                raise
+            message = await stream.get_final_message()
+            self.on_api_response(stream.response.request, stream.response, None)
+        return _sampled_from_message(message, router), message
+
+    # ---- reporting -------------------------------------------------------
+
+    def _emit(self, event: StreamEvent) -> None:
+        if self.on_stream_event is not None:
+            self.on_stream_event(event)
+
+    def _status(self, kind: Any, message: str, **details: Any) -> None:
+        logger.info("%s: %s", kind, message)
+        if self.on_status is not None:
+            self.on_status(LoopStatus(kind=kind, message=message, **details))
+
+    def _error(self, kind: Any, message: str) -> None:
+        self._status("error", message, error_kind=kind)
+
+    def _report_error(self, error: Exception) -> None:
+        request = getattr(error, "request", None)
+        response = getattr(error, "response", None)
+        body = response if response is not None else getattr(error, "body", None)
+        if request is not None:
+            self.on_api_response(request, body, error)
+
+
+def _sampled_from_message(message: BetaMessage, router: StreamRouter) -> _Sampled:
+    content = message_to_params(message)
+    invalid: dict[str, str] = {}
+    cut_off: set[str] = set()
+    for index, block in enumerate(message.content):
+        if getattr(block, "type", None) != "tool_use":
+            continue
+        tool_use_id = str(getattr(block, "id", ""))
+        if index not in router.finished_indexes:
+            cut_off.add(tool_use_id)
+        elif problem := tool_input_problem(
+            block_to_param(block), router.tool_input_json(index)
+        ):
+            invalid[tool_use_id] = problem
+    if cut_off:
+        # A call whose input never finished is dropped from the history: it
+        # must not run, and keeping half an input would only confuse the model.
+        content = [
+            block
+            for block in content
+            if not (
+                isinstance(block, dict)
+                and block.get("type") == "tool_use"
+                and block.get("id") in cut_off
+            )
+        ]
+    return _Sampled(
+        content=content,
+        stop_reason=message.stop_reason,
+        tool_input_errors=invalid,
+        cut_off_tool_ids=cut_off,
+    )
+
+
+def _sampled_from_broken_stream(message: BetaMessage, router: StreamRouter) -> _Sampled:
+    """The blocks that finished, plus the malformed call (answered as an error)."""
+    content: list[BetaContentBlockParam] = []
+    invalid: dict[str, str] = {}
+    for index, block in enumerate(message.content):
+        block_type = getattr(block, "type", None)
+        if index in router.finished_indexes:
+            param = block_to_param(block)
+            if block_type == "text" and not getattr(block, "text", ""):
+                continue
+            content.append(param)
+            if block_type == "tool_use" and (
+                problem := tool_input_problem(param, router.tool_input_json(index))
+            ):
+                invalid[str(param.get("id"))] = problem  # type: ignore[union-attr]
+        elif block_type == "tool_use":
+            tool_use_id = str(getattr(block, "id", ""))
+            content.append(
+                cast(
+                    BetaContentBlockParam,
+                    {
+                        "type": "tool_use",
+                        "id": tool_use_id,
+                        "name": block.name,
+                        "input": {},
+                    },  # type: ignore[union-attr]
+                )
+            )
+            invalid[tool_use_id] = "the tool input was not valid JSON"
+        elif block_type == "text" and getattr(block, "text", ""):
+            content.append(block_to_param(block))
+        # An unfinished thinking block has no signature and cannot be sent back.
+    return _Sampled(
+        content=content,
+        stop_reason="tool_use" if invalid else "end_turn",
+        tool_input_errors=invalid,
+        cut_off_tool_ids=set(),
+    )
+
+
+async def _close_quietly(client: AnyAsyncClient) -> None:
+    try:
+        await asyncio.shield(client.close())
+    except Exception:  # closing must never hide the loop's own outcome
+        logger.debug("closing the API client failed", exc_info=True)
