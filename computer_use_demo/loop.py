@@ -310,6 +310,11 @@ class _AgentLoop:
                 and shrinks < MAX_CONTEXT_SHRINKS
             ):
                 shrinks += 1
+                self._emit(
+                    StreamInterrupted(
+                        reason="the model's context window filled up", will_retry=True
+                    )
+                )
                 self._status(
                     "context_pruned",
                     "The model's context window filled up; retrying with less history.",
@@ -420,32 +425,22 @@ class _AgentLoop:
             try:
                 async for event in stream:
                     router.route(event)
-            except ValueError as error:
-                # The SDK could not parse a tool's streamed JSON: answer it with
-                # an error result instead of losing the turn.
-                if "tool parameter JSON" not in str(error):
-                    raise
-                self._emit(
-                    StreamInterrupted(reason="malformed tool input", will_retry=False)
-                )
-                snapshot = stream.current_message_snapshot
-                self.on_api_response(stream.response.request, stream.response, None)
-                return _sampled_from_broken_stream(snapshot, router), snapshot
+                message = await stream.get_final_message()
             except BaseException as error:
-                if not router.message_stopped:
-                    retryable = (
-                        isinstance(error, Exception) and classify(error).retryable
-                    )
+                if _is_malformed_tool_json(error):
+                    # The SDK could not parse a tool's streamed JSON: answer that
+                    # call with an error result instead of losing the turn.
                     self._emit(
                         StreamInterrupted(
-                            reason=classify(error).message
-                            if isinstance(error, Exception)
-                            else "stopped",
-                            will_retry=may_retry and retryable,
+                            reason="malformed tool input", will_retry=False
                         )
                     )
+                    snapshot = stream.current_message_snapshot
+                    self.on_api_response(stream.response.request, stream.response, None)
+                    return _sampled_from_broken_stream(snapshot, router), snapshot
+                if not router.message_stopped:
+                    self._emit(_interruption(error, may_retry))
                 raise
-            message = await stream.get_final_message()
             self.on_api_response(stream.response.request, stream.response, None)
         return _sampled_from_message(message, router), message
 
@@ -469,6 +464,20 @@ class _AgentLoop:
         body = response if response is not None else getattr(error, "body", None)
         if request is not None:
             self.on_api_response(request, body, error)
+
+
+def _is_malformed_tool_json(error: BaseException) -> bool:
+    return isinstance(error, ValueError) and "tool parameter JSON" in str(error)
+
+
+def _interruption(error: BaseException, may_retry: bool) -> StreamInterrupted:
+    """What the UI is told when a stream breaks: why, and whether it comes again."""
+    if not isinstance(error, Exception):
+        return StreamInterrupted(reason="stopped", will_retry=False)
+    failure = classify(error)
+    return StreamInterrupted(
+        reason=failure.message, will_retry=may_retry and failure.retryable
+    )
 
 
 def _sampled_from_message(message: BetaMessage, router: StreamRouter) -> _Sampled:
