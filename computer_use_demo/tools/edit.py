@@ -1,0 +1,261 @@
+"""The file editor tool (`str_replace_based_edit_tool`): view, create, edit, undo.
+
+Reads tolerate any bytes; every bad argument is a ToolError the model can act on.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from .base import BaseAnthropicTool, CLIResult, ToolError, ToolResult
+from .run import maybe_truncate, run
+
+Command = Literal["view", "create", "str_replace", "insert", "undo_edit"]
+SNIPPET_LINES = 4
+
+
+class EditTool20250728(BaseAnthropicTool):
+    """Views and edits files, keeping an undo history per file."""
+
+    api_type: Literal["text_editor_20250728"] = "text_editor_20250728"
+    name: Literal["str_replace_based_edit_tool"] = "str_replace_based_edit_tool"
+
+    def __init__(self) -> None:
+        self._file_history: dict[Path, list[str]] = defaultdict(list)
+        super().__init__()
+
+    def to_params(self) -> Any:
+        return {"name": self.name, "type": self.api_type}
+
+    async def __call__(
+        self,
+        *,
+        command: Command,
+        path: str,
+        file_text: str | None = None,
+        view_range: list[int] | None = None,
+        old_str: str | None = None,
+        new_str: str | None = None,
+        insert_line: int | None = None,
+        insert_text: str | None = None,
+        **kwargs: Any,
+    ) -> ToolResult:
+        if not isinstance(path, str) or not path:
+            raise ToolError("Parameter `path` is required and must be a string")
+        target = Path(path)
+        self.validate_path(command, target)
+        if command == "view":
+            return await self.view(target, view_range)
+        if command == "create":
+            if file_text is None:
+                raise ToolError("Parameter `file_text` is required for command: create")
+            self.write_file(target, file_text)
+            self._file_history[target].append(file_text)
+            return ToolResult(output=f"File created successfully at: {target}")
+        if command == "str_replace":
+            if old_str is None:
+                raise ToolError(
+                    "Parameter `old_str` is required for command: str_replace"
+                )
+            return self.str_replace(target, old_str, new_str)
+        if command == "insert":
+            if insert_line is None:
+                raise ToolError(
+                    "Parameter `insert_line` is required for command: insert"
+                )
+            # The 20250728 tool calls it insert_text; older ones new_str.
+            text = insert_text if insert_text is not None else new_str
+            if text is None:
+                raise ToolError(
+                    "Parameter `insert_text` is required for command: insert"
+                )
+            return self.insert(target, insert_line, text)
+        if command == "undo_edit":
+            return self.undo_edit(target)
+        raise ToolError(
+            f"Unrecognized command {command}. The allowed commands for the {self.name} "
+            f"tool are: {', '.join(get_args(Command))}"
+        )
+
+    def validate_path(self, command: str, path: Path) -> None:
+        """Absolute paths only; create never overwrites; only view takes a directory."""
+        if not path.is_absolute():
+            suggestion = Path("/") / path
+            raise ToolError(
+                f"The path {path} is not an absolute path, it should start with `/`. "
+                f"Maybe you meant {suggestion}?"
+            )
+        if command == "create":
+            if path.exists():
+                raise ToolError(
+                    f"File already exists at: {path}. Cannot overwrite files using command `create`."
+                )
+            return
+        if not path.exists():
+            raise ToolError(
+                f"The path {path} does not exist. Please provide a valid path."
+            )
+        if path.is_dir() and command != "view":
+            raise ToolError(
+                f"The path {path} is a directory and only the `view` command can be used on directories"
+            )
+
+    async def view(self, path: Path, view_range: list[int] | None = None) -> CLIResult:
+        if path.is_dir():
+            if view_range:
+                raise ToolError(
+                    "The `view_range` parameter is not allowed when `path` points to a directory."
+                )
+            _, stdout, stderr = await run(
+                f"find '{path}' -maxdepth 2 -not -path '*/.*'"
+            )
+            if not stderr:
+                stdout = (
+                    f"Here's the files and directories up to 2 levels deep in {path}, "
+                    f"excluding hidden items:\n{stdout}\n"
+                )
+            return CLIResult(output=stdout, error=stderr)
+
+        text = self.read_file(path)
+        first_line = 1
+        if view_range:
+            lines = text.split("\n")
+            first_line, last_line = self._checked_range(view_range, len(lines))
+            chosen = (
+                lines[first_line - 1 :]
+                if last_line == -1
+                else lines[first_line - 1 : last_line]
+            )
+            text = "\n".join(chosen)
+        return CLIResult(output=self._numbered(text, str(path), first_line))
+
+    @staticmethod
+    def _checked_range(view_range: list[int], line_count: int) -> tuple[int, int]:
+        if (
+            not isinstance(view_range, list | tuple)
+            or len(view_range) != 2
+            or not all(isinstance(number, int) for number in view_range)
+        ):
+            raise ToolError(
+                "Invalid `view_range`. It should be a list of two integers."
+            )
+        first, last = view_range
+        if first < 1 or first > line_count:
+            raise ToolError(
+                f"Invalid `view_range`: {view_range}. Its first element `{first}` should be "
+                f"within the range of lines of the file: {[1, line_count]}"
+            )
+        if last != -1 and last > line_count:
+            raise ToolError(
+                f"Invalid `view_range`: {view_range}. Its second element `{last}` should be "
+                f"smaller than the number of lines in the file: `{line_count}`"
+            )
+        if last != -1 and last < first:
+            raise ToolError(
+                f"Invalid `view_range`: {view_range}. Its second element `{last}` should be "
+                f"larger or equal than its first `{first}`"
+            )
+        return first, last
+
+    def str_replace(self, path: Path, old_str: str, new_str: str | None) -> CLIResult:
+        text = self.read_file(path).expandtabs()
+        old = old_str.expandtabs()
+        new = (new_str or "").expandtabs()
+        count = text.count(old)
+        if count == 0:
+            raise ToolError(
+                f"No replacement was performed, old_str `{old_str}` did not appear verbatim in {path}."
+            )
+        if count > 1:
+            line_numbers = [
+                number
+                for number, line in enumerate(text.split("\n"), start=1)
+                if old in line
+            ]
+            raise ToolError(
+                f"No replacement was performed. Multiple occurrences of old_str `{old_str}` "
+                f"in lines {line_numbers}. Please ensure it is unique"
+            )
+        updated = text.replace(old, new)
+        self.write_file(path, updated)
+        self._file_history[path].append(text)
+
+        changed_line = text.split(old)[0].count("\n")
+        start = max(0, changed_line - SNIPPET_LINES)
+        end = changed_line + SNIPPET_LINES + new.count("\n")
+        snippet = "\n".join(updated.split("\n")[start : end + 1])
+        return CLIResult(
+            output=f"The file {path} has been edited. "
+            + self._numbered(snippet, f"a snippet of {path}", start + 1)
+            + "Review the changes and make sure they are as expected. Edit the file again if necessary."
+        )
+
+    def insert(self, path: Path, insert_line: int, text: str) -> CLIResult:
+        original = self.read_file(path).expandtabs()
+        text = text.expandtabs()
+        lines = original.split("\n")
+        if (
+            not isinstance(insert_line, int)
+            or insert_line < 0
+            or insert_line > len(lines)
+        ):
+            raise ToolError(
+                f"Invalid `insert_line` parameter: {insert_line}. It should be within the "
+                f"range of lines of the file: {[0, len(lines)]}"
+            )
+        new_lines = text.split("\n")
+        updated_lines = lines[:insert_line] + new_lines + lines[insert_line:]
+        self.write_file(path, "\n".join(updated_lines))
+        self._file_history[path].append(original)
+
+        snippet_lines = (
+            lines[max(0, insert_line - SNIPPET_LINES) : insert_line]
+            + new_lines
+            + lines[insert_line : insert_line + SNIPPET_LINES]
+        )
+        return CLIResult(
+            output=f"The file {path} has been edited. "
+            + self._numbered(
+                "\n".join(snippet_lines),
+                "a snippet of the edited file",
+                max(1, insert_line - SNIPPET_LINES + 1),
+            )
+            + "Review the changes and make sure they are as expected (correct indentation, "
+            "no duplicate lines, etc). Edit the file again if necessary."
+        )
+
+    def undo_edit(self, path: Path) -> CLIResult:
+        if not self._file_history[path]:
+            raise ToolError(f"No edit history found for {path}.")
+        previous = self._file_history[path].pop()
+        self.write_file(path, previous)
+        return CLIResult(
+            output=f"Last edit to {path} undone successfully. "
+            + self._numbered(previous, str(path))
+        )
+
+    def read_file(self, path: Path) -> str:
+        try:
+            return path.read_text(encoding="utf-8", errors="replace")
+        except Exception as error:
+            raise ToolError(f"Ran into {error} while trying to read {path}") from None
+
+    def write_file(self, path: Path, content: str) -> None:
+        try:
+            path.write_text(content)
+        except Exception as error:
+            raise ToolError(
+                f"Ran into {error} while trying to write to {path}"
+            ) from None
+
+    @staticmethod
+    def _numbered(text: str, descriptor: str, first_line: int = 1) -> str:
+        """`cat -n` style lines, clipped so one view cannot flood the context."""
+        text = maybe_truncate(text.expandtabs())
+        numbered = "\n".join(
+            f"{number:6}\t{line}"
+            for number, line in enumerate(text.split("\n"), start=first_line)
+        )
+        return f"Here's the result of running `cat -n` on {descriptor}:\n{numbered}\n"

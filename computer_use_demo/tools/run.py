@@ -1,0 +1,78 @@
+"""Runs one shell command with a time limit, and bounds what its output may cost.
+
+Never raises on odd bytes (they are replaced) and never returns unbounded text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+
+MAX_RESPONSE_LEN: int = 16_000
+TRUNCATED_MESSAGE: str = (
+    "<response clipped><NOTE>To save on context only part of this file has been "
+    "shown to you. You should retry this tool after you have searched inside the "
+    "file with `grep -n` in order to find the line numbers of what you are looking "
+    "for.</NOTE>"
+)
+
+
+def decode_output(data: bytes) -> str:
+    """Text from a process's bytes; invalid UTF-8 becomes U+FFFD, never an error."""
+    return data.decode("utf-8", errors="replace")
+
+
+def keep_head_and_tail(text: str, limit: int | None) -> str:
+    """At most about `limit` characters: the start and the end, with a marker between.
+
+    The end of a long output (the error, the summary line) usually matters as
+    much as its start, so both are kept.
+    """
+    if not limit or len(text) <= limit:
+        return text
+    head = limit * 2 // 3
+    tail = limit - head
+    omitted = len(text) - head - tail
+    return (
+        f"{text[:head]}\n\n[... {omitted:,} characters omitted: the output was "
+        f"{len(text):,} characters; redirect it to a file and read it in parts "
+        f"with grep -n, head or sed -n ...]\n\n{text[-tail:]}"
+    )
+
+
+def maybe_truncate(content: str, truncate_after: int | None = MAX_RESPONSE_LEN) -> str:
+    """The quickstart's clip-and-note, for file views (head only: line numbers)."""
+    if not truncate_after or len(content) <= truncate_after:
+        return content
+    return content[:truncate_after] + TRUNCATED_MESSAGE
+
+
+async def run(
+    cmd: str,
+    timeout: float | None = 120.0,  # noqa: ASYNC109 - the quickstart's signature
+    truncate_after: int | None = MAX_RESPONSE_LEN,
+) -> tuple[int, str, str]:
+    """Run `cmd` in a shell; kill its whole process group if it outlives `timeout`."""
+    process = await asyncio.create_subprocess_shell(
+        cmd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        async with asyncio.timeout(timeout):
+            stdout, stderr = await process.communicate()
+    except TimeoutError as error:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        await process.wait()
+        raise TimeoutError(
+            f"Command '{cmd}' timed out after {timeout} seconds"
+        ) from error
+    return (
+        process.returncode or 0,
+        keep_head_and_tail(decode_output(stdout), truncate_after),
+        keep_head_and_tail(decode_output(stderr), truncate_after),
+    )
