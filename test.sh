@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 DEBIAN_PACKAGES=(
-  xvfb xdotool scrot imagemagick x11-utils x11-apps xterm
+  xvfb xdotool scrot imagemagick x11-utils x11-apps xterm tint2
   redis-server chromium tmux fonts-dejavu-core procps
 )
 

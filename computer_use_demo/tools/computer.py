@@ -149,6 +149,10 @@ class BaseComputerTool:
                 raise ToolError(f"text is not accepted for {action}")
             x, y = self.validate_and_get_coordinates(coordinate)
             if action == "mouse_move":
+                if await self._pointer_is_at(x, y):
+                    # `mousemove --sync` to where the pointer already is waits
+                    # for a motion event that never comes.
+                    return await self.screenshot()
                 return await self.shell(f"{self.xdotool} mousemove --sync {x} {y}")
             if start_coordinate is None:
                 raise ToolError(f"start_coordinate is required for {action}")
@@ -216,6 +220,20 @@ class BaseComputerTool:
             return await self.shell(f"{self.xdotool} click {CLICK_BUTTONS[action]}")
 
         raise ToolError(f"Invalid action: {action}")
+
+    async def _move_part(self, coordinate: Any) -> list[str]:
+        """The xdotool words that move the pointer first, unless it is already there."""
+        x, y = self.validate_and_get_coordinates(coordinate)
+        return [] if await self._pointer_is_at(x, y) else [f"mousemove --sync {x} {y}"]
+
+    async def _pointer_is_at(self, x: int, y: int) -> bool:
+        try:
+            _, stdout, _ = await run(
+                f"{self.xdotool} getmouselocation --shell", timeout=5
+            )
+        except TimeoutError:
+            return False
+        return f"X={x}\nY={y}\n" in stdout
 
     def validate_and_get_coordinates(self, coordinate: Any) -> tuple[int, int]:
         """Screen coordinates for an API coordinate; off-screen ones are refused."""
@@ -361,8 +379,7 @@ class ComputerTool20250124(BaseComputerTool, BaseAnthropicTool):
                 raise ToolError(f"{scroll_amount=} must be a non-negative int")
             parts = [self.xdotool]
             if coordinate is not None:
-                x, y = self.validate_and_get_coordinates(coordinate)
-                parts.append(f"mousemove --sync {x} {y}")
+                parts.extend(await self._move_part(coordinate))
             if text:
                 parts.append(f"keydown {_quoted_keys(text)}")
             parts.append(
@@ -400,8 +417,7 @@ class ComputerTool20250124(BaseComputerTool, BaseAnthropicTool):
                 raise ToolError(f"text is not accepted for {action}")
             parts = [self.xdotool]
             if coordinate is not None:
-                x, y = self.validate_and_get_coordinates(coordinate)
-                parts.append(f"mousemove --sync {x} {y}")
+                parts.extend(await self._move_part(coordinate))
             if key:
                 parts.append(f"keydown {_quoted_keys(key)}")
             parts.append(f"click {CLICK_BUTTONS[action]}")
