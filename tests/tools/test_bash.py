@@ -1,0 +1,117 @@
+"""The bash tool against a real bash: output, errors, status, limits, restarts."""
+
+from __future__ import annotations
+
+import pytest
+
+from computer_use_demo.tools import BashTool20250124, ToolCollection
+from computer_use_demo.tools.base import ToolError
+from computer_use_demo.tools.bash import (
+    CAPTURE_HEAD_BYTES,
+    CAPTURE_TAIL_BYTES,
+    shell_environment,
+)
+
+
+@pytest.fixture
+def bash() -> BashTool20250124:
+    return BashTool20250124()
+
+
+async def test_output_and_stderr_are_kept_apart(bash: BashTool20250124) -> None:
+    result = await bash(command="echo out; echo err >&2")
+    assert (result.output, result.error, result.system) == ("out", "err", None)
+
+
+async def test_a_failing_command_reports_its_exit_status(
+    bash: BashTool20250124,
+) -> None:
+    result = await bash(command="ls /definitely/not/here")
+    assert "No such file" in (result.error or "")
+    assert result.system == "exit status 2"
+
+
+async def test_the_session_keeps_state_between_commands(bash: BashTool20250124) -> None:
+    await bash(command="cd /tmp && export GREETING=hi")
+    result = await bash(command='echo "$PWD $GREETING"')
+    assert result.output == "/tmp hi"
+
+
+async def test_ten_megabytes_of_output_come_back_bounded_with_head_and_tail(
+    bash: BashTool20250124,
+) -> None:
+    result = await bash(
+        command="head -c 10000000 /dev/zero | tr '\\0' 'x'; echo; echo THE-END"
+    )
+    output = result.output or ""
+    assert len(output) < CAPTURE_HEAD_BYTES + CAPTURE_TAIL_BYTES + 1000
+    assert output.startswith("xxxx") and output.endswith("THE-END")
+    assert "bytes of output omitted" in output
+
+
+async def test_binary_output_is_replaced_not_fatal(bash: BashTool20250124) -> None:
+    result = await bash(command="printf 'ok \\xff\\xfe\\x00 done'")
+    assert result.output is not None
+    assert result.output.startswith("ok ") and result.output.endswith(" done")
+    assert "\ufffd" in result.output
+
+
+async def test_a_hanging_command_is_killed_and_the_shell_restarts(
+    bash: BashTool20250124,
+) -> None:
+    await bash(command="export MARK=before")
+    assert bash._session is not None
+    bash._session._timeout = 0.3
+    with pytest.raises(
+        ToolError, match=r"timed out: bash has not returned in 0\.3 seconds"
+    ):
+        await bash(command="sleep 30")
+    result = await bash(command='echo "alive ${MARK:-reset}"')
+    assert result.output == "alive reset"
+
+
+async def test_restart_gives_a_fresh_shell(bash: BashTool20250124) -> None:
+    await bash(command="export MARK=1")
+    assert (await bash(restart=True)).system == "tool has been restarted."
+    assert (await bash(command='echo "${MARK:-none}"')).output == "none"
+
+
+async def test_the_shell_never_sees_credentials(
+    bash: BashTool20250124, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-api03-leak-test-000000")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret")
+    monkeypatch.setenv("TOKEN_MANAGER_REDIS_URL", "redis://:password@host/0")
+    monkeypatch.setenv("HARMLESS_SETTING", "visible")
+    result = await bash(command="env")
+    output = result.output or ""
+    assert (
+        "sk-ant-api03-leak-test" not in output
+        and "aws-secret" not in output
+        and "password" not in output
+    )
+    assert "HARMLESS_SETTING=visible" in output
+
+
+def test_shell_environment_filter() -> None:
+    env = shell_environment(
+        {"OPENAI_API_KEY": "x", "PATH": "/bin", "GITHUB_SESSION_TOKEN": "y"}
+    )
+    assert env == {"PATH": "/bin"}
+
+
+async def test_bad_calls_become_error_results(bash: BashTool20250124) -> None:
+    collection = ToolCollection(bash)
+    assert (
+        await collection.run(name="bash", tool_input={})
+    ).error == "no command provided."
+    assert "must be a string" in (
+        (await collection.run(name="bash", tool_input={"command": 5})).error or ""
+    )
+    assert (
+        await collection.run(name="nope", tool_input={})
+    ).error == "Tool nope is invalid"
+    weird = await collection.run(
+        name="bash", tool_input={"command": "echo fine", "unknown": 1}
+    )
+    assert weird.output == "fine"
