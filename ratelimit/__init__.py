@@ -1,0 +1,1 @@
+"""The pieces behind `token_manager`: window arithmetic, storage, estimates, budgets."""

@@ -1,0 +1,68 @@
+"""Keeps one tool result from flooding the context: head and tail, the rest on disk.
+
+Bounded work however large the output; the saved file is private (0600).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from .estimate import count_text
+
+COUNT_EXACTLY_UP_TO_CHARS = 400_000
+
+
+@dataclass(frozen=True)
+class BudgetedText:
+    text: str
+    saved_to: Path | None
+    original_tokens: int
+
+
+def _tokens_at_most(text: str, budget: int) -> tuple[bool, int]:
+    """Whether `text` fits `budget` tokens, and its (estimated) size."""
+    if len(text) <= budget:  # a cl100k token is never shorter than one character
+        return True, len(text) // 3
+    if len(text) > COUNT_EXACTLY_UP_TO_CHARS:
+        return False, count_text(text)  # sampled count for huge texts
+    tokens = count_text(text)
+    return tokens <= budget, tokens
+
+
+def save_private(text: str, directory: Path, label: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = directory / f"{label}-{uuid.uuid4().hex[:12]}.txt"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8", errors="replace") as handle:
+        handle.write(text)
+    return path
+
+
+def budget_text(
+    text: str, budget_tokens: int, directory: Path, label: str
+) -> BudgetedText:
+    """`text` itself if it fits; else its head and tail and where the whole is."""
+    fits, tokens = _tokens_at_most(text, budget_tokens)
+    if fits:
+        return BudgetedText(text, None, tokens)
+    path = save_private(text, directory, label)
+    chars_per_token = max(1.0, len(text) / max(tokens, 1))
+    keep_chars = int(budget_tokens * chars_per_token * 0.9)
+    head_chars = keep_chars * 2 // 3
+    tail_chars = keep_chars - head_chars
+    total_lines = text.count("\n") + 1
+    head = text[:head_chars]
+    tail = text[-tail_chars:] if tail_chars else ""
+    first_hidden_line = head.count("\n") + 1
+    last_hidden_line = total_lines - tail.count("\n")
+    note = (
+        f"\n\n[... output shortened to fit the context budget: about {tokens:,} tokens "
+        f"({len(text):,} characters, {total_lines:,} lines) in all. The whole output is "
+        f"saved in {path}. Read the omitted part, lines {first_hidden_line}-{last_hidden_line}, "
+        f"with `sed -n '{first_hidden_line},{min(last_hidden_line, first_hidden_line + 200)}p' {path}`, "
+        f"`grep -n PATTERN {path}`, or str_replace_based_edit_tool view with a view_range ...]\n\n"
+    )
+    return BudgetedText(head + note + tail, path, tokens)
