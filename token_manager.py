@@ -630,6 +630,20 @@ class TokenManager:
                     self._estimates.popitem(last=False)
             return estimate
 
+    def estimate_message_tokens(self, message: Any) -> int:
+        """One message's calibrated estimate (the context budget counts message by message)."""
+        raw = self._counter.count(message)
+        with self._lock:
+            return self._calibration.apply(raw)
+
+    def estimate_frame_tokens(
+        self, *, system: Any = None, tools: Sequence[Any] | None = None
+    ) -> int:
+        """The system prompt and tool definitions: the part of a request that never changes."""
+        raw = system_tokens(system) + tools_tokens(tools)
+        with self._lock:
+            return self._calibration.apply(raw)
+
     def _learn(self, detail: _EstimateDetail, real_total: int) -> None:
         if detail.prefix_real is not None:
             self._calibration.learn(detail.raw_new, real_total - detail.prefix_real)

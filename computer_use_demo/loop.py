@@ -15,13 +15,14 @@ from typing import Any, Literal, cast
 
 import anthropic
 import httpx2
-import token_manager as token_manager_module
 from anthropic.types.beta import (
     BetaContentBlockParam,
     BetaMessage,
     BetaMessageParam,
     BetaToolResultBlockParam,
 )
+
+import token_manager as token_manager_module
 from token_manager import RequestTooLargeError, Reservation, TokenManager
 
 from .api_client import AnyAsyncClient, APIProvider, make_client
@@ -334,7 +335,10 @@ class _AgentLoop:
         request_messages, report = build_request_messages(
             self.messages,
             budget,
-            lambda subset: self.manager.estimate_input_tokens(messages=subset),
+            self.manager.estimate_message_tokens,
+            fixed_tokens=self.manager.estimate_frame_tokens(
+                system=[system], tools=tool_params
+            ),
         )
         if (
             report.turns_dropped
