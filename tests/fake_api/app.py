@@ -1,0 +1,378 @@
+"""The fake Messages API as an ASGI app: validation, rate limits, scripted answers, faults.
+
+Everything it received is recorded (keys redacted) for tests to assert on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from .buckets import Bucket, OrganisationLimits
+from .counting import PromptCache, TokenCounter
+from .scenario import Scenario, Turn
+from .sse import Event, answer_events, frame, message_json, resolve_blocks
+from .validation import APIError, check_body, check_headers
+
+SECRET_HEADERS = {"x-api-key", "authorization"}
+
+
+@dataclass
+class RecordedRequest:
+    path: str
+    headers: dict[str, str]
+    body: Any
+    status: int = 0
+    at: float = 0.0
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    rate_limited: int = 0
+    by_status: dict[int, int] = field(default_factory=dict)
+    input_tokens_accepted: int = 0
+    output_tokens_sent: int = 0
+    accepted: list[tuple[float, int]] = field(
+        default_factory=list
+    )  # (time, uncached input)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "rate_limited": self.rate_limited,
+            "by_status": {
+                str(status): count for status, count in self.by_status.items()
+            },
+            "input_tokens_accepted": self.input_tokens_accepted,
+            "output_tokens_sent": self.output_tokens_sent,
+            "accepted": self.accepted,
+        }
+
+
+@dataclass
+class FakeConfig:
+    api_key: str = "sk-ant-test-fake-api-key-0000"
+    rpm: int | None = None
+    itpm: int | None = None
+    otpm: int | None = None
+    window_seconds: float = 60.0
+    token_rate: float | None = None
+    context_window: int = 200_000
+    input_token_factor: float = 1.17
+    block_overhead: int = 6
+    words_per_delta: int = 3
+
+
+class FakeState:
+    """Shared by the app's handlers (which run on the server thread) and tests."""
+
+    def __init__(self, config: FakeConfig, scenario: Scenario | None = None) -> None:
+        self.config = config
+        self.lock = threading.Lock()
+        self.scenario = scenario or Scenario()
+        self.counter = TokenCounter(
+            factor=config.input_token_factor, block_overhead=config.block_overhead
+        )
+        self.cache = PromptCache()
+        self.requests: list[RecordedRequest] = []
+        self.stats = Stats()
+        self.limits = self._make_limits()
+
+    def _make_limits(self) -> OrganisationLimits:
+        config = self.config
+
+        def bucket(limit: int | None) -> Bucket | None:
+            return (
+                None
+                if limit is None
+                else Bucket(limit, config.window_seconds, updated=time.monotonic())
+            )
+
+        return OrganisationLimits(
+            bucket(config.rpm), bucket(config.itpm), bucket(config.otpm)
+        )
+
+    def reset(self, scenario: Scenario | None = None) -> None:
+        with self.lock:
+            self.scenario = scenario or Scenario()
+            self.cache = PromptCache()
+            self.requests.clear()
+            self.stats = Stats()
+            self.limits = self._make_limits()
+
+    def rate_headers(self, now: float) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        wall = time.time()
+        for name, bucket in self.limits.buckets().items():
+            reset = datetime.fromtimestamp(wall + bucket.seconds_until_full(now), UTC)
+            headers[f"anthropic-ratelimit-{name}-limit"] = str(bucket.capacity)
+            headers[f"anthropic-ratelimit-{name}-remaining"] = str(
+                bucket.remaining(now)
+            )
+            headers[f"anthropic-ratelimit-{name}-reset"] = reset.strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            )
+        return headers
+
+
+def _redacted(headers: Any) -> dict[str, str]:
+    return {
+        name: ("[REDACTED]" if name.lower() in SECRET_HEADERS else value)
+        for name, value in headers.items()
+    }
+
+
+def build_app(state: FakeState) -> Starlette:
+    async def messages(request: Request) -> Response:
+        return await _handle(state, request, count_only=False)
+
+    async def count_tokens(request: Request) -> Response:
+        return await _handle(state, request, count_only=True)
+
+    async def stats(request: Request) -> Response:
+        with state.lock:
+            return JSONResponse(state.stats.as_dict())
+
+    return Starlette(
+        routes=[
+            Route("/v1/messages", messages, methods=["POST"]),
+            Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
+            Route("/_stats", stats, methods=["GET"]),
+        ]
+    )
+
+
+def _error_response(
+    state: FakeState,
+    record: RecordedRequest,
+    error: APIError,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    with state.lock:
+        record.status = error.status
+        state.stats.by_status[error.status] = (
+            state.stats.by_status.get(error.status, 0) + 1
+        )
+        if error.status == 429:
+            state.stats.rate_limited += 1
+    extra = {"request-id": f"req_{uuid.uuid4().hex[:20]}", **(headers or {})}
+    return JSONResponse(error.body(), status_code=error.status, headers=extra)
+
+
+async def _handle(state: FakeState, request: Request, *, count_only: bool) -> Response:
+    raw = await request.body()
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError:
+        body = None
+    record = RecordedRequest(
+        path=request.url.path,
+        headers=_redacted(request.headers),
+        body=body,
+        at=time.monotonic(),
+    )
+    with state.lock:
+        state.requests.append(record)
+        state.stats.requests += 1
+    try:
+        check_headers(request.headers, state.config.api_key)
+        if body is None:
+            raise APIError(
+                400, "invalid_request_error", "The request body is not valid JSON"
+            )
+        check_body(body, count_only=count_only)
+    except APIError as error:
+        return _error_response(state, record, error)
+
+    with state.lock:
+        total = state.counter.frame(body) + sum(
+            state.counter.message(message) for message in body["messages"]
+        )
+    if count_only:
+        with state.lock:
+            record.status = 200
+            state.stats.by_status[200] = state.stats.by_status.get(200, 0) + 1
+        return JSONResponse({"input_tokens": total})
+    if total > state.config.context_window:
+        return _error_response(
+            state,
+            record,
+            APIError(
+                400,
+                "invalid_request_error",
+                f"prompt is too long: {total} tokens > {state.config.context_window} maximum",
+            ),
+        )
+
+    with state.lock:
+        turn_index, turn = state.scenario.current()
+        fault = turn.pending_fault()
+        if fault and "status" in fault:
+            turn.faults_fired += 1
+            status = int(fault["status"])
+            error_type = {
+                429: "rate_limit_error",
+                529: "overloaded_error",
+                401: "authentication_error",
+            }.get(status, "api_error")
+            headers = state.rate_headers(time.monotonic())
+            if fault.get("retry_after") is not None:
+                headers["retry-after"] = str(fault["retry_after"])
+            message = {
+                429: "Number of request tokens has exceeded your per-minute rate limit",
+                529: "Overloaded",
+            }.get(status, "Internal server error")
+            fault_error = APIError(status, error_type, message)
+        else:
+            fault_error = None
+            headers = {}
+    if fault_error is not None:
+        return _error_response(state, record, fault_error, headers)
+
+    uncached, created, read = _usage_for(state, body)
+    now = time.monotonic()
+    with state.lock:
+        wait = state.limits.admit(uncached, int(body["max_tokens"]), now)
+        headers = state.rate_headers(now)
+    if wait > 0:
+        headers["retry-after"] = str(max(1, math.ceil(wait)))
+        return _error_response(
+            state,
+            record,
+            APIError(
+                429,
+                "rate_limit_error",
+                "This request would exceed your organization's rate limit. Please retry later.",
+            ),
+            headers,
+        )
+    with state.lock:
+        state.stats.accepted.append((now, uncached))
+        state.stats.input_tokens_accepted += uncached
+    headers["request-id"] = f"req_{uuid.uuid4().hex[:20]}"
+    usage = {
+        "input_tokens": uncached,
+        "cache_creation_input_tokens": created,
+        "cache_read_input_tokens": read,
+    }
+    message_id = f"msg_fake_{uuid.uuid4().hex[:16]}"
+    model = str(body["model"])
+    if turn.raw_sse:
+        _finish(state, record, turn_index, body, 0)
+        return Response(
+            Path(turn.raw_sse).read_bytes(),
+            media_type="text/event-stream",
+            headers=headers,
+        )
+    blocks = resolve_blocks(turn.content, turn_index)
+    events, output_tokens = answer_events(
+        message_id=message_id,
+        model=model,
+        blocks=blocks,
+        stop_reason=turn.resolved_stop_reason(),
+        usage=usage,
+        count_tokens=state.counter.text,
+        words_per_delta=state.config.words_per_delta,
+        seed=turn_index,
+    )
+    if not body.get("stream"):
+        _finish(state, record, turn_index, body, output_tokens)
+        payload = message_json(
+            message_id=message_id,
+            model=model,
+            blocks=blocks,
+            stop_reason=turn.resolved_stop_reason(),
+            usage={**usage, "output_tokens": output_tokens},
+        )
+        return JSONResponse(payload, headers=headers)
+    return StreamingResponse(
+        _stream(state, record, turn, turn_index, body, events, output_tokens),
+        media_type="text/event-stream",
+        headers={**headers, "cache-control": "no-cache"},
+    )
+
+
+def _usage_for(state: FakeState, body: dict[str, Any]) -> tuple[int, int, int]:
+    with state.lock:
+        return state.cache.usage(body, state.counter)
+
+
+def _finish(
+    state: FakeState,
+    record: RecordedRequest,
+    turn_index: int,
+    body: dict[str, Any],
+    output_tokens: int,
+) -> None:
+    """The answer was sent whole: settle the output charge and use up the turn."""
+    with state.lock:
+        record.status = 200
+        state.stats.by_status[200] = state.stats.by_status.get(200, 0) + 1
+        state.stats.output_tokens_sent += output_tokens
+        state.limits.settle_output(
+            int(body["max_tokens"]), output_tokens, time.monotonic()
+        )
+        state.scenario.consume(turn_index)
+
+
+class _DroppedConnection(Exception):
+    """Raised inside the body iterator: the server closes the socket mid-stream."""
+
+
+async def _stream(
+    state: FakeState,
+    record: RecordedRequest,
+    turn: Turn,
+    turn_index: int,
+    body: dict[str, Any],
+    events: list[Event],
+    output_tokens: int,
+) -> AsyncIterator[bytes]:
+    with state.lock:
+        fault = turn.pending_fault()
+        if fault is not None:
+            turn.faults_fired += 1
+    rate = state.config.token_rate
+    debt = 0.0
+    for position, event in enumerate(events):
+        if fault is not None:
+            if position == fault.get("drop_after_events"):
+                with state.lock:
+                    record.status = -1
+                raise _DroppedConnection("fault: connection dropped mid-stream")
+            if position == fault.get("sse_error_after_events"):
+                error = {
+                    "type": "error",
+                    "error": {
+                        "type": fault.get("error_type", "overloaded_error"),
+                        "message": "Overloaded",
+                    },
+                }
+                yield f"event: error\ndata: {json.dumps(error)}\n\n".encode()
+                with state.lock:
+                    record.status = 200
+                return
+            if position == fault.get("stall_after_events", -1):
+                await asyncio.sleep(float(fault.get("stall_seconds", 0)))
+        if rate and event.tokens:
+            debt += event.tokens / rate
+            if debt >= 0.005:
+                await asyncio.sleep(debt)
+                debt = 0.0
+        yield frame(event)
+    _finish(state, record, turn_index, body, output_tokens)
