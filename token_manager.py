@@ -703,6 +703,24 @@ class TokenManager:
         limit = self.limits.output_tokens_per_minute
         return max_tokens if limit is None else max(1, min(max_tokens, limit))
 
+    def max_tokens_for_next_request(self, max_tokens: int, minimum: int = 4096) -> int:
+        """max_tokens lowered to the output budget free right now (never below
+        `minimum`): a request pre-charged with the whole budget would wait for
+        the window to empty completely before every call."""
+        ceiling = self.clamp_max_tokens(max_tokens)
+        limit = self.limits.output_tokens_per_minute
+        if limit is None:
+            return ceiling
+        with self._lock:
+            now = self._clock()
+            free = (
+                limit
+                - self._local.usage(self._configured.window_seconds, now)[
+                    "output_tokens"
+                ]
+            )
+        return max(min(ceiling, minimum), min(ceiling, free))
+
     # ---- the meter -------------------------------------------------------------
 
     def snapshot(self) -> LimiterSnapshot:

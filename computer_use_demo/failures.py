@@ -102,7 +102,8 @@ def classify(error: BaseException) -> Failure:
                 retry_after=_retry_after(error),
             )
         if status == 529 or body_type == "overloaded_error":
-            return Failure("overloaded", True, "The API is overloaded (529).")
+            where = " in the middle of the answer" if status == 200 else " (529)"
+            return Failure("overloaded", True, f"The API is overloaded{where}.")
         if is_prompt_too_long(error):
             return Failure("prompt_too_long", True, f"The prompt is too long: {detail}")
         if status == 413 or body_type == "request_too_large":

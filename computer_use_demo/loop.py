@@ -184,6 +184,7 @@ class _AgentLoop:
     on_status: StatusCallback | None
     executed_tool_ids: set[str] = field(default_factory=set)
     clamp_announced: bool = False
+    partial_usage: Any = None
 
     # ---- the turn cycle -------------------------------------------------
 
@@ -372,7 +373,7 @@ class _AgentLoop:
                 f"Max output tokens lowered from {self.max_tokens:,} to {clamped:,}: "
                 "the output tokens/min budget could never admit more in one request.",
             )
-        return clamped
+        return self.manager.max_tokens_for_next_request(clamped)
 
     async def _reserve(self, params: dict[str, Any]) -> Reservation:
         estimate = self.manager.estimate_input_tokens(
@@ -392,8 +393,11 @@ class _AgentLoop:
         )
 
     def _settle_failed(self, reservation: Reservation, *, counted: bool) -> None:
+        """A failed request: refused ones cost nothing; broken streams cost what
+        the server had measured (the estimate, when nothing was measured)."""
+        usage, self.partial_usage = self.partial_usage, None
         if counted:
-            self.manager.reconcile(reservation, None)
+            self.manager.reconcile(reservation, usage)
         else:
             self.manager.release(reservation)
 
@@ -444,6 +448,13 @@ class _AgentLoop:
                     return _sampled_from_broken_stream(snapshot, router), snapshot
                 if not router.message_stopped:
                     self._emit(_interruption(error, may_retry))
+                    # What the server measured before the break, to settle the charge.
+                    snapshot = getattr(
+                        stream, "_current_snapshot_or_none", lambda: None
+                    )()
+                    self.partial_usage = (
+                        snapshot.usage if snapshot is not None else None
+                    )
                 raise
             self.on_api_response(stream.response.request, stream.response, None)
         return _sampled_from_message(message, router), message

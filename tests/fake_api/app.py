@@ -349,11 +349,11 @@ async def _stream(
             turn.faults_fired += 1
     rate = state.config.token_rate
     debt = 0.0
+    sent_tokens = 0
     for position, event in enumerate(events):
         if fault is not None:
             if position == fault.get("drop_after_events"):
-                with state.lock:
-                    record.status = -1
+                _settle_broken(state, record, body, sent_tokens, status=-1)
                 raise _DroppedConnection("fault: connection dropped mid-stream")
             if position == fault.get("sse_error_after_events"):
                 error = {
@@ -364,8 +364,7 @@ async def _stream(
                     },
                 }
                 yield f"event: error\ndata: {json.dumps(error)}\n\n".encode()
-                with state.lock:
-                    record.status = 200
+                _settle_broken(state, record, body, sent_tokens, status=200)
                 return
             if position == fault.get("stall_after_events", -1):
                 await asyncio.sleep(float(fault.get("stall_seconds", 0)))
@@ -374,5 +373,22 @@ async def _stream(
             if debt >= 0.005:
                 await asyncio.sleep(debt)
                 debt = 0.0
+        sent_tokens += event.tokens
         yield frame(event)
     _finish(state, record, turn_index, body, output_tokens)
+
+
+def _settle_broken(
+    state: FakeState,
+    record: RecordedRequest,
+    body: dict[str, Any],
+    sent_tokens: int,
+    status: int,
+) -> None:
+    """A stream that broke still cost what it generated; the turn stays unanswered."""
+    with state.lock:
+        record.status = status
+        state.stats.output_tokens_sent += sent_tokens
+        state.limits.settle_output(
+            int(body["max_tokens"]), sent_tokens, time.monotonic()
+        )
