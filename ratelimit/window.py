@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+EXPIRY_MARGIN = 1e-6
+
 
 @dataclass(slots=True)
 class Entry:
@@ -31,8 +33,7 @@ class SlidingWindow:
     _total: int = 0
 
     def expire(self, now: float) -> None:
-        horizon = now - self.window
-        while self.entries and self.entries[0].at <= horizon:
+        while self.entries and now - self.entries[0].at >= self.window:
             self._total -= self.entries.popleft().amount
 
     def used(self, now: float) -> int:
@@ -74,7 +75,9 @@ class SlidingWindow:
         for entry in self.entries:
             freed += entry.amount
             if freed >= excess:
-                return max(0.0, entry.at + self.window - now)
+                # A microsecond more, so that after exactly this wait the entry
+                # has expired under float rounding too.
+                return max(0.0, entry.at + self.window - now) + EXPIRY_MARGIN
         return self.window  # unreachable when amount <= limit
 
 
