@@ -48,12 +48,13 @@ class ContextBudget:
         fraction: float = 0.8,
         input_tokens_per_minute: int | None = None,
         images_to_keep: int | None = None,
+        context_window: int | None = None,
     ) -> ContextBudget:
         """A fraction of the context window, and never more than a window of input tokens/min."""
-        budget = int(context_window_for(model) * fraction)
+        budget = int((context_window or context_window_for(model)) * fraction)
         if input_tokens_per_minute is not None:
             budget = min(budget, int(input_tokens_per_minute * 0.95))
-        return cls(max_input_tokens=max(1_000, budget), images_to_keep=images_to_keep)
+        return cls(max_input_tokens=max(500, budget), images_to_keep=images_to_keep)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ Pure: no sleeping, no I/O; randomness and attempt numbers come in as arguments.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +72,14 @@ def is_prompt_too_long(error: BaseException) -> bool:
         isinstance(error, anthropic.BadRequestError)
         and "prompt is too long" in _server_message(error).lower()
     )
+
+
+def prompt_limit(error: BaseException) -> int | None:
+    """The context window a "prompt is too long: N tokens > M maximum" error names."""
+    if not is_prompt_too_long(error):
+        return None
+    match = re.search(r">\s*([\d,]+)\s*maximum", _server_message(error))  # type: ignore[arg-type]
+    return int(match.group(1).replace(",", "")) if match else None
 
 
 def classify(error: BaseException) -> Failure:

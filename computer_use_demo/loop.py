@@ -32,7 +32,7 @@ from .context import (
     inject_cache_breakpoints,
     server_context_management,
 )
-from .failures import Failure, backoff_seconds, classify
+from .failures import Failure, backoff_seconds, classify, prompt_limit
 from .models import ThinkingEffort, ThinkingMode
 from .redaction import redact, register_secret
 from .request import RequestOptions, system_block, system_prompt, thinking_body
@@ -185,6 +185,7 @@ class _AgentLoop:
     executed_tool_ids: set[str] = field(default_factory=set)
     clamp_announced: bool = False
     partial_usage: Any = None
+    context_window: int | None = None  # learned from a "prompt is too long" error
 
     # ---- the turn cycle -------------------------------------------------
 
@@ -291,6 +292,8 @@ class _AgentLoop:
                 if failure.kind == "prompt_too_long" and shrinks < MAX_CONTEXT_SHRINKS:
                     shrinks += 1
                     attempt -= 1
+                    if (window := prompt_limit(error)) is not None:
+                        self.context_window = window
                     self._status(
                         "context_pruned",
                         "The API said the prompt is too long; sending less history.",
@@ -332,6 +335,7 @@ class _AgentLoop:
             fraction=self.context_fraction * CONTEXT_SHRINK_FACTOR**shrinks,
             input_tokens_per_minute=self.manager.limits.input_tokens_per_minute,
             images_to_keep=self.images_to_keep,
+            context_window=self.context_window,
         )
         request_messages, report = build_request_messages(
             self.messages,

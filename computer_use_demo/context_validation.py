@@ -1,0 +1,151 @@
+"""Checks a conversation the way the Messages API would before accepting it.
+
+Pure and read-only: reports problems as sentences, never fixes or mutates anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+MAX_CACHE_BREAKPOINTS = 4  # per request, the system prompt's included
+
+# Blocks only one side of the conversation may send.
+_ASSISTANT_ONLY = frozenset(
+    {"tool_use", "thinking", "redacted_thinking", "server_tool_use", "compaction"}
+)
+_USER_ONLY = frozenset({"tool_result"})
+
+
+def _blocks(content: Any) -> list[Any]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return list(content) if isinstance(content, list) else []
+
+
+def _kind(block: Any) -> str | None:
+    return block.get("type") if isinstance(block, dict) else None
+
+
+def _turns(messages: Sequence[Any]) -> list[tuple[str, list[Any]]]:
+    """Consecutive messages of one role, merged as the API merges them."""
+    turns: list[tuple[str, list[Any]]] = []
+    for message in messages:
+        role = str(message.get("role"))
+        blocks = _blocks(message.get("content"))
+        if turns and turns[-1][0] == role:
+            turns[-1][1].extend(blocks)
+        else:
+            turns.append((role, blocks))
+    return turns
+
+
+def _cache_marks(blocks: list[Any]) -> int:
+    marks = 0
+    for block in blocks:
+        if not isinstance(block, dict):
+            continue
+        marks += "cache_control" in block
+        if _kind(block) == "tool_result":
+            marks += sum(
+                isinstance(inner, dict) and "cache_control" in inner
+                for inner in _blocks(block.get("content"))
+            )
+    return marks
+
+
+def _message_problems(index: int, message: Any, is_last: bool) -> list[str]:
+    if not isinstance(message, dict):
+        return [f"message {index} is not a mapping"]
+    role = message.get("role")
+    if role not in ("user", "assistant"):
+        return [f"message {index} has role {role!r}; only user and assistant exist"]
+    content = message.get("content")
+    problems: list[str] = []
+    if not content and not (is_last and role == "assistant"):
+        problems.append(f"message {index} ({role}) has empty content")
+    forbidden = _USER_ONLY if role == "assistant" else _ASSISTANT_ONLY
+    for block in _blocks(content):
+        if _kind(block) in forbidden:
+            problems.append(f"message {index} ({role}) holds a {_kind(block)} block")
+    return problems
+
+
+def _pairing_problems(turns: list[tuple[str, list[Any]]]) -> list[str]:
+    problems: list[str] = []
+    seen_calls: set[str] = set()
+    for position, (role, blocks) in enumerate(turns):
+        if role == "assistant":
+            calls = [str(b.get("id")) for b in blocks if _kind(b) == "tool_use"]
+            for call in calls:
+                if call in seen_calls:
+                    problems.append(f"tool_use id {call} is used twice")
+                seen_calls.add(call)
+            if not calls:
+                continue
+            follower = turns[position + 1][1] if position + 1 < len(turns) else None
+            if follower is None:
+                problems.append(f"tool_use {calls} never gets a tool_result")
+                continue
+            answered = {
+                str(b.get("tool_use_id")) for b in follower if _kind(b) == "tool_result"
+            }
+            problems.extend(
+                f"tool_use {call} has no tool_result in the next user turn"
+                for call in calls
+                if call not in answered
+            )
+            kinds = [_kind(b) for b in follower]
+            first_other = next(
+                (i for i, kind in enumerate(kinds) if kind != "tool_result"),
+                len(kinds),
+            )
+            if "tool_result" in kinds[first_other:]:
+                problems.append(
+                    f"user turn {position + 1}: tool_result blocks must come before any other block"
+                )
+        else:
+            before = turns[position - 1][1] if position > 0 else []
+            calls_before = {str(b.get("id")) for b in before if _kind(b) == "tool_use"}
+            answers: set[str] = set()
+            for block in blocks:
+                if _kind(block) != "tool_result":
+                    continue
+                answer = str(block.get("tool_use_id"))
+                if answer not in calls_before:
+                    problems.append(
+                        f"tool_result {answer} answers no tool_use of the turn before it"
+                    )
+                if answer in answers:
+                    problems.append(f"tool_use {answer} is answered twice")
+                answers.add(answer)
+    return problems
+
+
+def validate_conversation(messages: Sequence[Any]) -> list[str]:
+    """Every reason the API would refuse `messages`; an empty list means valid.
+
+    Checks roles, empty messages, blocks on the wrong side, that every tool_use
+    is answered in the very next user turn (tool_results first) and every
+    tool_result answers the turn before it, and at most four cache breakpoints.
+    Consecutive messages of one role are merged first, as the API does.
+    """
+    if not messages:
+        return ["the conversation is empty"]
+    problems: list[str] = []
+    for index, message in enumerate(messages):
+        problems.extend(
+            _message_problems(index, message, is_last=index == len(messages) - 1)
+        )
+    if problems:
+        return problems
+    if messages[0].get("role") != "user":
+        problems.append("the first message is not from the user")
+    turns = _turns(messages)
+    problems.extend(_pairing_problems(turns))
+    marks = sum(_cache_marks(blocks) for _, blocks in turns)
+    if marks > MAX_CACHE_BREAKPOINTS:
+        problems.append(
+            f"{marks} cache_control breakpoints; the API accepts at most {MAX_CACHE_BREAKPOINTS}"
+        )
+    return problems

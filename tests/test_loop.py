@@ -1,0 +1,437 @@
+"""The streaming loop end to end: the real SDK against the fake API over HTTP, real tools.
+
+After every scenario the history must be valid to send again (the fake API's own
+validator checks it), and no tool may run twice for one tool_use_id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from computer_use_demo.context import validate_conversation
+from computer_use_demo.loop import APIProvider, sampling_loop
+from computer_use_demo.status import LoopStatus
+from computer_use_demo.streaming import (
+    StreamEvent,
+    StreamInterrupted,
+    TextDelta,
+    ThinkingDelta,
+    ToolInputDelta,
+)
+from computer_use_demo.tools import ToolResult
+from tests.fake_api import FakeAnthropicAPI
+from tests.fake_api.validation import APIError, check_conversation
+from token_manager import RateLimits, TokenManager
+
+
+@dataclass
+class Run:
+    messages: list[Any]
+    events: list[StreamEvent] = field(default_factory=list)
+    statuses: list[LoopStatus] = field(default_factory=list)
+    blocks: list[Any] = field(default_factory=list)
+    tool_results: list[tuple[ToolResult, str]] = field(default_factory=list)
+    api_calls: list[tuple[Any, Any, Any]] = field(default_factory=list)
+
+    def text(self) -> str:
+        return "".join(
+            event.text for event in self.events if isinstance(event, TextDelta)
+        )
+
+    def kinds(self) -> list[str]:
+        return [status.kind for status in self.statuses]
+
+
+@pytest.fixture(autouse=True)
+def screen_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WIDTH", "1024")
+    monkeypatch.setenv("HEIGHT", "768")
+    monkeypatch.setenv("DISPLAY_NUM", "99")
+
+
+def fresh_manager(**limits: Any) -> TokenManager:
+    return TokenManager(
+        RateLimits(
+            limits.get("rpm", 1_000),
+            limits.get("itpm", 1_000_000),
+            limits.get("otpm", 1_000_000),
+        )
+    )
+
+
+async def run_loop(
+    api: FakeAnthropicAPI,
+    prompt: str = "do the task",
+    *,
+    monkeypatch: pytest.MonkeyPatch,
+    manager: TokenManager | None = None,
+    history: list[Any] | None = None,
+    **options: Any,
+) -> Run:
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", api.base_url)
+    run = Run(
+        messages=history
+        or [{"role": "user", "content": [{"type": "text", "text": prompt}]}]
+    )
+    options.setdefault("tool_version", "computer_use_20250124")
+    await sampling_loop(
+        model="claude-opus-4-8",
+        provider=APIProvider.ANTHROPIC,
+        system_prompt_suffix="",
+        messages=run.messages,
+        output_callback=run.blocks.append,
+        tool_output_callback=lambda result, tool_id: run.tool_results.append(
+            (result, tool_id)
+        ),
+        api_response_callback=lambda request, response, error: run.api_calls.append(
+            (request, response, error)
+        ),
+        api_key=api.api_key,
+        stream_callback=run.events.append,
+        status_callback=run.statuses.append,
+        token_manager=manager or fresh_manager(),
+        **options,
+    )
+    return run
+
+
+def assert_valid(messages: list[Any]) -> None:
+    assert validate_conversation(messages) == []
+    try:
+        check_conversation(messages)
+    except APIError as error:  # the fake API's validator, as on the next request
+        pytest.fail(f"history rejected: {error.message}")
+
+
+async def wait_until(condition: Any, seconds: float = 10.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110 - polling shared state the loop mutates
+            await asyncio.sleep(0.02)
+
+
+def bash(command: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "tool_use", "name": "bash", "input": {"command": command}, **extra}
+
+
+async def test_text_streams_as_deltas_then_the_turn_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with FakeAnthropicAPI(
+        scenario=[{"content": [{"type": "text", "tokens": 300}]}]
+    ) as api:
+        run = await run_loop(api, monkeypatch=monkeypatch)
+    deltas = [event for event in run.events if isinstance(event, TextDelta)]
+    assert len(deltas) > 50, "text arrives in many deltas, not at once"
+    assert run.messages[-1]["content"][0]["text"] == run.text()
+    assert run.api_calls and run.api_calls[0][2] is None
+    assert_valid(run.messages)
+
+
+async def test_tools_run_in_order_and_their_results_go_back(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    log = tmp_path / "ran.log"
+    scenario = [
+        {
+            "content": [
+                {"type": "text", "text": "Two things."},
+                bash(f"echo one >> {log}"),
+                bash(f"echo two >> {log}; echo done"),
+            ]
+        },
+        {"content": [{"type": "text", "text": "Both ran."}]},
+    ]
+    with FakeAnthropicAPI(scenario=scenario) as api:
+        run = await run_loop(api, monkeypatch=monkeypatch)
+        second_request = api.message_requests()[1].body
+    assert log.read_text() == "one\ntwo\n"
+    assert [block["type"] for block in run.messages[2]["content"]] == [
+        "tool_result",
+        "tool_result",
+    ]
+    sent_back = second_request["messages"][2]["content"]
+    assert sent_back[1]["content"][0]["text"] == "done"
+    partial = [event for event in run.events if isinstance(event, ToolInputDelta)]
+    assert {event.tool_name for event in partial} == {"bash"}
+    assert_valid(run.messages)
+
+
+async def test_thinking_is_kept_apart_and_sent_back_with_its_signature(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scenario = [
+        {
+            "content": [
+                {
+                    "type": "thinking",
+                    "thinking": "I should check the disk",
+                    "signature": "sig-XYZ",
+                },
+                bash("true"),
+            ]
+        },
+        {"content": [{"type": "text", "text": "ok"}]},
+    ]
+    with FakeAnthropicAPI(scenario=scenario) as api:
+        run = await run_loop(
+            api,
+            monkeypatch=monkeypatch,
+            thinking_mode="extended",
+            thinking_budget=2048,
+            max_tokens=4096,
+        )
+        second = api.message_requests()[1].body
+    assert (
+        "".join(e.thinking for e in run.events if isinstance(e, ThinkingDelta))
+        == "I should check the disk"
+    )
+    assert "disk" not in run.text()
+    thinking = second["messages"][1]["content"][0]
+    assert thinking == {
+        "type": "thinking",
+        "thinking": "I should check the disk",
+        "signature": "sig-XYZ",
+    }
+    assert second["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected_status"),
+    [
+        ({"status": 529, "times": 3}, "retrying"),
+        ({"status": 500, "times": 3}, "retrying"),
+        ({"drop_after_events": 6}, "retrying"),
+        ({"sse_error_after_events": 5, "error_type": "overloaded_error"}, "retrying"),
+    ],
+    ids=["overloaded", "server-error", "connection-drop", "sse-error-event"],
+)
+async def test_transient_faults_are_retried_and_lose_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    fault: dict[str, Any],
+    expected_status: str,
+) -> None:
+    monkeypatch.setattr(
+        "computer_use_demo.loop.backoff_seconds", lambda attempt, jitter: 0.01
+    )
+    monkeypatch.setattr(
+        "anthropic._base_client.BaseClient._calculate_retry_timeout", lambda *args: 0.01
+    )
+    log = tmp_path / "ran.log"
+    scenario = [
+        {"content": [bash(f"echo ran >> {log}")]},
+        {"fault": fault, "content": [{"type": "text", "tokens": 40}]},
+    ]
+    with FakeAnthropicAPI(scenario=scenario) as api:
+        run = await run_loop(api, monkeypatch=monkeypatch)
+    assert log.read_text() == "ran\n", "the tool ran exactly once"
+    assert expected_status in run.kinds()
+    assert (
+        run.messages[-1]["role"] == "assistant"
+        and run.messages[-1]["content"][0]["type"] == "text"
+    )
+    if "drop_after_events" in fault or "sse_error_after_events" in fault:
+        interrupted = [
+            event for event in run.events if isinstance(event, StreamInterrupted)
+        ]
+        assert interrupted and interrupted[0].will_retry
+    assert_valid(run.messages)
+
+
+async def test_a_429_waits_for_retry_after_through_the_manager(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scenario = [
+        {
+            "fault": {"status": 429, "retry_after": 1, "times": 3},
+            "content": [{"type": "text", "text": "finally"}],
+        }
+    ]
+    manager = fresh_manager()
+    with FakeAnthropicAPI(scenario=scenario) as api:
+        run = await run_loop(api, monkeypatch=monkeypatch, manager=manager)
+        statuses = [request.status for request in api.message_requests()]
+    assert statuses == [429, 429, 429, 200]
+    assert run.text() == "finally"
+    assert "retrying" in run.kinds()
+
+
+async def test_a_stalled_stream_times_out_and_is_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COMPUTER_USE_READ_TIMEOUT", "0.5")
+    monkeypatch.setattr(
+        "computer_use_demo.loop.backoff_seconds", lambda attempt, jitter: 0.01
+    )
+    scenario = [
+        {
+            "fault": {"stall_seconds": 3, "stall_after_events": 4},
+            "content": [{"type": "text", "tokens": 30}],
+        }
+    ]
+    with FakeAnthropicAPI(scenario=scenario) as api:
+        run = await run_loop(api, monkeypatch=monkeypatch)
+    assert any(isinstance(event, StreamInterrupted) for event in run.events)
+    assert run.messages[-1]["role"] == "assistant"
+    assert_valid(run.messages)
+
+
+async def test_a_bad_key_stops_with_a_clear_message_and_no_retry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with FakeAnthropicAPI(api_key="sk-ant-test-the-right-key-000") as api:
+        monkeypatch.setattr(
+            type(api), "api_key", property(lambda self: "sk-ant-test-a-wrong-key-0000")
+        )
+        run = await run_loop(api, monkeypatch=monkeypatch)
+        assert len(api.message_requests()) == 1
+    errors = [status for status in run.statuses if status.kind == "error"]
+    assert errors and errors[0].error_kind == "auth" and "API key" in errors[0].message
+    assert "wrong-key" not in errors[0].message
+    assert len(run.messages) == 1
+
+
+async def test_malformed_tool_json_becomes_an_error_result(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    log = tmp_path / "ran.log"
+    scenario = [
+        {
+            "content": [
+                {"type": "text", "text": "Running."},
+                bash(f"echo ran >> {log}", malformed_json=True),
+            ]
+        },
+        {"content": [{"type": "text", "text": "I see the error."}]},
+    ]
+    with FakeAnthropicAPI(scenario=scenario) as api:
+        run = await run_loop(api, monkeypatch=monkeypatch)
+    assert not log.exists(), "a malformed call never runs"
+    result = run.messages[2]["content"][0]
+    assert result["is_error"] and "not valid JSON" in result["content"]
+    assert run.messages[-1]["content"][0]["text"] == "I see the error."
+    assert_valid(run.messages)
+
+
+async def test_a_tool_call_cut_off_by_max_tokens_never_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    log = tmp_path / "ran.log"
+    scenario = [
+        {
+            "content": [
+                {"type": "text", "text": "Writing a long file."},
+                bash(f"echo ran >> {log}", truncate=True),
+            ]
+        }
+    ]
+    with FakeAnthropicAPI(scenario=scenario) as api:
+        run = await run_loop(api, monkeypatch=monkeypatch)
+    assert not log.exists()
+    assert "tool_call_cut_off" in run.kinds()
+    assert all(block.get("type") != "tool_use" for block in run.messages[-1]["content"])
+    assert_valid(run.messages)
+
+
+async def test_refusal_and_pause_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    scenario = [
+        {
+            "content": [{"type": "text", "text": "Searching"}],
+            "stop_reason": "pause_turn",
+        },
+        {
+            "content": [{"type": "text", "text": "I can't help with that."}],
+            "stop_reason": "refusal",
+        },
+    ]
+    with FakeAnthropicAPI(scenario=scenario) as api:
+        run = await run_loop(api, monkeypatch=monkeypatch)
+        assert len(api.message_requests()) == 2, "pause_turn is continued once"
+    assert "refusal" in run.kinds()
+    assert_valid(run.messages)
+
+
+async def test_prompt_too_long_prunes_and_retries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    history: list[Any] = [{"role": "user", "content": "start"}]
+    for turn in range(40):
+        history.append(
+            {
+                "role": "assistant",
+                "content": [{"type": "text", "text": f"step {turn} " + "word " * 200}],
+            }
+        )
+        history.append(
+            {"role": "user", "content": [{"type": "text", "text": "continue " * 50}]}
+        )
+    with FakeAnthropicAPI(context_window=6_000) as api:
+        run = await run_loop(api, monkeypatch=monkeypatch, history=history)
+        statuses = [request.status for request in api.message_requests()]
+    assert statuses[-1] == 200 and 400 in statuses
+    assert "context_pruned" in run.kinds()
+    assert len(run.messages) == 82, "the visible history keeps everything"
+    assert_valid(run.messages)
+
+
+async def test_a_tool_exception_and_a_tool_timeout_become_error_results(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scenario = [
+        {
+            "content": [
+                bash("sleep 5"),
+                {"type": "tool_use", "name": "computer", "input": {"action": "fly"}},
+            ]
+        },
+        {"content": [{"type": "text", "text": "noted"}]},
+    ]
+    with FakeAnthropicAPI(scenario=scenario) as api:
+        run = await run_loop(api, monkeypatch=monkeypatch, tool_timeout=0.5)
+    results = run.messages[2]["content"]
+    assert "did not finish within 0.5 s" in results[0]["content"]
+    assert results[1]["content"] == "Invalid action: fly"
+    assert_valid(run.messages)
+
+
+async def test_cancelling_during_a_tool_leaves_a_valid_history(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    scenario = [{"content": [bash("echo first"), bash("sleep 10"), bash("echo never")]}]
+    with FakeAnthropicAPI(scenario=scenario) as api:
+        history: list[Any] = [{"role": "user", "content": "go"}]
+        task = asyncio.ensure_future(
+            run_loop(api, monkeypatch=monkeypatch, history=history)
+        )
+        await wait_until(lambda: len(history) >= 3 and len(history[2]["content"]) >= 1)
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    results = history[2]["content"]
+    assert [result.get("is_error") for result in results] == [False, True, True]
+    assert_valid(history)
+
+
+async def test_the_api_key_never_reaches_events_statuses_or_tools(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scenario = [
+        {"content": [bash("env")]},
+        {"content": [{"type": "text", "text": "ok"}]},
+    ]
+    with FakeAnthropicAPI(scenario=scenario) as api:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", api.api_key)
+        run = await run_loop(api, monkeypatch=monkeypatch)
+    everything = (
+        repr(run.messages)
+        + repr(run.events)
+        + repr(run.statuses)
+        + repr(run.tool_results)
+    )
+    assert api.api_key not in everything
