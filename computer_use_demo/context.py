@@ -1,44 +1,118 @@
-"""Keeps each request inside its budget, and the API's own context management as an option.
+"""The request view of a conversation, kept under a token budget before each request.
 
-Pure: builds a request view of the history and never mutates the history itself;
-it never splits a tool_use from its tool_result nor drops the first user message.
+Pure: never mutates the history it is given, never splits a tool_use from its
+tool_result, and never drops the first user message.
+
+Before each request the loop calls `build_request_messages(history, budget,
+count_message)`; the history (what the UI shows and stores) keeps everything,
+the request gets a view of it that fits. Budget steps, each taken only while
+the request is still too large: (1) screenshots of old turns go, (2) long
+texts in old tool results keep their head and tail, (3) the oldest whole turns
+go, with a note in the first user message saying how many. Old content moves in
+steps of `prune_step_turns` turns, so the request prefix, and with it the
+prompt cache, stays identical between steps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from anthropic.types.beta import BetaMessageParam
 
+from .context_validation import validate_conversation
+from .prompt_cache import inject_cache_breakpoints
+from .server_context import (
+    COMPACTION_BETA,
+    CONTEXT_MANAGEMENT_BETA,
+    ServerStrategy,
+    normalise_model_id,
+    server_context_management,
+)
+
+__all__ = [
+    "COMPACTION_BETA",
+    "CONTEXT_MANAGEMENT_BETA",
+    "DEFAULT_CONTEXT_WINDOW",
+    "LONG_CONTEXT_BETA",
+    "ContextBudget",
+    "CountMessage",
+    "PruneReport",
+    "ServerStrategy",
+    "build_request_messages",
+    "context_window_for",
+    "drop_before_last_compaction",
+    "inject_cache_breakpoints",
+    "server_context_management",
+    "validate_conversation",
+]
+
 DEFAULT_CONTEXT_WINDOW = 200_000
-CONTEXT_WINDOWS: dict[str, int] = {}  # every current computer-use model: 200k
-IMAGE_PLACEHOLDER = "[screenshot removed to save context]"
-CONTEXT_MANAGEMENT_BETA = "context-management-2025-06-27"
-COMPACTION_BETA = "compact-2026-01-12"
-CACHE_BREAKPOINTS_FOR_MESSAGES = 3  # a fourth is the system prompt's
+LONG_CONTEXT_WINDOW = 1_000_000
+LONG_CONTEXT_BETA = "context-1m-2025-08-07"
+# Models that accept the 1M-token beta (normalised id prefixes).
+LONG_CONTEXT_MODELS = ("claude-sonnet-4", "claude-opus-4-6")
 
-ContextStrategy = Literal["client", "clear_tool_uses", "compact"]
-CountMessage = Callable[[Any], int]
+SCREENSHOT_PLACEHOLDER = "[screenshot removed to save context]"
+# Characters kept per token when shortening: low on purpose, logs and code
+# tokenise densely.
+CHARS_PER_TOKEN = 3
+
+CountMessage = Callable[[BetaMessageParam], int]
+"""Estimated input tokens of one message (the TokenManager's estimator)."""
 
 
-def context_window_for(model: str) -> int:
-    for known, window in CONTEXT_WINDOWS.items():
-        if model.startswith(known):
-            return window
+def context_window_for(model: str, betas: Iterable[str] = ()) -> int:
+    """Tokens the model can read: 1M only where the 1M beta is both requested and
+    offered for the model, else 200k (every current model, unknown ones too)."""
+    if LONG_CONTEXT_BETA in betas and normalise_model_id(model).startswith(
+        LONG_CONTEXT_MODELS
+    ):
+        return LONG_CONTEXT_WINDOW
     return DEFAULT_CONTEXT_WINDOW
 
 
 @dataclass(frozen=True)
 class ContextBudget:
-    """How large one request may be, and how old content gets trimmed to fit."""
+    """How large one request may be, and how old content gives way to fit.
+
+    - `max_input_tokens`: the whole request's input, system prompt and tools too.
+    - `images_to_keep`: the user's "only send the N most recent screenshots"
+      (None: all, unless the budget needs room). At most N tool-result
+      screenshots are sent; they go oldest first, `image_removal_chunk` at a
+      time (None: N at a time, as in the quickstart), so between N-chunk+1 and
+      N remain and the request prefix changes once per chunk, not every turn.
+    - `old_tool_output_tokens`: what a long text of an old tool result keeps.
+    - `keep_recent_turns`: the newest turns never trimmed (they may still be
+      dropped whole if nothing else fits; the newest turn never is).
+    - `prune_step_turns`: budget trimming moves this many turns at a time.
+    """
 
     max_input_tokens: int
     images_to_keep: int | None = None
-    image_removal_chunk: int = 3
-    old_tool_output_tokens: int = 2_000
-    keep_recent_turns: int = 2
+    image_removal_chunk: int | None = None
+    old_tool_output_tokens: int = 1_000
+    keep_recent_turns: int = 6
+    prune_step_turns: int = 8
+
+    def __post_init__(self) -> None:
+        if self.max_input_tokens < 1:
+            raise ValueError(
+                f"max_input_tokens must be positive, not {self.max_input_tokens}"
+            )
+        if self.images_to_keep is not None and self.images_to_keep < 0:
+            raise ValueError(f"images_to_keep cannot be {self.images_to_keep}")
+        if self.image_removal_chunk is not None and self.image_removal_chunk < 1:
+            raise ValueError(
+                f"image_removal_chunk must be at least 1, not {self.image_removal_chunk}"
+            )
+        if self.old_tool_output_tokens < 1 or self.keep_recent_turns < 0:
+            raise ValueError("old_tool_output_tokens >= 1 and keep_recent_turns >= 0")
+        if self.prune_step_turns < 1:
+            raise ValueError(
+                f"prune_step_turns must be at least 1, not {self.prune_step_turns}"
+            )
 
     @classmethod
     def for_model(
@@ -48,23 +122,54 @@ class ContextBudget:
         fraction: float = 0.8,
         input_tokens_per_minute: int | None = None,
         images_to_keep: int | None = None,
+        betas: Iterable[str] = (),
         context_window: int | None = None,
     ) -> ContextBudget:
-        """A fraction of the context window, and never more than a window of input tokens/min."""
-        budget = int((context_window or context_window_for(model)) * fraction)
-        if input_tokens_per_minute is not None:
-            budget = min(budget, int(input_tokens_per_minute * 0.95))
-        return cls(max_input_tokens=max(500, budget), images_to_keep=images_to_keep)
+        """`fraction` of the model's context window, and never more input than one
+        minute of the input tokens/min limit admits (a larger request could never go).
+
+        `context_window`, when known better than the table (for example read from
+        a "prompt is too long" error), replaces `context_window_for(model, betas)`.
+        """
+        if not 0 < fraction <= 1:
+            raise ValueError(f"fraction must be in (0, 1], not {fraction}")
+        window = context_window or context_window_for(model, betas)
+        budget = int(window * fraction)
+        if input_tokens_per_minute is not None and input_tokens_per_minute > 0:
+            budget = min(budget, input_tokens_per_minute)
+        return cls(max_input_tokens=max(1, budget), images_to_keep=images_to_keep)
+
+    def images_to_remove(self, screenshots: int) -> int:
+        """How many of the oldest of `screenshots` the images_to_keep setting removes:
+        enough that at most N remain, rounded up to whole chunks."""
+        keep = self.images_to_keep
+        if keep is None or screenshots <= keep:
+            return 0
+        chunk = max(1, min(self.image_removal_chunk or keep, keep))
+        surplus = screenshots - keep
+        return min(screenshots, -(-surplus // chunk) * chunk)
 
 
 @dataclass(frozen=True)
 class PruneReport:
-    images_removed: int
+    """What one request view left out, and its size before and after."""
+
+    images_removed: int  # all screenshots left out, the setting's and the budget's
+    images_removed_for_budget: int
     tool_outputs_shortened: int
     turns_dropped: int
-    tokens_before: int
+    tokens_before: int  # with the images_to_keep setting applied, before budget steps
     tokens_after: int
     fits: bool
+
+    @property
+    def pruned_for_budget(self) -> bool:
+        """Whether the budget (not the user's image setting) left something out."""
+        return bool(
+            self.images_removed_for_budget
+            or self.tool_outputs_shortened
+            or self.turns_dropped
+        )
 
     def describe(self) -> str:
         parts = []
@@ -75,11 +180,18 @@ class PruneReport:
         if self.images_removed:
             parts.append(f"{self.images_removed} old screenshot(s)")
         left_out = ", ".join(parts) or "nothing"
-        note = "" if self.fits else " The request is still over budget."
+        note = (
+            ""
+            if self.fits
+            else " It is still over budget: start a new conversation or raise the budget."
+        )
         return (
-            f"To fit the context budget, left out of this request: {left_out} "
+            f"To fit the context budget, this request leaves out {left_out} "
             f"(~{self.tokens_before:,} -> ~{self.tokens_after:,} tokens).{note}"
         )
+
+
+# ---- reading messages ----------------------------------------------------------
 
 
 def _blocks(message: Any) -> list[Any]:
@@ -87,188 +199,276 @@ def _blocks(message: Any) -> list[Any]:
     return content if isinstance(content, list) else []
 
 
-def _is_block(block: Any, kind: str) -> bool:
+def _is(block: Any, kind: str) -> bool:
     return isinstance(block, dict) and block.get("type") == kind
 
 
-def _copy_messages(history: list[BetaMessageParam]) -> list[dict[str, Any]]:
-    """New message dicts and content lists; blocks stay shared until changed."""
+def _role(message: Any) -> Any:
+    return message.get("role")
+
+
+def _leading_user_end(messages: Sequence[Any]) -> int:
+    """Index just past the opening user turn (the first message(s), never dropped)."""
+    index = 0
+    while index < len(messages) and _role(messages[index]) == "user":
+        index += 1
+    return index
+
+
+def _last_compaction(messages: Sequence[Any]) -> int | None:
+    """Index of the newest assistant message holding a compaction that took effect
+    (a block with `content` None is a failed compaction the API ignores)."""
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if _role(message) == "assistant" and any(
+            _is(block, "compaction") and block.get("content") is not None
+            for block in _blocks(message)
+        ):
+            return index
+    return None
+
+
+def drop_before_last_compaction(
+    messages: Sequence[BetaMessageParam],
+) -> list[BetaMessageParam]:
+    """A new list without the turns the API ignores: those before the newest
+    effective `compaction` block (the API drops what precedes it).
+
+    The opening user turn stays so the request still starts with the user;
+    the API ignores it too. Without a compaction block: a copy of the list.
+    """
+    anchor = _last_compaction(messages)
+    if anchor is None:
+        return list(messages)
+    head_end = _leading_user_end(messages)
+    return [*messages[:head_end], *messages[anchor:]]
+
+
+def _turn_starts(messages: Sequence[Any], start: int) -> list[int]:
+    """Where each assistant turn begins from `start` on: an assistant message not
+    preceded by another (consecutive assistant messages are one turn to the API).
+    A turn runs to the next one's start, so it holds its own tool_results."""
     return [
-        {**message, "content": list(message["content"])}
-        if isinstance(message.get("content"), list)
-        else dict(message)
-        for message in history
+        index
+        for index in range(start, len(messages))
+        if _role(messages[index]) == "assistant"
+        and (index == 0 or _role(messages[index - 1]) != "assistant")
     ]
 
 
-def _after_last_compaction(messages: list[dict[str, Any]]) -> int:
-    """Index of the message holding the newest `compaction` block (0 if none).
-
-    The API ignores what precedes it, so the budget counts from there on.
-    """
-    for index in range(len(messages) - 1, -1, -1):
-        if any(_is_block(block, "compaction") for block in _blocks(messages[index])):
-            return index
-    return 0
+# ---- editing the view ------------------------------------------------------------
 
 
-def _remove_old_images(messages: list[dict[str, Any]], keep: int, chunk: int) -> int:
-    """Replace all but the newest `keep` tool-result screenshots, in whole chunks.
+class _Draft:
+    """The request view being built: a message is copied the first time it changes,
+    so dicts shared with the history are never written."""
 
-    Removing in chunks keeps the request prefix identical for several turns in a
-    row, so the prompt cache keeps hitting; between `keep` and `keep+chunk-1`
-    screenshots remain.
-    """
-    locations: list[tuple[int, int, int]] = []
-    for message_index, message in enumerate(messages):
-        for block_index, block in enumerate(_blocks(message)):
-            if _is_block(block, "tool_result") and isinstance(
-                block.get("content"), list
-            ):
-                for inner_index, inner in enumerate(block["content"]):
-                    if _is_block(inner, "image"):
-                        locations.append((message_index, block_index, inner_index))
-    surplus = len(locations) - keep
-    to_remove = surplus - surplus % max(1, chunk) if surplus > 0 else 0
-    for message_index, block_index, inner_index in locations[:to_remove]:
-        content = messages[message_index]["content"]
-        block = dict(content[block_index])
+    def __init__(self, messages: list[Any]) -> None:
+        self.messages = messages
+        self._owned: set[int] = set()
+
+    def blocks_to_edit(self, index: int) -> list[Any]:
+        if index not in self._owned:
+            message = self.messages[index]
+            content = message.get("content")
+            blocks = (
+                [{"type": "text", "text": content}]
+                if isinstance(content, str)
+                else list(content or [])
+            )
+            self.messages[index] = {**message, "content": blocks}
+            self._owned.add(index)
+        return cast(list[Any], self.messages[index]["content"])
+
+    def replace_in_tool_result(
+        self, index: int, block_index: int, inner_index: int, new_inner: Any
+    ) -> None:
+        blocks = self.blocks_to_edit(index)
+        block = blocks[block_index]
         inner = list(block["content"])
-        inner[inner_index] = {"type": "text", "text": IMAGE_PLACEHOLDER}
-        block["content"] = inner
-        content[block_index] = block
-    return to_remove
+        inner[inner_index] = new_inner
+        blocks[block_index] = {**block, "content": inner}
 
 
-def _shorten(text: str, max_chars: int) -> str:
+def _screenshots(
+    messages: Sequence[Any], start: int, stop: int
+) -> list[tuple[int, int, int]]:
+    """(message, block, inner) positions of tool-result images in messages[start:stop]."""
+    found: list[tuple[int, int, int]] = []
+    for index in range(start, stop):
+        message = messages[index]
+        if _role(message) != "user":
+            continue
+        for block_index, block in enumerate(_blocks(message)):
+            if _is(block, "tool_result") and isinstance(block.get("content"), list):
+                found.extend(
+                    (index, block_index, inner_index)
+                    for inner_index, inner in enumerate(block["content"])
+                    if _is(inner, "image")
+                )
+    return found
+
+
+def _remove_screenshots(
+    draft: _Draft, positions: Iterable[tuple[int, int, int]]
+) -> set[int]:
+    changed = set()
+    for index, block_index, inner_index in positions:
+        placeholder = {"type": "text", "text": SCREENSHOT_PLACEHOLDER}
+        draft.replace_in_tool_result(index, block_index, inner_index, placeholder)
+        changed.add(index)
+    return changed
+
+
+def shorten_text(text: str, max_chars: int) -> str:
+    """Head and tail of `text` within about `max_chars`, with what was cut in between."""
     if len(text) <= max_chars:
         return text
     head = max_chars * 2 // 3
     tail = max_chars - head
-    return f"{text[:head]}\n[... {len(text) - head - tail:,} chars omitted from this old tool output ...]\n{text[-tail:]}"
+    omitted = len(text) - head - tail
+    return (
+        f"{text[:head]}\n[... {omitted} chars omitted ...]\n{text[len(text) - tail :]}"
+    )
 
 
-def _shorten_old_tool_outputs(
-    messages: list[dict[str, Any]], before: int, max_chars: int
-) -> list[int]:
-    """Shorten long text in tool results of messages[:before]; the indexes changed."""
-    changed: list[int] = []
-    for index in range(before):
-        content = messages[index].get("content")
-        if not isinstance(content, list):
+def _shorten_tool_outputs(
+    draft: _Draft, start: int, stop: int, max_chars: int
+) -> tuple[int, set[int]]:
+    """Shorten long texts of tool results in messages[start:stop]: (results shortened,
+    messages changed)."""
+    shortened = 0
+    changed: set[int] = set()
+    for index in range(start, stop):
+        message = draft.messages[index]
+        if _role(message) != "user":
             continue
-        for block_index, block in enumerate(content):
-            if not _is_block(block, "tool_result"):
+        for block_index, block in enumerate(_blocks(message)):
+            if not _is(block, "tool_result"):
                 continue
-            inner = block.get("content")
-            if isinstance(inner, str) and len(inner) > max_chars:
-                content[block_index] = {**block, "content": _shorten(inner, max_chars)}
-            elif isinstance(inner, list) and any(
-                _is_block(item, "text") and len(str(item.get("text", ""))) > max_chars
-                for item in inner
+            content = block.get("content")
+            if isinstance(content, str):
+                if len(content) <= max_chars:
+                    continue
+                new_block = {**block, "content": shorten_text(content, max_chars)}
+            elif isinstance(content, list) and any(
+                _is(item, "text") and len(str(item.get("text", ""))) > max_chars
+                for item in content
             ):
-                content[block_index] = {
+                new_block = {
                     **block,
                     "content": [
-                        {**item, "text": _shorten(str(item["text"]), max_chars)}
-                        if _is_block(item, "text")
+                        {
+                            **item,
+                            "text": shorten_text(str(item.get("text", "")), max_chars),
+                        }
+                        if _is(item, "text")
                         else item
-                        for item in inner
+                        for item in content
                     ],
                 }
             else:
                 continue
-            if not changed or changed[-1] != index:
-                changed.append(index)
-    return changed
+            draft.blocks_to_edit(index)[block_index] = new_block
+            shortened += 1
+            changed.add(index)
+    return shortened, changed
 
 
-def _turn_starts(messages: list[dict[str, Any]], start: int) -> list[int]:
-    """Indexes of assistant messages after `start`: each begins a droppable turn
-    (the assistant message and the user messages that answer it)."""
-    return [
-        index
-        for index in range(start + 1, len(messages))
-        if messages[index].get("role") == "assistant"
-    ]
+def _omission_note(turns: int) -> dict[str, str]:
+    plural = "s" if turns != 1 else ""
+    return {
+        "type": "text",
+        "text": f"[{turns} earlier turn{plural} omitted to fit the context budget]",
+    }
+
+
+def _with_note(message: Any, note: dict[str, str]) -> Any:
+    content = message.get("content")
+    blocks = (
+        [{"type": "text", "text": content}]
+        if isinstance(content, str)
+        else list(content or [])
+    )
+    return {**message, "content": [*blocks, note]}
+
+
+# ---- the budget ---------------------------------------------------------------------
+
+
+def _cut_candidates(droppable: int, step: int) -> list[int]:
+    """How many oldest turns may be dropped, smallest first: whole steps, then,
+    only when those are not enough, any number short of the newest turn."""
+    last_step = ((droppable - 1) // step) * step
+    return [c for c in range(1, droppable) if c % step == 0 or c > last_step]
 
 
 def build_request_messages(
-    history: list[BetaMessageParam],
+    history: Sequence[BetaMessageParam],
     budget: ContextBudget,
     count_message: CountMessage,
     fixed_tokens: int = 0,
 ) -> tuple[list[BetaMessageParam], PruneReport]:
-    """The messages to send: old screenshots, then old tool outputs, then the oldest
-    whole turns left out until the request fits `budget` (with `fixed_tokens` of
-    system prompt and tools). `history` is not changed."""
-    messages = _copy_messages(history)
-    images_removed = 0
-    if budget.images_to_keep is not None:
-        images_removed = _remove_old_images(
-            messages, budget.images_to_keep, budget.image_removal_chunk
-        )
+    """The messages to send for `history`, within `budget` where possible.
 
-    first_counted = _after_last_compaction(messages)
-    sizes = [
-        count_message(message) if index >= first_counted else 0
-        for index, message in enumerate(messages)
-    ]
-    tokens_before = fixed_tokens + sum(
-        count_message(message) for message in history[first_counted:]
-    )
-    total = fixed_tokens + sum(sizes)
+    `history` and every dict in it stay untouched: the view is a new list that
+    shares unchanged messages with the history and holds copies of changed ones
+    (treat it as read-only; `inject_cache_breakpoints` copies before writing).
+    `fixed_tokens` is the rest of the request (system prompt, tools). Each
+    message is counted once, plus once more for each one a step changes.
+    """
+    view = cast(list[Any], drop_before_last_compaction(history))
+    head_end = _leading_user_end(view)
+    starts = _turn_starts(view, head_end)
+    if _last_compaction(view) is not None and starts:
+        # The compaction turn carries the summary: it stays with the opening turn.
+        head_end = starts[1] if len(starts) > 1 else len(view)
+        starts = starts[1:]
+    draft = _Draft(view)
 
-    shortened = 0
-    if total > budget.max_input_tokens:
-        recent = (
-            _turn_starts(messages, 0)[-budget.keep_recent_turns :]
-            if budget.keep_recent_turns
-            else []
-        )
-        boundary = recent[0] if recent else len(messages)
-        for index in _shorten_old_tool_outputs(
-            messages, boundary, budget.old_tool_output_tokens * 3
-        ):
-            shortened += 1
-            new_size = count_message(messages[index]) if index >= first_counted else 0
+    screenshots = _screenshots(view, 0, len(view))
+    by_setting = budget.images_to_remove(len(screenshots))
+    _remove_screenshots(draft, screenshots[:by_setting])
+
+    sizes = [count_message(message) for message in draft.messages]
+    tokens_before = fixed_tokens + sum(sizes)
+    total = tokens_before
+
+    def recount(indexes: Iterable[int]) -> None:
+        nonlocal total
+        for index in indexes:
+            new_size = count_message(draft.messages[index])
             total += new_size - sizes[index]
             sizes[index] = new_size
 
-    dropped_turns = 0
-    if total > budget.max_input_tokens:
-        starts = _turn_starts(messages, 0)
-        # Never drop the newest turn: it holds the question being answered.
-        cut_at = None
-        for position, start in enumerate(starts[:-1]):
-            end = starts[position + 1]
-            total -= sum(sizes[start:end])
-            dropped_turns += 1
-            cut_at = end
-            if total <= budget.max_input_tokens:
-                break
-        if cut_at is not None:
-            first_start = starts[0]
-            note = {
-                "type": "text",
-                "text": f"[{dropped_turns} earlier turn(s) were left out here to fit the context budget.]",
-            }
-            head = messages[:first_start]
-            first = dict(head[0])
-            first_content = first.get("content")
-            first_blocks = (
-                [{"type": "text", "text": first_content}]
-                if isinstance(first_content, str)
-                else list(first_content or [])
-            )
-            first["content"] = [*first_blocks, note]
-            total += count_message(first) - sizes[0]
-            messages = [first, *head[1:], *messages[cut_at:]]
+    # Steps 1 and 2 touch only the old turns, bounded at a whole step.
+    recent = len(starts) - max(1, budget.keep_recent_turns)
+    old_turns = (recent // budget.prune_step_turns) * budget.prune_step_turns
+    old_start, old_stop = (starts[0], starts[old_turns]) if old_turns > 0 else (0, 0)
+    for_budget = 0
+    if total > budget.max_input_tokens and old_turns:
+        old_shots = _screenshots(draft.messages, old_start, old_stop)
+        recount(_remove_screenshots(draft, old_shots))
+        for_budget = len(old_shots)
+    shortened = 0
+    if total > budget.max_input_tokens and old_turns:
+        shortened, changed = _shorten_tool_outputs(
+            draft, old_start, old_stop, budget.old_tool_output_tokens * CHARS_PER_TOKEN
+        )
+        recount(changed)
+
+    messages: list[Any] = draft.messages
+    dropped = 0
+    if total > budget.max_input_tokens and len(starts) > 1 and head_end > 0:
+        messages, dropped, total = _drop_oldest_turns(
+            draft.messages, sizes, total, head_end, starts, budget, count_message
+        )
 
     report = PruneReport(
-        images_removed=images_removed,
+        images_removed=by_setting + for_budget,
+        images_removed_for_budget=for_budget,
         tool_outputs_shortened=shortened,
-        turns_dropped=dropped_turns,
+        turns_dropped=dropped,
         tokens_before=tokens_before,
         tokens_after=total,
         fits=total <= budget.max_input_tokens,
@@ -276,138 +476,42 @@ def build_request_messages(
     return cast(list[BetaMessageParam], messages), report
 
 
-def inject_cache_breakpoints(messages: list[BetaMessageParam]) -> None:
-    """Mark the newest user turns for prompt caching (in this request view only).
-
-    Blocks are replaced, never edited, so the history they came from is untouched.
-    """
-    remaining = CACHE_BREAKPOINTS_FOR_MESSAGES
-    for message in reversed(messages):
-        content = message.get("content")
-        if (
-            message.get("role") != "user"
-            or not isinstance(content, list)
-            or not content
-        ):
-            continue
-        blocks = cast(list[Any], content)
-        for index, block in enumerate(blocks):
-            if isinstance(block, dict) and "cache_control" in block:
-                blocks[index] = {
-                    key: value for key, value in block.items() if key != "cache_control"
-                }
-        if remaining and isinstance(blocks[-1], dict):
-            blocks[-1] = {**blocks[-1], "cache_control": {"type": "ephemeral"}}
-            remaining -= 1
-
-
-_CLEAR_TOOL_USES_MODELS = ("claude-opus-4", "claude-sonnet-4", "claude-haiku-4-5")
-_COMPACTION_MODELS = (
-    "claude-opus-4-6",
-    "claude-sonnet-4-6",
-    "claude-opus-4-7",
-    "claude-opus-4-8",
-)
-
-
-def _supports(model: str, families: tuple[str, ...]) -> bool:
-    normalised = model.removeprefix("anthropic.").replace("@", "-")
-    return any(normalised.startswith(family) for family in families)
-
-
-def server_context_management(
-    strategy: ContextStrategy | str, model: str, budget_tokens: int | None = None
-) -> tuple[dict[str, Any] | None, list[str]]:
-    """The `context_management` request field and its beta flag, or (None, []) when
-    the strategy is client-side only or the model does not support it."""
-    trigger = budget_tokens or int(DEFAULT_CONTEXT_WINDOW * 0.6)
-    if strategy == "clear_tool_uses" and _supports(model, _CLEAR_TOOL_USES_MODELS):
-        return (
-            {
-                "edits": [
-                    {
-                        "type": "clear_tool_uses_20250919",
-                        "trigger": {"type": "input_tokens", "value": trigger},
-                        "keep": {"type": "tool_uses", "value": 3},
-                        "clear_at_least": {
-                            "type": "input_tokens",
-                            "value": min(20_000, trigger // 4),
-                        },
-                    }
-                ]
-            },
-            [CONTEXT_MANAGEMENT_BETA],
-        )
-    if strategy == "compact" and _supports(model, _COMPACTION_MODELS):
-        return {"edits": [{"type": "compact_20260112"}]}, [COMPACTION_BETA]
-    return None, []
-
-
-def validate_conversation(messages: list[Any]) -> list[str]:
-    """Problems the API would reject: role order, unanswered or orphaned tool calls."""
-    problems: list[str] = []
-    if not messages:
-        return ["the conversation is empty"]
-    if messages[0].get("role") != "user":
-        problems.append("the first message is not from the user")
-    merged: list[tuple[str, list[Any]]] = []
-    for message in messages:
-        role = message.get("role")
-        content = message.get("content")
-        blocks = (
-            [{"type": "text", "text": content}]
-            if isinstance(content, str)
-            else list(content or [])
-        )
-        if merged and merged[-1][0] == role:
-            merged[-1][1].extend(blocks)
-        else:
-            merged.append((str(role), blocks))
-    for position, (role, blocks) in enumerate(merged):
-        if role == "assistant":
-            calls = [
-                block.get("id") for block in blocks if _is_block(block, "tool_use")
-            ]
-            follower = merged[position + 1][1] if position + 1 < len(merged) else None
-            if calls and follower is None:
-                problems.append(f"tool calls {calls} are never answered")
-                continue
-            answered = [
-                block.get("tool_use_id")
-                for block in follower or []
-                if _is_block(block, "tool_result")
-            ]
-            for call in calls:
-                if call not in answered:
-                    problems.append(
-                        f"tool_use {call} has no tool_result right after it"
-                    )
-            if calls and follower:
-                leading = 0
-                while leading < len(follower) and _is_block(
-                    follower[leading], "tool_result"
-                ):
-                    leading += 1
-                if any(_is_block(block, "tool_result") for block in follower[leading:]):
-                    problems.append(
-                        "tool_result blocks must come first in their message"
-                    )
-        else:
-            previous_calls = (
-                {
-                    block.get("id")
-                    for block in merged[position - 1][1]
-                    if _is_block(block, "tool_use")
-                }
-                if position > 0
-                else set()
-            )
-            for block in blocks:
-                if (
-                    _is_block(block, "tool_result")
-                    and block.get("tool_use_id") not in previous_calls
-                ):
-                    problems.append(
-                        f"tool_result {block.get('tool_use_id')} answers no tool_use in the turn before"
-                    )
-    return problems
+def _drop_oldest_turns(
+    messages: list[Any],
+    sizes: list[int],
+    total: int,
+    head_end: int,
+    starts: list[int],
+    budget: ContextBudget,
+    count_message: CountMessage,
+) -> tuple[list[Any], int, int]:
+    """Drop the fewest oldest turns (from the allowed cuts) that make the request fit,
+    or all but the newest turn; note it in the opening turn. (messages, dropped, total)."""
+    head = messages[:head_end]
+    note_at = (
+        max(i for i in range(head_end) if _role(head[i]) == "user")
+        if any(_role(m) == "user" for m in head)
+        else None
+    )
+    # The note's cost, measured once at its longest wording.
+    note_cost = 0
+    if note_at is not None:
+        widest = _with_note(head[note_at], _omission_note(len(starts)))
+        note_cost = max(0, count_message(widest) - sizes[note_at])
+    turn_tokens = [
+        sum(sizes[start:stop])
+        for start, stop in zip(starts, [*starts[1:], len(messages)], strict=True)
+    ]
+    droppable_tokens = 0
+    cut = 0
+    for candidate in _cut_candidates(len(starts), budget.prune_step_turns):
+        droppable_tokens += sum(turn_tokens[cut:candidate])
+        cut = candidate
+        if total - droppable_tokens + note_cost <= budget.max_input_tokens:
+            break
+    total -= droppable_tokens
+    if note_at is not None:
+        noted = _with_note(head[note_at], _omission_note(cut))
+        total += count_message(noted) - sizes[note_at]
+        head = [*head[:note_at], noted, *head[note_at + 1 :]]
+    return [*head, *messages[starts[cut] :]], cut, total

@@ -20,16 +20,17 @@ def _without_mark(block: Any) -> tuple[Any, bool]:
     if not isinstance(block, dict):
         return block, False
     inner = block.get("content")
-    inner_marked = (
-        block.get("type") == "tool_result"
-        and isinstance(inner, list)
-        and any(isinstance(item, dict) and "cache_control" in item for item in inner)
+    inner_items: list[Any] = (
+        inner if block.get("type") == "tool_result" and isinstance(inner, list) else []
+    )
+    inner_marked = any(
+        isinstance(item, dict) and "cache_control" in item for item in inner_items
     )
     if "cache_control" not in block and not inner_marked:
         return block, False
     clean = {key: value for key, value in block.items() if key != "cache_control"}
     if inner_marked:
-        clean["content"] = [_without_mark(item)[0] for item in inner]
+        clean["content"] = [_without_mark(item)[0] for item in inner_items]
     return clean, True
 
 
