@@ -1,0 +1,1 @@
+"""Pieces of the Streamlit app: live rendering, history, sidebar, usage, HTTP log."""

@@ -1,0 +1,65 @@
+"""Token usage per turn and per conversation, cache hit rate, and estimated cost.
+
+Pure arithmetic over `Usage` values and an editable price table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..streaming import Usage
+
+
+@dataclass(frozen=True)
+class Prices:
+    """US dollars per million tokens."""
+
+    input: float
+    output: float
+    cache_write: float
+    cache_read: float
+
+
+# Public list prices (USD per million tokens); editable in the sidebar.
+DEFAULT_PRICES: dict[str, Prices] = {
+    "claude-opus-4-8": Prices(5.0, 25.0, 6.25, 0.50),
+    "claude-opus-4-7": Prices(5.0, 25.0, 6.25, 0.50),
+    "claude-opus-4-6": Prices(5.0, 25.0, 6.25, 0.50),
+    "claude-opus-4-5": Prices(5.0, 25.0, 6.25, 0.50),
+    "claude-opus-4-1": Prices(15.0, 75.0, 18.75, 1.50),
+    "claude-sonnet-4-6": Prices(3.0, 15.0, 3.75, 0.30),
+    "claude-sonnet-4-5": Prices(3.0, 15.0, 3.75, 0.30),
+    "claude-sonnet-4": Prices(3.0, 15.0, 3.75, 0.30),
+    "claude-haiku-4-5": Prices(1.0, 5.0, 1.25, 0.10),
+}
+FALLBACK_PRICES = Prices(3.0, 15.0, 3.75, 0.30)
+
+
+def prices_for(model: str, table: dict[str, Prices]) -> Prices:
+    normalised = model.removeprefix("anthropic.").replace("@", "-")
+    matches = [known for known in table if normalised.startswith(known)]
+    return table[max(matches, key=len)] if matches else FALLBACK_PRICES
+
+
+def cost(usage: Usage, prices: Prices) -> float:
+    return (
+        usage.input_tokens * prices.input
+        + usage.output_tokens * prices.output
+        + usage.cache_creation_input_tokens * prices.cache_write
+        + usage.cache_read_input_tokens * prices.cache_read
+    ) / 1_000_000
+
+
+def cache_hit_rate(usage: Usage) -> float | None:
+    prompt = usage.total_input_tokens
+    return None if prompt == 0 else usage.cache_read_input_tokens / prompt
+
+
+def describe(usage: Usage, prices: Prices) -> str:
+    rate = cache_hit_rate(usage)
+    hit = "" if rate is None else f" · cache hit {rate:.0%}"
+    return (
+        f"in {usage.input_tokens:,} · out {usage.output_tokens:,} · cache write "
+        f"{usage.cache_creation_input_tokens:,} · cache read {usage.cache_read_input_tokens:,}"
+        f"{hit} · ~${cost(usage, prices):.4f}"
+    )
