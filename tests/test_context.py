@@ -1,0 +1,807 @@
+"""Tests for the request budget, compaction view, cache breakpoints, server context
+management and the conversation validator (computer_use_demo/context*.py)."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import time
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from computer_use_demo.context import (
+    COMPACTION_BETA,
+    CONTEXT_MANAGEMENT_BETA,
+    LONG_CONTEXT_BETA,
+    SCREENSHOT_PLACEHOLDER,
+    ContextBudget,
+    build_request_messages,
+    context_window_for,
+    drop_before_last_compaction,
+    inject_cache_breakpoints,
+    server_context_management,
+    shorten_text,
+    validate_conversation,
+)
+
+Message = dict[str, Any]
+
+IMAGE_TOKENS = 100
+
+
+def count(message: Any) -> int:
+    """A deterministic stand-in for the TokenManager's estimate: 4 chars a token,
+    a fixed price per image, a little framing per message."""
+    content = message["content"]
+    blocks = [content] if isinstance(content, str) else content
+    return 4 + sum(_block_tokens(block) for block in blocks)
+
+
+def _block_tokens(block: Any) -> int:
+    if isinstance(block, str):
+        return len(block) // 4 + 1
+    if block.get("type") == "image":
+        return IMAGE_TOKENS
+    if block.get("type") == "tool_result":
+        inner = block.get("content")
+        items = [inner] if isinstance(inner, str) else list(inner or [])
+        return 3 + sum(_block_tokens(item) for item in items)
+    visible = {
+        k: v for k, v in block.items() if k not in ("cache_control", "signature")
+    }
+    return 3 + len(json.dumps(visible)) // 4
+
+
+def image() -> Message:
+    return {
+        "type": "image",
+        "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0K"},
+    }
+
+
+def turn(
+    number: int,
+    *,
+    output: str = "done",
+    screenshot: bool = False,
+    thinking: bool = False,
+) -> list[Message]:
+    """One computer-use step: the assistant calls a tool, the user message answers it."""
+    assistant: list[Message] = []
+    if thinking:
+        assistant.append(
+            {
+                "type": "thinking",
+                "thinking": f"plan {number}",
+                "signature": f"sig{number}",
+            }
+        )
+    assistant.append({"type": "text", "text": f"Step {number}."})
+    assistant.append(
+        {
+            "type": "tool_use",
+            "id": f"toolu_{number}",
+            "name": "computer",
+            "input": {"action": "screenshot"},
+        }
+    )
+    result: list[Message] = [{"type": "text", "text": output}]
+    if screenshot:
+        result.append(image())
+    return [
+        {"role": "assistant", "content": assistant},
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": f"toolu_{number}",
+                    "content": result,
+                    "is_error": False,
+                }
+            ],
+        },
+    ]
+
+
+def session(turns: int, **kwargs: Any) -> list[Message]:
+    history: list[Message] = [
+        {"role": "user", "content": "Book me a flight to Lisbon."}
+    ]
+    for number in range(turns):
+        history.extend(turn(number, **kwargs))
+    return history
+
+
+def total_tokens(messages: list[Any]) -> int:
+    return sum(count(message) for message in messages)
+
+
+def screenshots_in(messages: list[Any]) -> int:
+    return sum(
+        1
+        for message in messages
+        if isinstance(message["content"], list)
+        for block in message["content"]
+        if block.get("type") == "tool_result" and isinstance(block.get("content"), list)
+        for inner in block["content"]
+        if inner.get("type") == "image"
+    )
+
+
+# ---- windows and budgets ----------------------------------------------------------
+
+
+def test_context_window_is_200k_unless_the_1m_beta_is_requested_for_a_model_offering_it() -> (
+    None
+):
+    assert context_window_for("claude-opus-4-8") == 200_000
+    assert context_window_for("some-future-model") == 200_000
+    assert context_window_for("claude-sonnet-4-5-20250929") == 200_000
+    assert (
+        context_window_for("claude-sonnet-4-5-20250929", [LONG_CONTEXT_BETA])
+        == 1_000_000
+    )
+    assert (
+        context_window_for(
+            "anthropic.claude-sonnet-4-20250514-v1:0", [LONG_CONTEXT_BETA]
+        )
+        == 1_000_000
+    )
+    assert context_window_for("claude-haiku-4-5", [LONG_CONTEXT_BETA]) == 200_000
+
+
+def test_budget_is_a_fraction_of_the_window_capped_by_input_tokens_per_minute() -> None:
+    assert ContextBudget.for_model("claude-opus-4-8").max_input_tokens == 160_000
+    assert (
+        ContextBudget.for_model("claude-opus-4-8", fraction=0.5).max_input_tokens
+        == 100_000
+    )
+    capped = ContextBudget.for_model(
+        "claude-opus-4-8", input_tokens_per_minute=30_000, images_to_keep=3
+    )
+    assert capped.max_input_tokens == 30_000
+    assert capped.images_to_keep == 3
+    learned = ContextBudget.for_model("claude-opus-4-8", context_window=100_000)
+    assert learned.max_input_tokens == 80_000
+
+
+@pytest.mark.parametrize("fraction", [0, -0.1, 1.5])
+def test_budget_refuses_a_fraction_outside_zero_to_one(fraction: float) -> None:
+    with pytest.raises(ValueError, match="fraction"):
+        ContextBudget.for_model("claude-opus-4-8", fraction=fraction)
+
+
+def test_budget_refuses_nonsense_settings() -> None:
+    with pytest.raises(ValueError):
+        ContextBudget(max_input_tokens=0)
+    with pytest.raises(ValueError):
+        ContextBudget(max_input_tokens=10, images_to_keep=-1)
+    with pytest.raises(ValueError):
+        ContextBudget(max_input_tokens=10, prune_step_turns=0)
+
+
+# ---- the request view ---------------------------------------------------------------
+
+
+def test_history_within_budget_is_sent_as_is() -> None:
+    history = session(5, screenshot=True)
+    view, report = build_request_messages(
+        history, ContextBudget(max_input_tokens=100_000), count
+    )
+    assert view == history
+    assert all(sent is kept for sent, kept in zip(view, history, strict=True))
+    assert report.fits and not report.pruned_for_budget and report.images_removed == 0
+    assert report.tokens_before == report.tokens_after == total_tokens(history)
+
+
+def test_fixed_tokens_of_system_and_tools_count_toward_the_budget() -> None:
+    history = session(20, output="x" * 400)
+    size = total_tokens(history)
+    budget = ContextBudget(max_input_tokens=size + 10)
+    _, alone = build_request_messages(history, budget, count)
+    _, framed = build_request_messages(history, budget, count, fixed_tokens=500)
+    assert not alone.pruned_for_budget
+    assert framed.pruned_for_budget and framed.fits
+    assert framed.tokens_before == size + 500
+
+
+def test_history_is_never_changed_by_pruning_or_cache_breakpoints() -> None:
+    history = session(40, output="y" * 5_000, screenshot=True, thinking=True)
+    history[2]["content"][0]["cache_control"] = {"type": "ephemeral"}
+    before = copy.deepcopy(history)
+    view, report = build_request_messages(
+        history, ContextBudget(max_input_tokens=3_000, images_to_keep=2), count
+    )
+    inject_cache_breakpoints(view)
+    assert report.turns_dropped and report.images_removed
+    assert history == before
+
+
+@pytest.mark.parametrize("keep", [0, 1, 3, 5])
+def test_images_to_keep_never_sends_more_than_n_screenshots(keep: int) -> None:
+    for turns in range(0, 16):
+        history = session(turns, screenshot=True)
+        view, report = build_request_messages(
+            history, ContextBudget(max_input_tokens=10**9, images_to_keep=keep), count
+        )
+        sent = screenshots_in(view)
+        assert sent <= keep
+        assert sent == turns - report.images_removed
+        if turns >= keep:
+            # Removed in whole chunks of `keep` (the quickstart's chunk), never below N-chunk+1.
+            assert sent >= min(1, keep)
+        assert validate_conversation(view) == []
+
+
+def test_removed_screenshots_change_only_once_per_chunk() -> None:
+    budget = ContextBudget(
+        max_input_tokens=10**9, images_to_keep=3, image_removal_chunk=3
+    )
+    removed_counts = []
+    for turns in range(1, 22):
+        _, report = build_request_messages(
+            session(turns, screenshot=True), budget, count
+        )
+        removed_counts.append(report.images_removed)
+    changes = [
+        turns
+        for turns, (a, b) in enumerate(itertools.pairwise(removed_counts), 2)
+        if a != b
+    ]
+    assert removed_counts[:3] == [0, 0, 0]
+    assert changes == [4, 7, 10, 13, 16, 19]
+    assert all(count % 3 == 0 for count in removed_counts)
+
+
+def test_a_chunk_of_one_keeps_exactly_n_screenshots() -> None:
+    budget = ContextBudget(
+        max_input_tokens=10**9, images_to_keep=4, image_removal_chunk=1
+    )
+    for turns in range(4, 12):
+        view, _ = build_request_messages(session(turns, screenshot=True), budget, count)
+        assert screenshots_in(view) == 4
+
+
+def test_removed_screenshots_leave_a_placeholder_the_model_can_read() -> None:
+    view, _ = build_request_messages(
+        session(3, screenshot=True),
+        ContextBudget(max_input_tokens=10**9, images_to_keep=1, image_removal_chunk=1),
+        count,
+    )
+    first_result = view[2]["content"][0]["content"]
+    assert {"type": "text", "text": SCREENSHOT_PLACEHOLDER} in first_result
+    assert view[-1]["content"][0]["content"][-1]["type"] == "image"
+
+
+def test_over_budget_old_screenshots_go_before_any_text() -> None:
+    history = session(40, screenshot=True)
+    text_only = total_tokens(history) - 40 * IMAGE_TOKENS
+    budget = ContextBudget(
+        max_input_tokens=text_only + 15 * IMAGE_TOKENS,
+        keep_recent_turns=6,
+        prune_step_turns=8,
+    )
+    view, report = build_request_messages(history, budget, count)
+    assert report.fits
+    assert report.images_removed_for_budget > 0
+    assert report.turns_dropped == 0 and report.tool_outputs_shortened == 0
+    assert screenshots_in(view[-12:]) == 6  # the six newest turns keep theirs
+    assert report.tokens_after == total_tokens(view)
+
+
+def test_long_old_tool_outputs_keep_head_and_tail_when_screenshots_are_not_enough() -> (
+    None
+):
+    outputs = [f"HEAD{n} " + "log line\n" * 2_000 + f" TAIL{n}" for n in range(30)]
+    history: list[Message] = [
+        {"role": "user", "content": "Find the error in the logs."}
+    ]
+    for number, output in enumerate(outputs):
+        history.extend(turn(number, output=output))
+    budget = ContextBudget(
+        max_input_tokens=total_tokens(history) // 2, old_tool_output_tokens=200
+    )
+    view, report = build_request_messages(history, budget, count)
+    assert report.fits and report.turns_dropped == 0
+    assert report.tool_outputs_shortened == 24  # three whole steps of eight
+    old_text = view[2]["content"][0]["content"][0]["text"]
+    assert old_text.startswith("HEAD0") and old_text.endswith("TAIL0")
+    assert "chars omitted ...]" in old_text and len(old_text) < 700
+    newest_text = view[-1]["content"][0]["content"][0]["text"]
+    assert newest_text == outputs[-1]
+    assert report.tokens_after == total_tokens(view)
+
+
+def test_shorten_text_keeps_head_tail_and_says_how_much_went() -> None:
+    text = "a" * 100 + "b" * 1_000 + "c" * 50
+    short = shorten_text(text, 150)
+    assert short.startswith("a" * 100) and short.endswith("c" * 50)
+    assert "[... 1000 chars omitted ...]" in short
+    assert shorten_text("short", 150) == "short"
+
+
+def test_oldest_whole_turns_go_with_a_note_in_the_first_user_message() -> None:
+    history = session(60, output="z" * 800)
+    budget = ContextBudget(max_input_tokens=total_tokens(history) // 3)
+    view, report = build_request_messages(history, budget, count)
+    assert report.fits and report.turns_dropped > 0
+    assert report.turns_dropped % budget.prune_step_turns == 0
+    assert validate_conversation(view) == []
+    first = view[0]
+    assert first["role"] == "user"
+    assert first["content"][0] == {
+        "type": "text",
+        "text": "Book me a flight to Lisbon.",
+    }
+    assert (
+        first["content"][-1]["text"]
+        == f"[{report.turns_dropped} earlier turns omitted to fit the context budget]"
+    )
+    assert view[1] is history[1 + 2 * report.turns_dropped]
+    assert view[-1] is history[-1]
+    assert report.tokens_after == total_tokens(view) <= budget.max_input_tokens
+
+
+def test_when_nothing_fits_only_the_opening_message_and_newest_turn_are_sent() -> None:
+    history = session(12)
+    history[-1]["content"][0]["content"][0]["text"] = "huge " * 4_000
+    view, report = build_request_messages(
+        history, ContextBudget(max_input_tokens=500), count
+    )
+    assert not report.fits
+    assert report.turns_dropped == 11
+    assert [m["role"] for m in view] == ["user", "assistant", "user"]
+    assert view[-2:] == history[-2:]
+    assert validate_conversation(view) == []
+    assert "still over budget" in report.describe()
+
+
+def test_thinking_of_the_last_assistant_turn_is_sent_unchanged() -> None:
+    history = session(30, output="w" * 2_000, thinking=True, screenshot=True)
+    view, report = build_request_messages(
+        history, ContextBudget(max_input_tokens=2_000), count
+    )
+    assert report.turns_dropped
+    assert view[-2] is history[-2]
+    assert view[-2]["content"][0] == {
+        "type": "thinking",
+        "thinking": "plan 29",
+        "signature": "sig29",
+    }
+
+
+def test_a_split_assistant_turn_is_never_cut_between_its_messages() -> None:
+    history: list[Message] = [{"role": "user", "content": "go"}]
+    for number in range(20):
+        steps = turn(number, output="v" * 600, thinking=True)
+        thinking, rest = steps[0]["content"][:1], steps[0]["content"][1:]
+        history.extend(
+            [
+                {"role": "assistant", "content": thinking},
+                {"role": "assistant", "content": rest},
+                steps[1],
+            ]
+        )
+    for limit in range(300, total_tokens(history), 7):
+        view, _ = build_request_messages(
+            history, ContextBudget(max_input_tokens=limit, prune_step_turns=1), count
+        )
+        assert validate_conversation(view) == []
+        assert view[1]["content"][0]["type"] == "thinking"
+
+
+def test_a_smaller_budget_never_sends_more() -> None:
+    history = session(80, output="u" * 1_500, screenshot=True)
+    sizes = []
+    for fraction in (0.8, 0.8 * 0.7, 0.8 * 0.49, 0.8 * 0.343):
+        budget = ContextBudget(max_input_tokens=int(total_tokens(history) * fraction))
+        _, report = build_request_messages(history, budget, count)
+        assert report.fits
+        sizes.append(report.tokens_after)
+    assert sizes == sorted(sizes, reverse=True)
+
+
+def test_pruned_request_prefix_changes_only_once_per_step() -> None:
+    """Between steps, each request extends the previous one, so the prompt cache keeps hitting."""
+
+    def prefix_breaks(step: int) -> int:
+        budget = ContextBudget(max_input_tokens=6_000, prune_step_turns=step)
+        history = session(1, output="t" * 300, screenshot=True)
+        previous: list[Any] | None = None
+        breaks = 0
+        for number in range(1, 200):
+            history.extend(turn(number, output="t" * 300, screenshot=True))
+            view, report = build_request_messages(history, budget, count)
+            assert report.fits
+            if previous is not None and view[: len(previous)] != previous:
+                breaks += 1
+            previous = view
+        return breaks
+
+    stepped = prefix_breaks(step=8)
+    unstepped = prefix_breaks(step=1)
+    assert stepped <= 2 * (199 // 8) + 2
+    assert unstepped > 2 * stepped
+
+
+def test_each_message_is_counted_about_once_and_long_sessions_stay_fast() -> None:
+    history = session(1_000, output="s" * 300, screenshot=True)
+    calls = 0
+
+    def counting(message: Any) -> int:
+        nonlocal calls
+        calls += 1
+        return count(message)
+
+    budget = ContextBudget(max_input_tokens=20_000, images_to_keep=5)
+    started = time.perf_counter()
+    view, report = build_request_messages(history, budget, counting)
+    elapsed = time.perf_counter() - started
+    assert report.fits and validate_conversation(view) == []
+    assert calls <= 2 * len(history) + 2
+    assert elapsed < 0.5
+
+
+# ---- compaction -----------------------------------------------------------------------
+
+
+def compaction(summary: str | None) -> Message:
+    return {"type": "compaction", "content": summary, "encrypted_content": "opaque"}
+
+
+def compacted_session() -> list[Message]:
+    history = session(10, output="r" * 400)
+    history.append(
+        {
+            "role": "assistant",
+            "content": [compaction("Summary of steps 0-9."), *turn(10)[0]["content"]],
+        }
+    )
+    history.append(turn(10)[1])
+    for number in range(11, 15):
+        history.extend(turn(number, output="r" * 400))
+    return history
+
+
+def test_turns_before_the_last_compaction_are_left_out_of_the_request() -> None:
+    history = compacted_session()
+    view = drop_before_last_compaction(history)
+    assert view[0] is history[0]
+    assert view[1]["content"][0]["type"] == "compaction"
+    assert view[1:] == history[21:]
+    assert validate_conversation(view) == []
+    sent, report = build_request_messages(
+        history, ContextBudget(max_input_tokens=10**6), count
+    )
+    assert sent == view and report.tokens_before == total_tokens(view)
+
+
+def test_a_failed_compaction_is_ignored() -> None:
+    history = compacted_session()
+    history[21]["content"][0] = compaction(None)
+    assert drop_before_last_compaction(history) == history
+
+
+def test_the_compaction_turn_is_never_dropped_by_the_budget() -> None:
+    history = compacted_session()
+    view, report = build_request_messages(
+        history, ContextBudget(max_input_tokens=300, prune_step_turns=1), count
+    )
+    assert report.turns_dropped == 3
+    assert view[1]["content"][0]["type"] == "compaction"
+    assert view[-2:] == history[-2:]
+    assert validate_conversation(view) == []
+
+
+# ---- prompt caching -------------------------------------------------------------------
+
+
+def without_marks(message: Any) -> Any:
+    content = message["content"]
+    if not isinstance(content, list):
+        return message
+    return {
+        **message,
+        "content": [
+            {k: v for k, v in block.items() if k != "cache_control"}
+            for block in content
+        ],
+    }
+
+
+def marks(messages: list[Any]) -> list[int]:
+    found = []
+    for index, message in enumerate(messages):
+        content = message["content"]
+        if not isinstance(content, list):
+            continue
+        for block in content:
+            if "cache_control" in block:
+                found.append(index)
+            if block.get("type") == "tool_result" and isinstance(
+                block.get("content"), list
+            ):
+                found.extend(
+                    index for inner in block["content"] if "cache_control" in inner
+                )
+    return found
+
+
+def test_cache_breakpoints_sit_on_the_three_newest_user_messages_only() -> None:
+    history = session(6)
+    history[2]["content"][0]["cache_control"] = {"type": "ephemeral"}
+    history[3]["content"][0]["cache_control"] = {
+        "type": "ephemeral"
+    }  # stale, on an assistant block
+    history[4]["content"][0]["content"][0]["cache_control"] = {
+        "type": "ephemeral"
+    }  # nested
+    before = copy.deepcopy(history)
+    view = list(history)
+    inject_cache_breakpoints(view)
+    assert marks(view) == [8, 10, 12]
+    assert all(
+        view[i]["content"][-1]["cache_control"] == {"type": "ephemeral"}
+        for i in (8, 10, 12)
+    )
+    assert history == before
+    assert validate_conversation(view) == []
+    inject_cache_breakpoints(view)  # again, next turn: still three
+    assert marks(view) == [8, 10, 12]
+
+
+def test_string_content_gets_a_breakpoint_and_empty_text_never_does() -> None:
+    view: list[Any] = [
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": [{"type": "text", "text": "hi"}]},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "look"}, {"type": "text", "text": ""}],
+        },
+    ]
+    inject_cache_breakpoints(view)
+    assert view[0]["content"] == [
+        {"type": "text", "text": "hello", "cache_control": {"type": "ephemeral"}}
+    ]
+    assert view[2]["content"][0]["cache_control"] == {"type": "ephemeral"}
+    assert "cache_control" not in view[2]["content"][1]
+
+
+# ---- server-side context management -------------------------------------------------
+
+
+@pytest.mark.parametrize("strategy", ["off", "client", "something-else"])
+def test_client_side_strategies_add_nothing_to_the_request(strategy: str) -> None:
+    assert server_context_management(strategy, "claude-opus-4-8") == (None, [])
+
+
+def test_clearing_tool_uses_is_offered_with_its_beta_on_claude_4_models() -> None:
+    edits, betas = server_context_management(
+        "clear_tool_uses", "anthropic.claude-sonnet-4-5-20250929-v1:0"
+    )
+    assert betas == [CONTEXT_MANAGEMENT_BETA]
+    assert edits is not None
+    (edit,) = edits["edits"]
+    assert edit["type"] == "clear_tool_uses_20250919"
+    assert edit["trigger"] == {"type": "input_tokens", "value": 100_000}
+    assert edit["keep"] == {"type": "tool_uses", "value": 3}
+    assert edit["clear_at_least"]["type"] == "input_tokens"
+    assert server_context_management(
+        "clear_tool_uses", "claude-3-7-sonnet-20250219"
+    ) == (None, [])
+
+
+def test_compaction_is_offered_with_its_beta_only_where_the_model_supports_it() -> None:
+    edits, betas = server_context_management("compact", "claude-opus-4-6")
+    assert edits == {"edits": [{"type": "compact_20260112"}]}
+    assert betas == [COMPACTION_BETA]
+    with_trigger, _ = server_context_management(
+        "compact", "claude-sonnet-4-6@20260101", trigger_tokens=120_000
+    )
+    assert with_trigger == {
+        "edits": [
+            {
+                "type": "compact_20260112",
+                "trigger": {"type": "input_tokens", "value": 120_000},
+            }
+        ]
+    }
+    assert server_context_management("compact", "claude-sonnet-4-5") == (None, [])
+    assert server_context_management("compact", "claude-haiku-4-5") == (None, [])
+
+
+# ---- the validator ----------------------------------------------------------------------
+
+
+def test_validator_accepts_a_well_formed_conversation() -> None:
+    assert validate_conversation(session(4, screenshot=True, thinking=True)) == []
+
+
+@pytest.mark.parametrize(
+    ("conversation", "problem"),
+    [
+        ([], "empty"),
+        ([{"role": "assistant", "content": "hi"}], "first message"),
+        (
+            [{"role": "user", "content": []}, {"role": "assistant", "content": "x"}],
+            "empty content",
+        ),
+        ([{"role": "system", "content": "x"}], "role"),
+        (session(1)[:2], "never gets a tool_result"),
+        (
+            [
+                *session(1)[:2],
+                {"role": "user", "content": [{"type": "text", "text": "?"}]},
+            ],
+            "no tool_result",
+        ),
+        (
+            [
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "tool_result",
+                            "tool_use_id": "toolu_9",
+                            "content": "x",
+                        }
+                    ],
+                }
+            ],
+            "answers no tool_use",
+        ),
+        (
+            [
+                *session(1)[:2],
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "also"},
+                        *session(1)[2]["content"],
+                    ],
+                },
+            ],
+            "must come before",
+        ),
+        ([*session(1), *session(1)[1:]], "used twice"),
+        (
+            [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "tool_use", "id": "a", "name": "x", "input": {}}
+                    ],
+                }
+            ],
+            "holds a tool_use",
+        ),
+    ],
+)
+def test_validator_names_what_the_api_would_refuse(
+    conversation: list[Any], problem: str
+) -> None:
+    problems = validate_conversation(conversation)
+    assert any(problem in found for found in problems), problems
+
+
+def test_validator_counts_cache_breakpoints() -> None:
+    history = session(5)
+    for message in history[2::2]:
+        message["content"][0]["cache_control"] = {"type": "ephemeral"}
+    assert any("cache_control" in problem for problem in validate_conversation(history))
+
+
+# ---- any valid conversation stays valid ------------------------------------------------
+
+
+@st.composite
+def conversations(draw: st.DrawFn) -> list[Message]:
+    opening: list[Message] = [
+        {"type": "text", "text": draw(st.text(min_size=1, max_size=60))}
+    ]
+    if draw(st.booleans()):
+        opening.append(image())
+    history: list[Message] = [{"role": "user", "content": opening}]
+    turns = draw(st.integers(min_value=0, max_value=40))
+    for number in range(turns):
+        assistant: list[Message] = []
+        if draw(st.booleans()):
+            assistant.append(
+                {
+                    "type": "thinking",
+                    "thinking": "hmm " * draw(st.integers(0, 50)),
+                    "signature": "s",
+                }
+            )
+        assistant.append({"type": "text", "text": "ok " * draw(st.integers(1, 40))})
+        calls = draw(st.integers(min_value=0, max_value=3))
+        ids = [f"toolu_{number}_{call}" for call in range(calls)]
+        assistant.extend(
+            {"type": "tool_use", "id": i, "name": "bash", "input": {"command": "ls"}}
+            for i in ids
+        )
+        if draw(st.booleans()) and len(assistant) > 1:
+            history.append({"role": "assistant", "content": assistant[:1]})
+            history.append({"role": "assistant", "content": assistant[1:]})
+        else:
+            history.append({"role": "assistant", "content": assistant})
+        last = number == turns - 1
+        if not ids and last and draw(st.booleans()):
+            break  # the conversation may end with the model's answer
+        answer: list[Message] = []
+        for tool_id in ids:
+            content: list[Message] | str
+            if draw(st.booleans()):
+                content = "out " * draw(st.integers(0, 1_500))
+            else:
+                content = [
+                    {"type": "text", "text": "out " * draw(st.integers(0, 1_500))}
+                ]
+                if draw(st.booleans()):
+                    content.append(image())
+            answer.append(
+                {"type": "tool_result", "tool_use_id": tool_id, "content": content}
+            )
+        if not ids or draw(st.booleans()):
+            answer.append({"type": "text", "text": "next? " * draw(st.integers(1, 20))})
+        history.append({"role": "user", "content": answer})
+    return history
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    history=conversations(),
+    limit=st.integers(min_value=50, max_value=20_000),
+    images_to_keep=st.one_of(st.none(), st.integers(0, 4)),
+    step=st.integers(1, 10),
+    keep_recent=st.integers(0, 8),
+)
+def test_any_valid_conversation_stays_valid_and_fits_when_it_can(
+    history: list[Message],
+    limit: int,
+    images_to_keep: int | None,
+    step: int,
+    keep_recent: int,
+) -> None:
+    assert validate_conversation(history) == []
+    before = copy.deepcopy(history)
+    budget = ContextBudget(
+        max_input_tokens=limit,
+        images_to_keep=images_to_keep,
+        prune_step_turns=step,
+        keep_recent_turns=keep_recent,
+        old_tool_output_tokens=100,
+    )
+    view, report = build_request_messages(history, budget, count, fixed_tokens=40)
+    inject_cache_breakpoints(view)
+
+    assert history == before
+    assert validate_conversation(view) == []
+    opening = without_marks(view[0])["content"]
+    assert opening[: len(history[0]["content"])] == history[0]["content"]
+    assert report.tokens_after == total_tokens(view) + 40
+    assert report.fits == (report.tokens_after <= limit)
+    turns = sum(
+        1
+        for i in range(1, len(history))
+        if history[i]["role"] == "assistant" and history[i - 1]["role"] == "user"
+    )
+    if not report.fits and turns > 1:
+        # Everything droppable went: the opening turn and the newest turn remain.
+        assert report.turns_dropped == turns - 1
+        newest_start = max(
+            i
+            for i in range(1, len(history))
+            if history[i]["role"] == "assistant" and history[i - 1]["role"] == "user"
+        )
+        assistants = [m for m in view if m["role"] == "assistant"]
+        assert assistants == [
+            m for m in history[newest_start:] if m["role"] == "assistant"
+        ]
+    if images_to_keep is not None:
+        assert screenshots_in(view) <= images_to_keep
