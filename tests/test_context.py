@@ -7,7 +7,8 @@ import copy
 import itertools
 import json
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +20,7 @@ from computer_use_demo.context import (
     LONG_CONTEXT_BETA,
     SCREENSHOT_PLACEHOLDER,
     ContextBudget,
+    PruneReport,
     build_request_messages,
     context_window_for,
     drop_before_last_compaction,
@@ -108,7 +110,7 @@ def turn(
     ]
 
 
-def session(turns: int, **kwargs: Any) -> list[Message]:
+def session(turns: int, **kwargs: Any) -> list[Any]:
     history: list[Message] = [
         {"role": "user", "content": "Book me a flight to Lisbon."}
     ]
@@ -119,6 +121,17 @@ def session(turns: int, **kwargs: Any) -> list[Message]:
 
 def total_tokens(messages: list[Any]) -> int:
     return sum(count(message) for message in messages)
+
+
+def build(
+    history: list[Any],
+    budget: ContextBudget,
+    counter: Callable[[Any], int] = count,
+    fixed_tokens: int = 0,
+) -> tuple[list[Any], PruneReport]:
+    """build_request_messages, typed loosely for tests that index into the view."""
+    view, report = build_request_messages(history, budget, counter, fixed_tokens)
+    return cast(list[Any], view), report
 
 
 def screenshots_in(messages: list[Any]) -> int:
@@ -190,9 +203,7 @@ def test_budget_refuses_nonsense_settings() -> None:
 
 def test_history_within_budget_is_sent_as_is() -> None:
     history = session(5, screenshot=True)
-    view, report = build_request_messages(
-        history, ContextBudget(max_input_tokens=100_000), count
-    )
+    view, report = build(history, ContextBudget(max_input_tokens=100_000), count)
     assert view == history
     assert all(sent is kept for sent, kept in zip(view, history, strict=True))
     assert report.fits and not report.pruned_for_budget and report.images_removed == 0
@@ -203,8 +214,8 @@ def test_fixed_tokens_of_system_and_tools_count_toward_the_budget() -> None:
     history = session(20, output="x" * 400)
     size = total_tokens(history)
     budget = ContextBudget(max_input_tokens=size + 10)
-    _, alone = build_request_messages(history, budget, count)
-    _, framed = build_request_messages(history, budget, count, fixed_tokens=500)
+    _, alone = build(history, budget, count)
+    _, framed = build(history, budget, count, fixed_tokens=500)
     assert not alone.pruned_for_budget
     assert framed.pruned_for_budget and framed.fits
     assert framed.tokens_before == size + 500
@@ -214,7 +225,7 @@ def test_history_is_never_changed_by_pruning_or_cache_breakpoints() -> None:
     history = session(40, output="y" * 5_000, screenshot=True, thinking=True)
     history[2]["content"][0]["cache_control"] = {"type": "ephemeral"}
     before = copy.deepcopy(history)
-    view, report = build_request_messages(
+    view, report = build(
         history, ContextBudget(max_input_tokens=3_000, images_to_keep=2), count
     )
     inject_cache_breakpoints(view)
@@ -226,7 +237,7 @@ def test_history_is_never_changed_by_pruning_or_cache_breakpoints() -> None:
 def test_images_to_keep_never_sends_more_than_n_screenshots(keep: int) -> None:
     for turns in range(0, 16):
         history = session(turns, screenshot=True)
-        view, report = build_request_messages(
+        view, report = build(
             history, ContextBudget(max_input_tokens=10**9, images_to_keep=keep), count
         )
         sent = screenshots_in(view)
@@ -244,9 +255,7 @@ def test_removed_screenshots_change_only_once_per_chunk() -> None:
     )
     removed_counts = []
     for turns in range(1, 22):
-        _, report = build_request_messages(
-            session(turns, screenshot=True), budget, count
-        )
+        _, report = build(session(turns, screenshot=True), budget, count)
         removed_counts.append(report.images_removed)
     changes = [
         turns
@@ -263,12 +272,12 @@ def test_a_chunk_of_one_keeps_exactly_n_screenshots() -> None:
         max_input_tokens=10**9, images_to_keep=4, image_removal_chunk=1
     )
     for turns in range(4, 12):
-        view, _ = build_request_messages(session(turns, screenshot=True), budget, count)
+        view, _ = build(session(turns, screenshot=True), budget, count)
         assert screenshots_in(view) == 4
 
 
 def test_removed_screenshots_leave_a_placeholder_the_model_can_read() -> None:
-    view, _ = build_request_messages(
+    view, _ = build(
         session(3, screenshot=True),
         ContextBudget(max_input_tokens=10**9, images_to_keep=1, image_removal_chunk=1),
         count,
@@ -286,7 +295,7 @@ def test_over_budget_old_screenshots_go_before_any_text() -> None:
         keep_recent_turns=6,
         prune_step_turns=8,
     )
-    view, report = build_request_messages(history, budget, count)
+    view, report = build(history, budget, count)
     assert report.fits
     assert report.images_removed_for_budget > 0
     assert report.turns_dropped == 0 and report.tool_outputs_shortened == 0
@@ -306,7 +315,7 @@ def test_long_old_tool_outputs_keep_head_and_tail_when_screenshots_are_not_enoug
     budget = ContextBudget(
         max_input_tokens=total_tokens(history) // 2, old_tool_output_tokens=200
     )
-    view, report = build_request_messages(history, budget, count)
+    view, report = build(history, budget, count)
     assert report.fits and report.turns_dropped == 0
     assert report.tool_outputs_shortened == 24  # three whole steps of eight
     old_text = view[2]["content"][0]["content"][0]["text"]
@@ -328,7 +337,7 @@ def test_shorten_text_keeps_head_tail_and_says_how_much_went() -> None:
 def test_oldest_whole_turns_go_with_a_note_in_the_first_user_message() -> None:
     history = session(60, output="z" * 800)
     budget = ContextBudget(max_input_tokens=total_tokens(history) // 3)
-    view, report = build_request_messages(history, budget, count)
+    view, report = build(history, budget, count)
     assert report.fits and report.turns_dropped > 0
     assert report.turns_dropped % budget.prune_step_turns == 0
     assert validate_conversation(view) == []
@@ -350,9 +359,7 @@ def test_oldest_whole_turns_go_with_a_note_in_the_first_user_message() -> None:
 def test_when_nothing_fits_only_the_opening_message_and_newest_turn_are_sent() -> None:
     history = session(12)
     history[-1]["content"][0]["content"][0]["text"] = "huge " * 4_000
-    view, report = build_request_messages(
-        history, ContextBudget(max_input_tokens=500), count
-    )
+    view, report = build(history, ContextBudget(max_input_tokens=500), count)
     assert not report.fits
     assert report.turns_dropped == 11
     assert [m["role"] for m in view] == ["user", "assistant", "user"]
@@ -363,9 +370,7 @@ def test_when_nothing_fits_only_the_opening_message_and_newest_turn_are_sent() -
 
 def test_thinking_of_the_last_assistant_turn_is_sent_unchanged() -> None:
     history = session(30, output="w" * 2_000, thinking=True, screenshot=True)
-    view, report = build_request_messages(
-        history, ContextBudget(max_input_tokens=2_000), count
-    )
+    view, report = build(history, ContextBudget(max_input_tokens=2_000), count)
     assert report.turns_dropped
     assert view[-2] is history[-2]
     assert view[-2]["content"][0] == {
@@ -388,7 +393,7 @@ def test_a_split_assistant_turn_is_never_cut_between_its_messages() -> None:
             ]
         )
     for limit in range(300, total_tokens(history), 7):
-        view, _ = build_request_messages(
+        view, _ = build(
             history, ContextBudget(max_input_tokens=limit, prune_step_turns=1), count
         )
         assert validate_conversation(view) == []
@@ -400,7 +405,7 @@ def test_a_smaller_budget_never_sends_more() -> None:
     sizes = []
     for fraction in (0.8, 0.8 * 0.7, 0.8 * 0.49, 0.8 * 0.343):
         budget = ContextBudget(max_input_tokens=int(total_tokens(history) * fraction))
-        _, report = build_request_messages(history, budget, count)
+        _, report = build(history, budget, count)
         assert report.fits
         sizes.append(report.tokens_after)
     assert sizes == sorted(sizes, reverse=True)
@@ -416,7 +421,7 @@ def test_pruned_request_prefix_changes_only_once_per_step() -> None:
         breaks = 0
         for number in range(1, 200):
             history.extend(turn(number, output="t" * 300, screenshot=True))
-            view, report = build_request_messages(history, budget, count)
+            view, report = build(history, budget, count)
             assert report.fits
             if previous is not None and view[: len(previous)] != previous:
                 breaks += 1
@@ -440,7 +445,7 @@ def test_each_message_is_counted_about_once_and_long_sessions_stay_fast() -> Non
 
     budget = ContextBudget(max_input_tokens=20_000, images_to_keep=5)
     started = time.perf_counter()
-    view, report = build_request_messages(history, budget, counting)
+    view, report = build(history, budget, counting)
     elapsed = time.perf_counter() - started
     assert report.fits and validate_conversation(view) == []
     assert calls <= 2 * len(history) + 2
@@ -454,7 +459,7 @@ def compaction(summary: str | None) -> Message:
     return {"type": "compaction", "content": summary, "encrypted_content": "opaque"}
 
 
-def compacted_session() -> list[Message]:
+def compacted_session() -> list[Any]:
     history = session(10, output="r" * 400)
     history.append(
         {
@@ -470,14 +475,12 @@ def compacted_session() -> list[Message]:
 
 def test_turns_before_the_last_compaction_are_left_out_of_the_request() -> None:
     history = compacted_session()
-    view = drop_before_last_compaction(history)
+    view = cast(list[Any], drop_before_last_compaction(history))
     assert view[0] is history[0]
     assert view[1]["content"][0]["type"] == "compaction"
     assert view[1:] == history[21:]
     assert validate_conversation(view) == []
-    sent, report = build_request_messages(
-        history, ContextBudget(max_input_tokens=10**6), count
-    )
+    sent, report = build(history, ContextBudget(max_input_tokens=10**6), count)
     assert sent == view and report.tokens_before == total_tokens(view)
 
 
@@ -489,7 +492,7 @@ def test_a_failed_compaction_is_ignored() -> None:
 
 def test_the_compaction_turn_is_never_dropped_by_the_budget() -> None:
     history = compacted_session()
-    view, report = build_request_messages(
+    view, report = build(
         history, ContextBudget(max_input_tokens=300, prune_step_turns=1), count
     )
     assert report.turns_dropped == 3
@@ -777,7 +780,7 @@ def test_any_valid_conversation_stays_valid_and_fits_when_it_can(
         keep_recent_turns=keep_recent,
         old_tool_output_tokens=100,
     )
-    view, report = build_request_messages(history, budget, count, fixed_tokens=40)
+    view, report = build(history, budget, count, fixed_tokens=40)
     inject_cache_breakpoints(view)
 
     assert history == before
