@@ -451,14 +451,15 @@ class _AgentLoop:
                     self.on_api_response(stream.response.request, stream.response, None)
                     return _sampled_from_broken_stream(snapshot, router), snapshot
                 if not router.message_stopped:
-                    self._emit(_interruption(error, may_retry))
-                    # What the server measured before the break, to settle the charge.
+                    # What the server measured before the break settles the charge;
+                    # read first, as telling the UI may raise (Streamlit's Stop).
                     snapshot = getattr(
                         stream, "_current_snapshot_or_none", lambda: None
                     )()
                     self.partial_usage = (
                         snapshot.usage if snapshot is not None else None
                     )
+                    self._emit(_interruption(error, may_retry))
                 raise
             self.on_api_response(stream.response.request, stream.response, None)
         return _sampled_from_message(message, router), message

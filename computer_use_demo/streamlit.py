@@ -130,19 +130,14 @@ def _save_key() -> None:
         register_secret(key)
 
 
-def _save_conversation() -> None:
-    messages = st.session_state.messages
+def _save_conversation(
+    messages: Any, conversation_id: str, settings: dict[str, str]
+) -> None:
+    """Write the conversation; never fails the turn (a full disk is only logged)."""
     if not isinstance(messages, list) or not messages:
         return
     try:
-        storage.save_conversation(
-            st.session_state.conversation_id,
-            messages,
-            {
-                "model": st.session_state.model,
-                "provider": str(st.session_state.provider),
-            },
-        )
+        storage.save_conversation(conversation_id, messages, settings)
     except (OSError, TypeError, ValueError) as error:
         logger.warning("could not save the conversation: %s", error)
 
@@ -552,13 +547,20 @@ async def run_turn(chat: DeltaGenerator, meter: DeltaGenerator) -> None:
         draw_meter(meter)
 
     live = LiveTurns(parent=chat, on_usage=on_usage)
+    messages = state.messages
+    conversation_id = state.conversation_id
+    settings = {"model": state.model, "provider": str(state.provider)}
+
+    def save() -> None:
+        _save_conversation(messages, conversation_id, settings)
+
     state.in_sampling_loop = True
     try:
         await loop.sampling_loop(
             system_prompt_suffix=state.custom_system_prompt,
             model=state.model,
             provider=state.provider,
-            messages=state.messages,
+            messages=messages,
             output_callback=lambda block: None,  # drawn live from the stream
             tool_output_callback=render_tool_output,
             api_response_callback=_record_exchange,
@@ -582,8 +584,10 @@ async def run_turn(chat: DeltaGenerator, meter: DeltaGenerator) -> None:
             f"Something went wrong: {redact(str(error)) or type(error).__name__}"
         )
     finally:
+        # Saved first, from values read before the turn: once the user presses
+        # Stop, Streamlit raises again at any use of st, session_state included.
+        save()
         status_view.close()
-        _save_conversation()
 
 
 async def main() -> None:

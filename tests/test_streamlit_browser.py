@@ -1,0 +1,98 @@
+"""The app in a real headless Chromium: text streams in, the meter moves, a 429
+shows a countdown then the answer, and Stop leaves a valid, saved conversation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from computer_use_demo.context import validate_conversation
+from tests.fake_api import FakeAnthropicAPI
+from tests.plugins.streamlit_app import (
+    RECORD_RENDERS,
+    chromium_page,
+    send_prompt,
+    streamlit_app,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+
+def test_an_answer_streams_in_and_the_meter_moves(tmp_path: Path) -> None:
+    scenario = [{"content": [{"type": "text", "tokens": 400}]}]
+    with (
+        FakeAnthropicAPI(scenario=scenario, token_rate=200) as api,
+        streamlit_app(api, tmp_path) as url,
+        chromium_page() as page,
+    ):
+        page.goto(url)
+        page.get_by_text("Requests: 0 /").wait_for(timeout=30_000)
+        page.evaluate(RECORD_RENDERS)
+        send_prompt(page, "describe the screen")
+        page.get_by_text("Requests: 1 /").wait_for(timeout=30_000)
+        page.locator("p:has-text(\"cache read\"):visible").first.wait_for(timeout=30_000)
+        renders = page.evaluate("window.__renders")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "streamlit-streaming.png"), full_page=True)
+    partial = [text for _, text in renders if len(text) > 20]
+    assert len(partial) >= 5, f"expected several partial renders, saw {len(partial)}"
+    lengths = [len(text) for text in partial]
+    assert lengths[-1] > lengths[0] * 3, "the text grew while streaming"
+    saved = list((tmp_path / "conversations").glob("*.json"))
+    assert len(saved) == 1
+    messages = json.loads(saved[0].read_text())["messages"]
+    assert [message["role"] for message in messages] == ["user", "assistant"]
+    assert api.api_key not in saved[0].read_text()
+
+
+def test_a_rate_limit_shows_a_countdown_then_the_answer(tmp_path: Path) -> None:
+    scenario = [
+        {
+            "fault": {"status": 429, "retry_after": 2, "times": 3},
+            "content": [{"type": "text", "text": "The answer after waiting."}],
+        }
+    ]
+    with (
+        FakeAnthropicAPI(scenario=scenario) as api,
+        streamlit_app(api, tmp_path) as url,
+        chromium_page() as page,
+    ):
+        page.goto(url)
+        send_prompt(page, "hello")
+        page.get_by_text("Waiting", exact=False).first.wait_for(timeout=30_000)
+        page.get_by_text("The answer after waiting.").wait_for(timeout=40_000)
+        page.screenshot(
+            path=str(ARTIFACTS / "streamlit-rate-limit.png"), full_page=True
+        )
+
+
+def test_stop_cancels_the_turn_and_keeps_a_valid_history(tmp_path: Path) -> None:
+    scenario = [{"content": [{"type": "text", "tokens": 3_000}]}]
+    with (
+        FakeAnthropicAPI(scenario=scenario, token_rate=100) as api,
+        streamlit_app(api, tmp_path) as url,
+        chromium_page() as page,
+    ):
+        page.goto(url)
+        page.evaluate(RECORD_RENDERS)
+        send_prompt(page, "write a lot")
+        page.wait_for_function("window.__renders.length > 3", timeout=30_000)
+        page.get_by_test_id("stSidebarUserContent").get_by_role("button", name="Stop").click()
+        page.wait_for_timeout(1_500)
+        length_after_stop = len(page.evaluate("window.__renders")[-1][1])
+        page.wait_for_timeout(1_500)
+        assert len(page.evaluate("window.__renders")[-1][1]) <= length_after_stop + 5, (
+            "streaming stopped"
+        )
+        saved = list((tmp_path / "conversations").glob("*.json"))
+        assert saved, "the interrupted conversation was saved"
+        messages = json.loads(saved[0].read_text())["messages"]
+        assert validate_conversation(messages) == []
+        api.set_scenario([{"content": [{"type": "text", "text": "Still here."}]}])
+        send_prompt(page, "are you still there?")
+        page.get_by_text("Still here.").wait_for(timeout=30_000)
+        last_request = api.message_requests()[-1].body["messages"]
+        assert last_request[-1]["content"][-1]["text"] == "are you still there?"
