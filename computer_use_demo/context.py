@@ -8,9 +8,10 @@ count_message)`; the history (what the UI shows and stores) keeps everything,
 the request gets a view of it that fits. Budget steps, each taken only while
 the request is still too large: (1) screenshots of old turns go, (2) long
 texts in old tool results keep their head and tail, (3) the oldest whole turns
-go, with a note in the first user message saying how many. Old content moves in
-steps of `prune_step_turns` turns, so the request prefix, and with it the
-prompt cache, stays identical between steps.
+go, with a note in the first user message saying how many. Old content is
+trimmed and dropped in steps (whole groups of turns, whole slices of tokens),
+so the request prefix, and with it the prompt cache, stays identical between
+steps instead of changing every turn.
 """
 
 from __future__ import annotations
@@ -86,15 +87,20 @@ class ContextBudget:
     - `old_tool_output_tokens`: what a long text of an old tool result keeps.
     - `keep_recent_turns`: the newest turns never trimmed (they may still be
       dropped whole if nothing else fits; the newest turn never is).
-    - `prune_step_turns`: budget trimming moves this many turns at a time.
+    - `prune_step_turns`: the turns counted old (trimmed by steps 1 and 2)
+      grow this many at a time.
+    - `drop_step_fraction`: the oldest turns are dropped in slices of about
+      this fraction of `max_input_tokens`, so a request leaves out up to that
+      much more than it must, and its prefix changes once per slice.
     """
 
     max_input_tokens: int
     images_to_keep: int | None = None
     image_removal_chunk: int | None = None
     old_tool_output_tokens: int = 1_000
-    keep_recent_turns: int = 6
-    prune_step_turns: int = 8
+    keep_recent_turns: int = 8
+    prune_step_turns: int = 16
+    drop_step_fraction: float = 0.15
 
     def __post_init__(self) -> None:
         if self.max_input_tokens < 1:
@@ -109,6 +115,10 @@ class ContextBudget:
             )
         if self.old_tool_output_tokens < 1 or self.keep_recent_turns < 0:
             raise ValueError("old_tool_output_tokens >= 1 and keep_recent_turns >= 0")
+        if not 0 < self.drop_step_fraction <= 1:
+            raise ValueError(
+                f"drop_step_fraction must be in (0, 1], not {self.drop_step_fraction}"
+            )
         if self.prune_step_turns < 1:
             raise ValueError(
                 f"prune_step_turns must be at least 1, not {self.prune_step_turns}"
@@ -396,11 +406,23 @@ def _with_note(message: Any, note: dict[str, str]) -> Any:
 # ---- the budget ---------------------------------------------------------------------
 
 
-def _cut_candidates(droppable: int, step: int) -> list[int]:
-    """How many oldest turns may be dropped, smallest first: whole steps, then,
-    only when those are not enough, any number short of the newest turn."""
-    last_step = ((droppable - 1) // step) * step
-    return [c for c in range(1, droppable) if c % step == 0 or c > last_step]
+def _cut_candidates(turn_tokens: list[int], quantum: int) -> list[int]:
+    """How many oldest turns may be dropped, smallest first.
+
+    A cut sits where the dropped turns first add up to another whole `quantum`
+    of tokens: those turns never change once old, so the cut (and the request
+    prefix) stays put until a whole quantum more must go. When no such cut is
+    left, any count short of the newest turn.
+    """
+    candidates = []
+    dropped = 0
+    for cut in range(1, len(turn_tokens)):
+        before = dropped
+        dropped += turn_tokens[cut - 1]
+        if dropped // quantum > before // quantum:
+            candidates.append(cut)
+    last = candidates[-1] if candidates else 0
+    return [*candidates, *range(last + 1, len(turn_tokens))]
 
 
 def build_request_messages(
@@ -504,7 +526,8 @@ def _drop_oldest_turns(
     ]
     droppable_tokens = 0
     cut = 0
-    for candidate in _cut_candidates(len(starts), budget.prune_step_turns):
+    quantum = max(1, int(budget.max_input_tokens * budget.drop_step_fraction))
+    for candidate in _cut_candidates(turn_tokens, quantum):
         droppable_tokens += sum(turn_tokens[cut:candidate])
         cut = candidate
         if total - droppable_tokens + note_cost <= budget.max_input_tokens:
