@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Installs what the desktop stack needs, the same way in the image and natively.
+#   provision.sh --native   Debian packages it lacks + the app in ./.venv (run.sh uses this)
+#   provision.sh --image    Debian packages + the app in /opt/venv (the Dockerfile uses this)
+# Idempotent: installs only what is missing.
+set -euo pipefail
+
+mode="${1:---native}"
+here="$(cd "$(dirname "$0")/.." && pwd)"
+
+DESKTOP_PACKAGES=(
+  xvfb x11-utils xdotool scrot imagemagick xterm
+  mutter tint2 x11vnc novnc websockify
+  firefox-esr fonts-dejavu-core ca-certificates curl sudo procps
+  python3 python3-venv python3-pip netcat-openbsd
+)
+if [ "$mode" = "--image" ]; then
+  DESKTOP_PACKAGES+=(x11-apps xpaint galculator pcmanfm gedit unzip)
+fi
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+for package in "${DESKTOP_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "provision: installing ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+case "$mode" in
+  --native)
+    python="${PYTHON:-python3}"
+    if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+      echo "provision: Python >= 3.11 is required (found $("$python" --version 2>&1))" >&2
+      exit 1
+    fi
+    venv="$here/.venv"
+    [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+    stamp="$venv/.installed-app"
+    if [ ! -f "$stamp" ] || ! cmp -s "$here/pyproject.toml" "$stamp"; then
+      "$venv/bin/python" -m pip install -q --upgrade pip
+      "$venv/bin/python" -m pip install -q -e "$here"
+      cp "$here/pyproject.toml" "$stamp"
+    fi
+    ;;
+  --image)
+    python3 -m venv /opt/venv
+    /opt/venv/bin/python -m pip install -q --no-cache-dir --upgrade pip ${PIP_CERT:+--cert "$PIP_CERT"}
+    /opt/venv/bin/python -m pip install -q --no-cache-dir ${PIP_CERT:+--cert "$PIP_CERT"} "$here"
+    as_root apt-get clean
+    as_root rm -rf /var/lib/apt/lists/*
+    ;;
+  *)
+    echo "usage: provision.sh --native|--image" >&2
+    exit 2
+    ;;
+esac
