@@ -6,6 +6,8 @@ and often a screenshot-size PNG. Before each request our context budget builds
 the request view; the baseline is the quickstart's own behaviour (the whole
 history, with only its chunked screenshot filter, applied in place). Tokens are
 estimated the way the TokenManager does (cl100k offline, images width*height/750).
+The session's content is generated before memory is first measured, so RSS
+growth shows what request building retains, not the history's own bytes.
 Prints one JSON line.
 """
 
@@ -366,6 +368,9 @@ def main() -> None:
                 "prefix_kept_ratio": round(prefix_kept / max(1, args.turns), 3),
                 "cacheable_share_mean": round(statistics.fmean(cached_share), 3),
                 "ms_per_turn_mean": round(statistics.fmean(seconds) * 1000, 2),
+                "ms_per_turn_p99": round(
+                    statistics.quantiles(seconds, n=100)[98] * 1000, 2
+                ),
                 "ms_per_turn_max": round(max(seconds) * 1000, 2),
                 "rss_start_mb": rss_start,
                 "rss_mid_mb": rss_mid,

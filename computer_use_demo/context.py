@@ -187,8 +187,8 @@ class PruneReport:
             parts.append(f"{self.turns_dropped} oldest turn(s)")
         if self.tool_outputs_shortened:
             parts.append(f"{self.tool_outputs_shortened} old tool output(s) shortened")
-        if self.images_removed:
-            parts.append(f"{self.images_removed} old screenshot(s)")
+        if self.images_removed_for_budget:
+            parts.append(f"{self.images_removed_for_budget} old screenshot(s)")
         left_out = ", ".join(parts) or "nothing"
         note = (
             ""

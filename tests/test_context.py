@@ -276,6 +276,24 @@ def test_a_chunk_of_one_keeps_exactly_n_screenshots() -> None:
         assert screenshots_in(view) == 4
 
 
+def test_the_image_setting_alone_is_not_reported_as_budget_pruning() -> None:
+    history = session(10, screenshot=True)
+    _, setting_only = build(
+        history, ContextBudget(max_input_tokens=10**9, images_to_keep=2), count
+    )
+    assert setting_only.images_removed == 8
+    assert not setting_only.pruned_for_budget
+    tight = ContextBudget(
+        max_input_tokens=total_tokens(history) - 300,
+        keep_recent_turns=2,
+        prune_step_turns=4,
+    )
+    _, for_budget = build(history, tight, count)
+    assert for_budget.pruned_for_budget
+    assert for_budget.images_removed_for_budget == 8
+    assert "8 old screenshot(s)" in for_budget.describe()
+
+
 def test_removed_screenshots_leave_a_placeholder_the_model_can_read() -> None:
     view, _ = build(
         session(3, screenshot=True),
