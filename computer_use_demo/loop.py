@@ -114,7 +114,20 @@ async def sampling_loop(
     tool_group = TOOL_GROUPS_BY_VERSION[tool_version]
     tools = ToolCollection(*(tool_class() for tool_class in tool_group.tools))
     manager = token_manager or token_manager_module.token_manager
-    server_edits, edit_betas = server_context_management(context_management, model)
+    # The API's own context management, for the first-party API only; it acts
+    # just below the client budget, which stays as the fallback.
+    client_budget = ContextBudget.for_model(
+        model,
+        fraction=context_budget_fraction,
+        input_tokens_per_minute=manager.limits.input_tokens_per_minute,
+    )
+    server_edits, edit_betas = server_context_management(
+        context_management
+        if APIProvider(provider) == APIProvider.ANTHROPIC
+        else "client",
+        model,
+        trigger_tokens=int(client_budget.max_input_tokens * 0.9),
+    )
     agent = _AgentLoop(
         model=model,
         provider=APIProvider(provider),
@@ -345,11 +358,7 @@ class _AgentLoop:
                 system=[system], tools=tool_params
             ),
         )
-        if (
-            report.turns_dropped
-            or report.tool_outputs_shortened
-            or (report.images_removed and not self.images_to_keep)
-        ):
+        if report.pruned_for_budget:
             self._status("context_pruned", report.describe())
         if self.options.prompt_caching:
             inject_cache_breakpoints(request_messages)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the desktop stack needs, the same way in the image and natively.
 #   provision.sh --native   Debian packages it lacks + the app in ./.venv (run.sh uses this)
-#   provision.sh --image    Debian packages + the app in /opt/venv (the Dockerfile uses this)
+#   provision.sh --system   Debian packages only, desktop apps included (the Dockerfile's first step)
+#   provision.sh --app      the app into /opt/venv (the Dockerfile's second step)
 # Idempotent: installs only what is missing.
 set -euo pipefail
 
@@ -14,7 +15,7 @@ DESKTOP_PACKAGES=(
   firefox-esr fonts-dejavu-core ca-certificates curl sudo procps
   python3 python3-venv python3-pip netcat-openbsd
 )
-if [ "$mode" = "--image" ]; then
+if [ "$mode" = "--system" ]; then
   DESKTOP_PACKAGES+=(x11-apps xpaint galculator pcmanfm gedit unzip)
 fi
 
@@ -22,6 +23,7 @@ as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+if [ "$mode" != "--app" ]; then
 missing=()
 for package in "${DESKTOP_PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
@@ -32,6 +34,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "provision: installing ${missing[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
 fi
 
 case "$mode" in
@@ -50,15 +53,19 @@ case "$mode" in
       cp "$here/pyproject.toml" "$stamp"
     fi
     ;;
-  --image)
-    python3 -m venv /opt/venv
-    /opt/venv/bin/python -m pip install -q --no-cache-dir --upgrade pip ${PIP_CERT:+--cert "$PIP_CERT"}
-    /opt/venv/bin/python -m pip install -q --no-cache-dir ${PIP_CERT:+--cert "$PIP_CERT"} "$here"
+  --system)
     as_root apt-get clean
     as_root rm -rf /var/lib/apt/lists/*
     ;;
+  --app)
+    cert=()
+    if [ -n "${PIP_CERT:-}" ]; then cert=(--cert "$PIP_CERT"); fi
+    [ -x /opt/venv/bin/python ] || python3 -m venv /opt/venv
+    /opt/venv/bin/python -m pip install -q --no-cache-dir "${cert[@]}" --upgrade pip
+    /opt/venv/bin/python -m pip install -q --no-cache-dir "${cert[@]}" "$here"
+    ;;
   *)
-    echo "usage: provision.sh --native|--image" >&2
+    echo "usage: provision.sh --native|--system|--app" >&2
     exit 2
     ;;
 esac

@@ -33,7 +33,7 @@ def test_an_answer_streams_in_and_the_meter_moves(tmp_path: Path) -> None:
         page.evaluate(RECORD_RENDERS)
         send_prompt(page, "describe the screen")
         page.get_by_text("Requests: 1 /").wait_for(timeout=30_000)
-        page.locator("p:has-text(\"cache read\"):visible").first.wait_for(timeout=30_000)
+        page.locator('p:has-text("cache read"):visible').first.wait_for(timeout=30_000)
         renders = page.evaluate("window.__renders")
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "streamlit-streaming.png"), full_page=True)
@@ -80,7 +80,9 @@ def test_stop_cancels_the_turn_and_keeps_a_valid_history(tmp_path: Path) -> None
         page.evaluate(RECORD_RENDERS)
         send_prompt(page, "write a lot")
         page.wait_for_function("window.__renders.length > 3", timeout=30_000)
-        page.get_by_test_id("stSidebarUserContent").get_by_role("button", name="Stop").click()
+        page.get_by_test_id("stSidebarUserContent").get_by_role(
+            "button", name="Stop"
+        ).click()
         page.wait_for_timeout(1_500)
         length_after_stop = len(page.evaluate("window.__renders")[-1][1])
         page.wait_for_timeout(1_500)
