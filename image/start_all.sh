@@ -48,7 +48,8 @@ port_open() { nc -z 127.0.0.1 "$1"; }
 stop_all() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 }
-trap stop_all EXIT INT TERM
+trap stop_all EXIT
+trap 'echo "start_all: stopping"; exit 0' INT TERM
 
 if [ -e "/tmp/.X${DISPLAY_NUM}-lock" ] && xdpyinfo -display "$DISPLAY" >/dev/null 2>&1; then
   echo "start_all: display $DISPLAY is already in use; set DISPLAY_NUM to another number" >&2
