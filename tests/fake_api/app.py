@@ -275,7 +275,7 @@ async def _handle(state: FakeState, request: Request, *, count_only: bool) -> Re
     if turn.raw_sse:
         _finish(state, record, turn_index, body, 0)
         return Response(
-            Path(turn.raw_sse).read_bytes(),
+            Path(turn.raw_sse).read_bytes().rstrip(b"\n") + b"\n\n",
             media_type="text/event-stream",
             headers=headers,
         )

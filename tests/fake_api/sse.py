@@ -164,6 +164,7 @@ def answer_events(
                         "type": "tool_use",
                         "id": block["id"],
                         "name": block["name"],
+                        "caller": {"type": "direct"},
                         "input": {},
                     },
                 )
@@ -247,6 +248,8 @@ def message_json(
             for key, value in block.items()
             if key not in ("tokens", "malformed_json", "truncate")
         }
+        if clean.get("type") == "tool_use":
+            clean.setdefault("caller", {"type": "direct"})
         content.append(clean)
     return {
         "id": message_id,
