@@ -69,8 +69,9 @@ class RedactingFilter(logging.Filter):
 _installed = False
 
 
-def install_log_redaction() -> None:
-    """Attach the filter to the root logger's handlers (once per process)."""
+def install_log_redaction(level: int = logging.INFO) -> None:
+    """Attach the filter to the root logger's handlers (once per process); with
+    no logging set up yet, log at `level` to stderr."""
     global _installed
     with _lock:
         if _installed:
@@ -78,7 +79,7 @@ def install_log_redaction() -> None:
         _installed = True
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(level=logging.INFO)
+        logging.basicConfig(level=level)
     for handler in root.handlers:
         handler.addFilter(RedactingFilter())
     root.addFilter(RedactingFilter())

@@ -1,0 +1,188 @@
+"""Runs one prompt (or a resumed conversation) through the loop, in a terminal.
+
+Ctrl-C cancels the turn, saves a valid transcript and exits 130; never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from .. import loop, storage
+from ..redaction import install_log_redaction, register_secret
+from ..status import LoopStatus
+from .options import (
+    EXIT_API_ERROR,
+    EXIT_AUTH,
+    EXIT_BAD_ARGUMENTS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RATE_LIMITED,
+    Options,
+    parse,
+)
+from .output import JsonRenderer, Renderer, RichRenderer
+
+EXIT_BY_ERROR = {
+    "auth": EXIT_AUTH,
+    "permission": EXIT_AUTH,
+    "rate_limit": EXIT_RATE_LIMITED,
+    "request_too_large": EXIT_RATE_LIMITED,
+}
+
+
+def _api_key(provider: str) -> str:
+    if provider != "anthropic":
+        return ""
+    return os.environ.get("ANTHROPIC_API_KEY") or storage.load_text("api_key") or ""
+
+
+def _history(options: Options, prompt: str) -> list[Any]:
+    messages: list[Any] = []
+    if options.resume is not None:
+        messages = storage.load_conversation_file(options.resume).messages
+    messages.append({"role": "user", "content": [{"type": "text", "text": prompt}]})
+    return messages
+
+
+def _limits(options: Options) -> None:
+    if options.rpm is None and options.itpm is None and options.otpm is None:
+        return
+    from token_manager import RateLimits, token_manager
+
+    current = token_manager.limits
+    token_manager.set_limits(
+        RateLimits(
+            options.rpm if options.rpm is not None else current.requests_per_minute,
+            options.itpm
+            if options.itpm is not None
+            else current.input_tokens_per_minute,
+            options.otpm
+            if options.otpm is not None
+            else current.output_tokens_per_minute,
+            current.window_seconds,
+        )
+    )
+
+
+async def run(options: Options, prompt: str, renderer: Renderer) -> int:
+    api_key = _api_key(options.provider)
+    if options.provider == "anthropic" and not api_key:
+        renderer.status(
+            LoopStatus(
+                kind="error",
+                message="No API key: set ANTHROPIC_API_KEY or save one in the app.",
+                error_kind="auth",
+            )
+        )
+        return EXIT_AUTH
+    register_secret(api_key)
+    _limits(options)
+    messages = _history(options, prompt)
+    errors: list[LoopStatus] = []
+
+    def on_status(status: LoopStatus) -> None:
+        if status.kind == "error":
+            errors.append(status)
+        renderer.status(status)
+
+    def save() -> None:
+        if options.save is not None:
+            storage.save_conversation_file(
+                options.save,
+                messages,
+                {"model": options.model, "provider": options.provider},
+            )
+
+    task = asyncio.ensure_future(
+        loop.sampling_loop(
+            model=options.model,
+            provider=loop.APIProvider(options.provider),
+            system_prompt_suffix=options.system_suffix,
+            messages=messages,
+            output_callback=lambda block: None,
+            tool_output_callback=lambda result, tool_use_id: (
+                renderer.tool_result(result, tool_use_id),
+                save(),
+            ),
+            api_response_callback=lambda request, response, error: None,
+            api_key=api_key,
+            only_n_most_recent_images=options.images_to_keep,
+            max_tokens=options.max_tokens,
+            tool_version=options.tool_version,  # type: ignore[arg-type]
+            thinking_mode=options.thinking,  # type: ignore[arg-type]
+            thinking_effort=options.thinking_effort,  # type: ignore[arg-type]
+            thinking_budget=options.thinking_budget,
+            stream_callback=renderer.stream,
+            status_callback=on_status,
+            context_management=options.context_management,  # type: ignore[arg-type]
+        )
+    )
+    loop_ = asyncio.get_running_loop()
+    interrupted = False
+
+    def on_interrupt() -> None:
+        nonlocal interrupted
+        interrupted = True
+        task.cancel()
+
+    loop_.add_signal_handler(signal.SIGINT, on_interrupt)
+    loop_.add_signal_handler(signal.SIGTERM, on_interrupt)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not interrupted:
+            raise
+    finally:
+        loop_.remove_signal_handler(signal.SIGINT)
+        loop_.remove_signal_handler(signal.SIGTERM)
+        save()  # the loop answered any open tool call: the transcript is valid
+    if interrupted:
+        renderer.status(
+            LoopStatus(
+                kind="stopped",
+                message="Interrupted; the conversation was saved."
+                if options.save
+                else "Interrupted.",
+            )
+        )
+        return EXIT_INTERRUPTED
+    if errors:
+        return EXIT_BY_ERROR.get(str(errors[-1].error_kind), EXIT_API_ERROR)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> None:
+    install_log_redaction(logging.WARNING)
+    options = parse(argv, os.environ.get("API_PROVIDER"))
+    prompt = options.prompt
+    if prompt is None:
+        if sys.stdin.isatty():
+            print("Type the task, then Ctrl-D:", file=sys.stderr)
+        prompt = sys.stdin.read().strip()
+    if not prompt:
+        print("computer-use-demo: no prompt given (argument or stdin)", file=sys.stderr)
+        sys.exit(EXIT_BAD_ARGUMENTS)
+    if options.resume is not None and not Path(options.resume).exists():
+        print(
+            f"computer-use-demo: --resume {options.resume}: no such file",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_BAD_ARGUMENTS)
+    renderer: Renderer = (
+        JsonRenderer(show_thinking=options.show_thinking)
+        if options.json
+        else RichRenderer(show_thinking=options.show_thinking)
+    )
+    try:
+        code = asyncio.run(run(options, prompt, renderer))
+    except ValueError as error:  # a --resume file that is not a conversation
+        print(f"computer-use-demo: {error}", file=sys.stderr)
+        code = EXIT_BAD_ARGUMENTS
+    renderer.finish(code)
+    sys.exit(code)

@@ -1,0 +1,215 @@
+"""What the terminal shows: streamed text on stdout, the rest compactly on stderr.
+
+Two renderers with one interface: rich for people, JSON lines for scripts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from typing import Any, Protocol, TextIO
+
+from rich.console import Console
+from rich.status import Status
+
+from ..redaction import redact
+from ..status import LoopStatus
+from ..streaming import (
+    BlockFinished,
+    BlockStarted,
+    MessageFinished,
+    StreamEvent,
+    StreamInterrupted,
+    TextDelta,
+    ThinkingDelta,
+)
+from ..tools import ToolResult
+
+
+class Renderer(Protocol):
+    def stream(self, event: StreamEvent) -> None: ...
+    def tool_result(self, result: ToolResult, tool_use_id: str) -> None: ...
+    def status(self, status: LoopStatus) -> None: ...
+    def finish(self, exit_code: int) -> None: ...
+
+
+class JsonRenderer:
+    """One JSON object per line on stdout, for scripting."""
+
+    def __init__(self, out: TextIO = sys.stdout, show_thinking: bool = False) -> None:
+        self.out = out
+        self.show_thinking = show_thinking
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        self.out.write(redact(json.dumps(event, default=str)) + "\n")
+        self.out.flush()
+
+    def stream(self, event: StreamEvent) -> None:
+        if isinstance(event, TextDelta):
+            self._emit({"type": "text_delta", "text": event.text})
+        elif isinstance(event, ThinkingDelta) and self.show_thinking:
+            self._emit({"type": "thinking_delta", "thinking": event.thinking})
+        elif isinstance(event, BlockFinished) and event.block.get("type") in (
+            "tool_use",
+            "server_tool_use",
+        ):
+            block: Any = event.block
+            self._emit(
+                {
+                    "type": "tool_use",
+                    "id": block.get("id"),
+                    "name": block.get("name"),
+                    "input": block.get("input"),
+                }
+            )
+        elif isinstance(event, StreamInterrupted):
+            self._emit(
+                {
+                    "type": "interrupted",
+                    "reason": event.reason,
+                    "will_retry": event.will_retry,
+                }
+            )
+        elif isinstance(event, MessageFinished):
+            usage = event.usage
+            self._emit(
+                {
+                    "type": "message",
+                    "stop_reason": event.stop_reason,
+                    "usage": {
+                        "input_tokens": usage.input_tokens,
+                        "output_tokens": usage.output_tokens,
+                        "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+                        "cache_read_input_tokens": usage.cache_read_input_tokens,
+                    },
+                }
+            )
+
+    def tool_result(self, result: ToolResult, tool_use_id: str) -> None:
+        self._emit(
+            {
+                "type": "tool_result",
+                "tool_use_id": tool_use_id,
+                "output": result.output,
+                "error": result.error,
+                "image": bool(result.base64_image),
+            }
+        )
+
+    def status(self, status: LoopStatus) -> None:
+        self._emit(
+            {
+                "type": "status",
+                "kind": status.kind,
+                "message": status.message,
+                "wait_seconds": status.wait_seconds,
+                "error_kind": status.error_kind,
+            }
+        )
+
+    def finish(self, exit_code: int) -> None:
+        self._emit({"type": "done", "exit_code": exit_code})
+
+
+class RichRenderer:
+    """Answer text streams to stdout as it comes; tools, waits and errors go to stderr."""
+
+    def __init__(self, out: TextIO = sys.stdout, show_thinking: bool = False) -> None:
+        self.out = out
+        self.err = Console(stderr=True, highlight=False)
+        self.show_thinking = show_thinking
+        self._countdown: asyncio.Task[None] | None = None
+        self._line_open = False
+
+    def _text(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
+        self._line_open = not text.endswith("\n")
+
+    def _newline(self) -> None:
+        if self._line_open:
+            self._text("\n")
+
+    def stream(self, event: StreamEvent) -> None:
+        self._stop_countdown()
+        if isinstance(event, TextDelta):
+            self._text(event.text)
+        elif isinstance(event, ThinkingDelta) and self.show_thinking:
+            self.err.print(event.thinking, style="dim italic", end="")
+        elif (
+            isinstance(event, BlockStarted)
+            and event.block_type == "thinking"
+            and self.show_thinking
+        ):
+            self.err.print("[thinking] ", style="dim", end="")
+        elif isinstance(event, BlockFinished):
+            block: Any = event.block
+            if block.get("type") in ("tool_use", "server_tool_use"):
+                self._newline()
+                arguments = json.dumps(block.get("input", {}))
+                self.err.print(
+                    f"→ {block.get('name')} {arguments[:200]}",
+                    style="cyan",
+                    markup=False,
+                )
+            elif block.get("type") == "thinking" and self.show_thinking:
+                self.err.print()
+        elif isinstance(event, StreamInterrupted):
+            self._newline()
+            note = "retrying" if event.will_retry else "stopped"
+            self.err.print(
+                f"! stream interrupted ({event.reason}); {note}",
+                style="yellow",
+                markup=False,
+            )
+        elif isinstance(event, MessageFinished):
+            self._newline()
+
+    def tool_result(self, result: ToolResult, tool_use_id: str) -> None:
+        if result.error:
+            self.err.print(
+                f"  ✗ {_first_lines(result.error)}", style="red", markup=False
+            )
+        if result.output:
+            self.err.print(
+                f"  {_first_lines(result.output)}", style="dim", markup=False
+            )
+        if result.base64_image:
+            self.err.print("  [screenshot]", style="dim")
+
+    def status(self, status: LoopStatus) -> None:
+        self._stop_countdown()
+        if status.kind in ("rate_limit_wait", "retrying") and status.wait_seconds:
+            self._countdown = asyncio.get_running_loop().create_task(
+                self._count_down(status)
+            )
+        elif status.kind == "error":
+            self._newline()
+            self.err.print(f"error: {status.message}", style="bold red", markup=False)
+        else:
+            self.err.print(status.message, style="yellow", markup=False)
+
+    async def _count_down(self, status: LoopStatus) -> None:
+        until = time.monotonic() + float(status.wait_seconds or 0)
+        what = status.budget.replace("_", " ") + "/min" if status.budget else "the API"
+        with Status("", console=self.err) as spinner:
+            while (left := until - time.monotonic()) > 0:
+                spinner.update(f"waiting {left:4.0f} s for {what}")
+                await asyncio.sleep(min(0.25, left))
+
+    def _stop_countdown(self) -> None:
+        if self._countdown is not None and not self._countdown.done():
+            self._countdown.cancel()
+        self._countdown = None
+
+    def finish(self, exit_code: int) -> None:
+        self._stop_countdown()
+        self._newline()
+
+
+def _first_lines(text: str, lines: int = 3, width: int = 160) -> str:
+    shown = [line[:width] for line in text.splitlines()[:lines]]
+    more = len(text.splitlines()) - lines
+    return "\n    ".join(shown) + (f"\n    … {more} more lines" if more > 0 else "")
