@@ -119,7 +119,9 @@ def classify(error: BaseException) -> Failure:
             return Failure(
                 "request_too_large", False, f"The request is too large: {detail}"
             )
-        if status >= 500 or body_type in ("api_error", "timeout_error"):
+        if status >= 500 or (
+            status == 200 and body_type in ("api_error", "timeout_error")
+        ):
             return Failure(
                 "server", True, f"The API had an internal error ({status}): {detail}"
             )

@@ -226,9 +226,12 @@ async def _handle(state: FakeState, request: Request, *, count_only: bool) -> Re
             turn.faults_fired += 1
             status = int(fault["status"])
             error_type = {
+                400: "invalid_request_error",
+                401: "authentication_error",
+                403: "permission_error",
+                413: "request_too_large",
                 429: "rate_limit_error",
                 529: "overloaded_error",
-                401: "authentication_error",
             }.get(status, "api_error")
             headers = state.rate_headers(time.monotonic())
             if fault.get("retry_after") is not None:

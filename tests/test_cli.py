@@ -1,0 +1,252 @@
+"""The terminal front end as a user runs it: a real process, a real terminal (tmux)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from computer_use_demo import storage
+from computer_use_demo.context import validate_conversation
+from tests.fake_api import FakeAnthropicAPI
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli_env(api: FakeAnthropicAPI, tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "ANTHROPIC_BASE_URL": api.base_url,
+        "ANTHROPIC_API_KEY": api.api_key,
+        "ANTHROPIC_CONFIG_DIR": str(tmp_path / "config"),
+        "WIDTH": "1024",
+        "HEIGHT": "768",
+        "DISPLAY_NUM": "99",
+        "PYTHONPATH": str(ROOT),
+        **extra,
+    }
+
+
+def run_cli(
+    args: list[str], env: dict[str, str], stdin: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "computer_use_demo", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+TOOL_THEN_TEXT = [
+    {
+        "content": [
+            {"type": "text", "text": "Checking."},
+            {"type": "tool_use", "name": "bash", "input": {"command": "echo tool-ran"}},
+        ]
+    },
+    {"content": [{"type": "text", "text": "All good."}]},
+]
+
+
+def test_text_goes_to_stdout_and_tools_to_stderr(tmp_path: Path) -> None:
+    with FakeAnthropicAPI(scenario=TOOL_THEN_TEXT) as api:
+        result = run_cli(["check the system"], cli_env(api, tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Checking.\nAll good.\n"
+    assert "bash" in result.stderr and "tool-ran" in result.stderr
+    assert api.api_key not in result.stdout + result.stderr
+
+
+def test_json_events_one_per_line_and_prompt_from_stdin(tmp_path: Path) -> None:
+    with FakeAnthropicAPI(scenario=TOOL_THEN_TEXT) as api:
+        result = run_cli(["--json"], cli_env(api, tmp_path), stdin="check the system\n")
+        first_request = api.message_requests()[0].body
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    kinds = [event["type"] for event in events]
+    assert kinds[-1] == "done" and events[-1]["exit_code"] == 0
+    assert "tool_use" in kinds and "tool_result" in kinds and "text_delta" in kinds
+    tool_result = next(event for event in events if event["type"] == "tool_result")
+    assert tool_result["output"] == "tool-ran"
+    assert first_request["messages"][0]["content"][0]["text"] == "check the system"
+
+
+def test_save_and_resume_share_the_apps_format(tmp_path: Path) -> None:
+    saved = tmp_path / "conversation.json"
+    app_saved = storage.save_conversation(
+        "20260101-000000-abcdef",
+        [
+            {"role": "user", "content": "from the app"},
+            {"role": "assistant", "content": [{"type": "text", "text": "hi"}]},
+        ],
+        {},
+        tmp_path / "config",
+    )
+    with FakeAnthropicAPI(scenario=TOOL_THEN_TEXT) as api:
+        result = run_cli(
+            ["continue", "--resume", str(app_saved), "--save", str(saved)],
+            cli_env(api, tmp_path),
+        )
+        sent = api.message_requests()[0].body["messages"]
+    assert result.returncode == 0
+    assert sent[0]["content"][0]["text"] == "from the app"
+    conversation = storage.load_conversation_file(saved)
+    assert [message["role"] for message in conversation.messages] == [
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+    ]
+    assert validate_conversation(conversation.messages) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "scenario", "key", "expected"),
+    [
+        (["--max-tokens", "0", "x"], [], None, 2),
+        (["--provider", "nope", "x"], [], None, 2),
+        (["x"], [], "sk-ant-test-wrong-key-00000", 3),
+        (
+            ["x"],
+            [{"fault": {"status": 429, "retry_after": 0, "times": 100}, "content": []}],
+            None,
+            4,
+        ),
+        (["x"], [{"fault": {"status": 400, "times": 1}, "content": []}], None, 5),
+    ],
+    ids=["bad-max-tokens", "bad-provider", "auth", "rate-limit-give-up", "api-error"],
+)
+def test_exit_codes_say_what_went_wrong(
+    tmp_path: Path, args: list[str], scenario: list[Any], key: str | None, expected: int
+) -> None:
+    with FakeAnthropicAPI(scenario=scenario) as api:
+        env = cli_env(api, tmp_path)
+        if key is not None:
+            env["ANTHROPIC_API_KEY"] = key
+        result = run_cli(args, env, timeout=120)
+    assert result.returncode == expected, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_saves_a_valid_transcript_and_exits_130(tmp_path: Path) -> None:
+    saved = tmp_path / "conversation.json"
+    scenario = [
+        {
+            "content": [
+                {"type": "tool_use", "name": "bash", "input": {"command": "sleep 30"}}
+            ]
+        }
+    ]
+    with FakeAnthropicAPI(scenario=scenario) as api:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "computer_use_demo", "wait", "--save", str(saved)],
+            env=cli_env(api, tmp_path),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+            r.status == 200 for r in api.message_requests()
+        ):
+            time.sleep(0.05)
+        time.sleep(1.0)  # the tool is running now
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert "Interrupted" in stderr and "Traceback" not in stderr
+    messages = storage.load_conversation_file(saved).messages
+    assert validate_conversation(messages) == []
+    assert messages[-1]["content"][0]["is_error"] is True
+
+
+@pytest.fixture
+def tmux_session() -> Iterator[str]:
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is not installed (./test.sh installs it)")
+    name = f"cud-{os.getpid()}"
+    yield name
+    subprocess.run(
+        ["tmux", "kill-session", "-t", name], capture_output=True, check=False
+    )
+
+
+@pytest.mark.slow
+def test_in_a_real_terminal_text_streams_and_ctrl_c_stops(
+    tmp_path: Path, tmux_session: str
+) -> None:
+    saved = tmp_path / "conversation.json"
+    scenario = [{"content": [{"type": "text", "tokens": 2_000}]}]
+    with FakeAnthropicAPI(scenario=scenario, token_rate=60) as api:
+        env = cli_env(api, tmp_path)
+        exports = " ".join(
+            f"{key}={env[key]}"
+            for key in (
+                "ANTHROPIC_BASE_URL",
+                "ANTHROPIC_API_KEY",
+                "ANTHROPIC_CONFIG_DIR",
+                "WIDTH",
+                "HEIGHT",
+                "DISPLAY_NUM",
+                "PYTHONPATH",
+            )
+        )
+        command = (
+            f"cd {ROOT} && env {exports} {sys.executable} -m computer_use_demo 'tell me a story' "
+            f"--save {saved}; echo EXIT=$?; sleep 60"
+        )
+        subprocess.run(
+            [
+                "tmux",
+                "new-session",
+                "-d",
+                "-s",
+                tmux_session,
+                "-x",
+                "120",
+                "-y",
+                "40",
+                command,
+            ],
+            check=True,
+        )
+
+        def pane() -> str:
+            return subprocess.run(
+                ["tmux", "capture-pane", "-p", "-t", tmux_session],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(pane().strip()) < 40:
+            time.sleep(0.1)
+        first = pane()
+        time.sleep(1.0)
+        second = pane()
+        assert len(second.strip()) > len(first.strip()), (
+            "text keeps arriving in the terminal"
+        )
+        subprocess.run(["tmux", "send-keys", "-t", tmux_session, "C-c"], check=True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and "EXIT=" not in pane():
+            time.sleep(0.1)
+        screen = pane()
+    assert "EXIT=130" in screen and "Interrupted" in screen
+    assert validate_conversation(storage.load_conversation_file(saved).messages) == []
