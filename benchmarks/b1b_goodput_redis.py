@@ -1,0 +1,147 @@
+"""B1b: three processes sharing one budget through Redis, against one fake API.
+
+Each process runs agents with its own TokenManager on the same Redis key; the
+baseline is the same three processes each limiting alone (no shared budget).
+Starts its own redis-server on a free loopback port. One JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.b1_goodput import ITPM, WINDOW, agent  # noqa: E402
+from ratelimit.storage import RedisStorage  # noqa: E402
+from tests.fake_api import FakeAnthropicAPI, free_port  # noqa: E402
+from token_manager import RateLimits, TokenManager  # noqa: E402
+
+PROCESSES = 3
+AGENTS_PER_PROCESS = 3
+
+
+def child(
+    base_url: str, api_key: str, redis_url: str | None, until: float, seed: int
+) -> None:
+    """One process: its agents, one TokenManager (shared through Redis, or alone)."""
+
+    class Endpoint:
+        pass
+
+    endpoint = Endpoint()
+    endpoint.base_url = base_url  # type: ignore[attr-defined]
+    endpoint.api_key = api_key  # type: ignore[attr-defined]
+    storage = RedisStorage(redis_url, prefix=f"b1b-{int(until)}") if redis_url else None
+    manager = TokenManager(RateLimits(1_000, ITPM, 100_000, WINDOW), storage=storage)
+    counts = {"ok": 0, "gave_up": 0}
+
+    async def run() -> None:
+        await asyncio.gather(
+            *(
+                agent(endpoint, manager, seed * 100 + index, until, counts)
+                for index in range(AGENTS_PER_PROCESS)
+            )  # type: ignore[arg-type]
+        )
+
+    asyncio.run(run())
+    print(json.dumps(counts))
+
+
+def run(shared: bool, redis_url: str, windows: int) -> dict[str, float | int]:
+    with FakeAnthropicAPI(
+        itpm=ITPM, rpm=1_000, otpm=100_000, window_seconds=WINDOW
+    ) as api:
+        started = time.monotonic()
+        wall_until = time.time() + windows * WINDOW
+        processes = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    api.base_url,
+                    api.api_key,
+                    redis_url if shared else "",
+                    str(wall_until),
+                    str(seed),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=ROOT,
+            )
+            for seed in range(PROCESSES)
+        ]
+        for process in processes:
+            process.communicate(timeout=windows * WINDOW + 120)
+        stats = api.stats()
+    per_window = [
+        sum(
+            tokens
+            for at, tokens in stats["accepted"]
+            if started + index * WINDOW <= at < started + (index + 1) * WINDOW
+        )
+        for index in range(windows)
+    ]
+    steady = per_window[1:]
+    return {
+        "goodput_ratio": round(statistics.mean(steady) / ITPM, 3),
+        "rate_limited": stats["rate_limited"],
+    }
+
+
+def main(windows: int) -> dict[str, object]:
+    if shutil.which("redis-server") is None:
+        raise SystemExit("redis-server is needed: apt-get install redis-server")
+    port = free_port()
+    with tempfile.TemporaryDirectory() as directory:
+        server = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--dir",
+                directory,
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            time.sleep(0.5)
+            redis_url = f"redis://127.0.0.1:{port}/0"
+            ours = run(True, redis_url, windows)
+            baseline = run(False, redis_url, windows)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    return {
+        "bench": "B1b",
+        "processes": PROCESSES,
+        "agents": PROCESSES * AGENTS_PER_PROCESS,
+        "windows": windows,
+        **ours,
+        "baseline": {"name": "each process limiting alone", **baseline},
+    }
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        _, _, url, key, redis, until, seed = sys.argv
+        remaining = float(until) - time.time()
+        child(url, key, redis or None, time.monotonic() + remaining, int(seed))
+    else:
+        parser = argparse.ArgumentParser(description=__doc__)
+        parser.add_argument("--windows", type=int, default=10)
+        print(json.dumps(main(parser.parse_args().windows)))
