@@ -56,9 +56,10 @@ _HEADER_NAMES = {
 
 
 class ToolResultLike(Protocol):
-    output: str | None
-    error: str | None
-
+    @property
+    def output(self) -> str | None: ...
+    @property
+    def error(self) -> str | None: ...
     def replace(self, **changes: Any) -> Any: ...
 
 
@@ -316,7 +317,11 @@ class TokenManager:
         amounts = self._amounts(input_tokens, output_tokens)
         loop = asyncio.get_running_loop()
         event = asyncio.Event()
-        waiter = _Waiter(wake=lambda: loop.call_soon_threadsafe(event.set))
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(event.set)
+
+        waiter = _Waiter(wake=wake)
         started = self._clock()
         with self._lock:
             self._queue.append(waiter)

@@ -44,13 +44,13 @@ async def agent(
     hooks = {"response": [_async_hook(manager)]} if manager else {}
     import httpx2
 
-    http = httpx2.AsyncClient(event_hooks=hooks)  # type: ignore[arg-type]
+    http = httpx2.AsyncClient(event_hooks=hooks)
     client = anthropic.AsyncAnthropic(
         api_key=api.api_key, base_url=api.base_url, http_client=http
     )
     try:
         while time.monotonic() < until:
-            messages = [{"role": "user", "content": prompt_of(rng)}]
+            messages: list[Any] = [{"role": "user", "content": prompt_of(rng)}]
             reservation = None
             if manager is not None:
                 estimate = manager.estimate_input_tokens(messages=messages)
@@ -61,7 +61,7 @@ async def agent(
             try:
                 response = await client.messages.create(
                     model="claude-opus-4-8", max_tokens=MAX_TOKENS, messages=messages
-                )  # type: ignore[arg-type]
+                )
                 counts["ok"] += 1
                 if manager is not None and reservation is not None:
                     manager.reconcile(reservation, response.usage)

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -38,9 +39,9 @@ def child(
     class Endpoint:
         pass
 
-    endpoint = Endpoint()
-    endpoint.base_url = base_url  # type: ignore[attr-defined]
-    endpoint.api_key = api_key  # type: ignore[attr-defined]
+    endpoint: Any = Endpoint()
+    endpoint.base_url = base_url
+    endpoint.api_key = api_key
     storage = RedisStorage(redis_url, prefix=f"b1b-{int(until)}") if redis_url else None
     manager = TokenManager(RateLimits(1_000, ITPM, 100_000, WINDOW), storage=storage)
     counts = {"ok": 0, "gave_up": 0}
@@ -50,7 +51,7 @@ def child(
             *(
                 agent(endpoint, manager, seed * 100 + index, until, counts)
                 for index in range(AGENTS_PER_PROCESS)
-            )  # type: ignore[arg-type]
+            )
         )
 
     asyncio.run(run())

@@ -56,7 +56,7 @@ def bash_output(rng: random.Random) -> str:
 
 def main(turns: int) -> dict[str, Any]:
     rng = random.Random(7)
-    system = [{"type": "text", "text": system_prompt()}]
+    system: list[Any] = [{"type": "text", "text": system_prompt()}]
     messages: list[Any] = [
         {
             "role": "user",
@@ -89,8 +89,8 @@ def main(turns: int) -> dict[str, Any]:
                 max_tokens=64,
                 system=system,
                 messages=messages,
-                tools=TOOLS,
-            )  # type: ignore[arg-type]
+                tools=TOOLS,  # type: ignore[arg-type]
+            )
             real = response.usage.input_tokens
             manager.reconcile(reservation, response.usage)
             if turn >= 1:

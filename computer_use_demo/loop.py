@@ -227,10 +227,11 @@ class _AgentLoop:
             self.messages.append({"role": "user", "content": cast(Any, results)})
         for block in sampled.content:
             self.on_block(block)
-            if not (isinstance(block, dict) and block.get("type") == "tool_use"):
+            fields = cast(dict[str, Any], block)
+            if fields.get("type") != "tool_use":
                 continue
-            tool_use_id = str(block["id"])
-            result = await self._tool_result_for(block, sampled)
+            tool_use_id = str(fields["id"])
+            result = await self._tool_result_for(fields, sampled)
             results.append(tool_result_param(result, tool_use_id))
             self.on_tool_result(result, tool_use_id)
 
@@ -442,7 +443,8 @@ class _AgentLoop:
         self, client: AnyAsyncClient, params: dict[str, Any], *, may_retry: bool
     ) -> tuple[_Sampled, BetaMessage]:
         router = StreamRouter(emit=self._emit)
-        async with client.beta.messages.stream(**params) as stream:
+        messages_api: Any = client.beta.messages  # the same call on every provider
+        async with messages_api.stream(**params) as stream:
             try:
                 async for event in stream:
                     router.route(event)
@@ -462,12 +464,10 @@ class _AgentLoop:
                 if not router.message_stopped:
                     # What the server measured before the break settles the charge;
                     # read first, as telling the UI may raise (Streamlit's Stop).
-                    snapshot = getattr(
+                    partial: Any = getattr(
                         stream, "_current_snapshot_or_none", lambda: None
                     )()
-                    self.partial_usage = (
-                        snapshot.usage if snapshot is not None else None
-                    )
+                    self.partial_usage = partial.usage if partial is not None else None
                     self._emit(_interruption(error, may_retry))
                 raise
             self.on_api_response(stream.response.request, stream.response, None)
@@ -566,9 +566,9 @@ def _sampled_from_broken_stream(message: BetaMessage, router: StreamRouter) -> _
                     {
                         "type": "tool_use",
                         "id": tool_use_id,
-                        "name": block.name,
+                        "name": str(getattr(block, "name", "")),
                         "input": {},
-                    },  # type: ignore[union-attr]
+                    },
                 )
             )
             invalid[tool_use_id] = "the tool input was not valid JSON"

@@ -102,8 +102,10 @@ class ToolInputDelta:
 
 @dataclass(frozen=True, slots=True)
 class BlockFinished:
+    """A finished block in request form (a plain dict, as it enters the history)."""
+
     index: int
-    block: BetaContentBlockParam
+    block: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +189,12 @@ class StreamRouter:
             self.finished_indexes.add(event.index)
             block = getattr(event, "content_block", None)
             if block is not None:
-                self.emit(BlockFinished(index=event.index, block=block_to_param(block)))
+                self.emit(
+                    BlockFinished(
+                        index=event.index,
+                        block=cast(dict[str, Any], block_to_param(block)),
+                    )
+                )
         elif kind == "message_delta":
             self.stop_reason = event.delta.stop_reason
             self.emit(

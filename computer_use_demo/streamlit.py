@@ -123,6 +123,10 @@ def _reset_model_conf() -> None:
     st.session_state.thinking_effort = "medium"
 
 
+def _save_setting(name: str, value: str) -> None:
+    storage.save_text(name, value)
+
+
 def _save_key() -> None:
     key = st.session_state.api_key.strip()
     if key:
@@ -184,9 +188,7 @@ def sidebar() -> DeltaGenerator:
         "Custom System Prompt Suffix",
         key="custom_system_prompt",
         help="Additional instructions appended to the system prompt (see computer_use_demo/request.py).",
-        on_change=lambda: storage.save_text(
-            "system_prompt", state.custom_system_prompt
-        ),
+        on_change=lambda: _save_setting("system_prompt", state.custom_system_prompt),
     )
     st.checkbox("Hide screenshots", key="hide_images")
     st.checkbox("Enable token-efficient tools beta", key="token_efficient_tools_beta")
@@ -352,11 +354,13 @@ def _conversations_panel() -> None:
         if not saved:
             st.caption("Conversations are saved here after every turn.")
             return
-        labels = {
+        labels: dict[str, str] = {
             item.conversation_id: f"{item.title} ({time.strftime('%b %d %H:%M', time.localtime(item.updated_at))})"
             for item in saved
         }
-        chosen = st.selectbox("Saved", options=list(labels), format_func=labels.get)
+        chosen = st.selectbox(
+            "Saved", options=list(labels), format_func=lambda key: labels.get(key, key)
+        )
         if st.button("Open") and chosen:
             loaded = next(item for item in saved if item.conversation_id == chosen)
             st.session_state.messages = loaded.messages
@@ -428,7 +432,7 @@ def render_block(sender: str, block: Any) -> None:
 
 def _render_tool_result(block: dict[str, Any]) -> None:
     content = block.get("content")
-    items = (
+    items: list[Any] = (
         [{"type": "text", "text": content}]
         if isinstance(content, str)
         else list(content or [])

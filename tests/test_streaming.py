@@ -65,7 +65,7 @@ def replay() -> Iterator[Any]:
     def serve(recording: Path) -> str:
         # The recordings were trimmed after their last event; a real server
         # ends every event with a blank line, which is what dispatches it.
-        handler.body = recording.read_bytes().rstrip(b"\n") + b"\n\n"
+        setattr(handler, "body", recording.read_bytes().rstrip(b"\n") + b"\n\n")  # noqa: B010
         return f"http://127.0.0.1:{server.server_address[1]}"
 
     yield serve
@@ -145,14 +145,14 @@ def test_thinking_is_never_routed_as_answer_text(replay: Any) -> None:
     assert thinking, "the recording streams thinking"
     texts = "".join(e.text for e in events if isinstance(e, TextDelta))
     assert all(e.thinking not in texts for e in thinking if len(e.thinking) > 20)
-    params = message_to_params(message)
+    params: list[Any] = list(message_to_params(message))
     thinking_params = [p for p in params if p["type"] == "thinking"]
-    assert thinking_params and all(p.get("signature") for p in thinking_params)  # type: ignore[union-attr]
+    assert thinking_params and all(p.get("signature") for p in thinking_params)
 
 
 def test_server_tool_blocks_pass_through_unchanged(replay: Any) -> None:
     _, message, _ = stream_recording(replay(FIXTURES / "stream-a-toolrefusal.sse"))
-    params = message_to_params(message)
+    params: list[Any] = list(message_to_params(message))
     types = [p["type"] for p in params]
     assert "server_tool_use" in types and "web_search_tool_result" in types
     result = next(p for p in params if p["type"] == "web_search_tool_result")
@@ -165,7 +165,7 @@ def test_server_tool_blocks_pass_through_unchanged(replay: Any) -> None:
 )
 def test_blocks_we_do_not_run_stay_in_the_history(replay: Any, recording: str) -> None:
     _, message, _ = stream_recording(replay(FIXTURES / recording))
-    params = message_to_params(message)
+    params: list[Any] = list(message_to_params(message))
     assert {p["type"] for p in params} - {"text", "thinking"}, (
         "a non-text block is kept"
     )

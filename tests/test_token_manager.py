@@ -299,9 +299,12 @@ def test_processes_sharing_redis_share_one_budget(redis_server: Any) -> None:
     assert second.snapshot().budgets["requests"].used == 3
     started = time.monotonic()
     done = threading.Event()
-    threading.Thread(
-        target=lambda: (second.acquire_sync(1, 1), done.set()), daemon=True
-    ).start()
+
+    def fourth() -> None:
+        second.acquire_sync(1, 1)
+        done.set()
+
+    threading.Thread(target=fourth, daemon=True).start()
     assert not done.wait(0.3), "a fourth request in the window must wait"
     assert time.monotonic() - started >= 0.3
 
@@ -321,7 +324,10 @@ def test_when_redis_goes_away_limiting_goes_on_locally(
     assert "Redis is unavailable" in caplog.text
     assert tm.snapshot().budgets["requests"].used == 3
     done = threading.Event()
-    threading.Thread(
-        target=lambda: (tm.acquire_sync(1, 1), done.set()), daemon=True
-    ).start()
+
+    def fourth() -> None:
+        tm.acquire_sync(1, 1)
+        done.set()
+
+    threading.Thread(target=fourth, daemon=True).start()
     assert not done.wait(0.3), "local limiting must still hold the fourth request"

@@ -68,9 +68,9 @@ def test_error_result_is_a_string_and_marked_as_error() -> None:
 
 def test_output_and_screenshot_become_text_and_image_blocks() -> None:
     param = tool_result_param(ToolResult(output="done", base64_image="AAAA"), "x")
-    content = list(param["content"])
+    content: list[Any] = list(param["content"])
     assert [block["type"] for block in content] == ["text", "image"]
-    assert content[1]["source"]["data"] == "AAAA"  # type: ignore[typeddict-item]
+    assert content[1]["source"]["data"] == "AAAA"
 
 
 async def test_a_tool_that_raises_becomes_an_error_result() -> None:

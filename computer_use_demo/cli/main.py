@@ -91,6 +91,10 @@ async def run(options: Options, prompt: str, renderer: Renderer) -> int:
             errors.append(status)
         renderer.status(status)
 
+    def on_tool_result(result: Any, tool_use_id: str) -> None:
+        renderer.tool_result(result, tool_use_id)
+        save()
+
     def save() -> None:
         if options.save is not None:
             storage.save_conversation_file(
@@ -106,10 +110,7 @@ async def run(options: Options, prompt: str, renderer: Renderer) -> int:
             system_prompt_suffix=options.system_suffix,
             messages=messages,
             output_callback=lambda block: None,
-            tool_output_callback=lambda result, tool_use_id: (
-                renderer.tool_result(result, tool_use_id),
-                save(),
-            ),
+            tool_output_callback=on_tool_result,
             api_response_callback=lambda request, response, error: None,
             api_key=api_key,
             only_n_most_recent_images=options.images_to_keep,

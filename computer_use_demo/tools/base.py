@@ -15,9 +15,8 @@ from anthropic.types.beta import BetaToolUnionParam
 class BaseAnthropicTool(metaclass=ABCMeta):
     """A tool whose schema Anthropic defines; we only implement its behaviour."""
 
-    @abstractmethod
-    def __call__(self, **kwargs: Any) -> Any:
-        """Run the tool with the model's input."""
+    # Each tool declares its own keyword arguments; callers pass the model's input.
+    __call__: Any
 
     @abstractmethod
     def to_params(self) -> BetaToolUnionParam:

@@ -51,6 +51,7 @@ Action_20250124 = (
 )
 Action_20251124 = Action_20250124 | Literal["zoom"]
 ScrollDirection = Literal["up", "down", "left", "right"]
+Coordinate = list[int] | tuple[int, int]  # JSON gives the model's pairs as lists
 
 
 class Resolution(TypedDict):
@@ -138,8 +139,8 @@ class BaseComputerTool:
         *,
         action: Action_20241022,
         text: str | None = None,
-        coordinate: tuple[int, int] | None = None,
-        start_coordinate: tuple[int, int] | None = None,
+        coordinate: Coordinate | None = None,
+        start_coordinate: Coordinate | None = None,
         **kwargs: Any,
     ) -> ToolResult:
         if action in ("mouse_move", "left_click_drag"):
@@ -351,13 +352,13 @@ class ComputerTool20250124(BaseComputerTool, BaseAnthropicTool):
             {"name": self.name, "type": self.api_type, **self.options},
         )
 
-    async def __call__(  # type: ignore[override]
+    async def __call__(
         self,
         *,
         action: Action_20250124,
         text: str | None = None,
-        coordinate: tuple[int, int] | None = None,
-        start_coordinate: tuple[int, int] | None = None,
+        coordinate: Coordinate | None = None,
+        start_coordinate: Coordinate | None = None,
         scroll_direction: ScrollDirection | None = None,
         scroll_amount: int | None = None,
         duration: int | float | None = None,
@@ -441,7 +442,7 @@ class ComputerTool20251124(ComputerTool20250124):
     def options(self) -> ComputerToolOptions:
         return cast(ComputerToolOptions, {**super().options, "enable_zoom": True})
 
-    async def __call__(  # type: ignore[override]
+    async def __call__(
         self,
         *,
         action: Action_20251124,

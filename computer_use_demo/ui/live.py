@@ -72,6 +72,7 @@ class LiveTurns:
     def _start(self, event: BlockStarted) -> None:
         message = self._message or self.parent.chat_message("assistant")
         self._message = message
+        container: DeltaGenerator
         if event.block_type == "thinking":
             container = message.expander("Thinking", expanded=False)
         else:

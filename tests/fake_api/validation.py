@@ -169,13 +169,13 @@ def check_conversation(messages: list[Any]) -> None:
         if role != "user":
             continue
         previous = turns[position - 1][1] if position > 0 else []
-        calls = {
+        previous_calls = {
             block.get("id") for block in previous if block.get("type") == "tool_use"
         }
         for block in blocks:
             if (
                 block.get("type") == "tool_result"
-                and block.get("tool_use_id") not in calls
+                and block.get("tool_use_id") not in previous_calls
             ):
                 raise invalid(
                     f"messages.{_message_index(messages, position)}.content: unexpected `tool_use_id` found in "
