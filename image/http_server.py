@@ -37,8 +37,14 @@ def main() -> None:
     parser.add_argument("--app-port", type=int, default=8501)
     parser.add_argument("--vnc-port", type=int, default=6080)
     args = parser.parse_args()
-    handler = type("Handler", (PageHandler,), {"ports": {"app": args.app_port, "vnc": args.vnc_port}})
-    server = ThreadingHTTPServer(("0.0.0.0", args.port), partial(handler, directory=args.directory))
+    handler = type(
+        "Handler",
+        (PageHandler,),
+        {"ports": {"app": args.app_port, "vnc": args.vnc_port}},
+    )
+    server = ThreadingHTTPServer(
+        ("0.0.0.0", args.port), partial(handler, directory=args.directory)
+    )
     print(f"serving {args.directory} on port {args.port}", flush=True)
     server.serve_forever()
 
