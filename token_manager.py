@@ -43,6 +43,9 @@ DEFAULT_INPUT_TPM = 40_000
 DEFAULT_OUTPUT_TPM = 16_000
 SHARED_RECHECK_SECONDS = 1.0  # other processes free budget without telling us
 REDIS_RETRY_SECONDS = 5.0
+# Each remembered estimate holds a key per message of its request: keep few.
+MAX_PENDING_ESTIMATES = 32
+MAX_CONVERSATIONS_TRACKED = 32
 BUDGET_LABELS = {
     "requests": "requests/min",
     "input_tokens": "input tokens/min",
@@ -631,7 +634,7 @@ class TokenManager:
                     raw_new,
                     prefix_real,
                 )
-                while len(self._estimates) > 256:
+                while len(self._estimates) > MAX_PENDING_ESTIMATES:
                     self._estimates.popitem(last=False)
             return estimate
 
@@ -658,7 +661,7 @@ class TokenManager:
             detail.frame_key, detail.message_keys, real_total
         )
         self._prefixes.move_to_end(detail.conversation)
-        while len(self._prefixes) > 256:
+        while len(self._prefixes) > MAX_CONVERSATIONS_TRACKED:
             self._prefixes.popitem(last=False)
 
     @property

@@ -38,6 +38,8 @@ class RecordedRequest:
     body: Any
     status: int = 0
     at: float = 0.0
+    first_token_sent: float | None = None  # wall clock, for latency measurements
+    last_event_sent: float | None = None
 
 
 @dataclass
@@ -49,7 +51,8 @@ class Stats:
     output_tokens_sent: int = 0
     accepted: list[tuple[float, int]] = field(
         default_factory=list
-    )  # (time, uncached input)
+    )  # (when, uncached input)
+    request_bytes: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +64,7 @@ class Stats:
             "input_tokens_accepted": self.input_tokens_accepted,
             "output_tokens_sent": self.output_tokens_sent,
             "accepted": self.accepted,
+            "request_bytes": self.request_bytes,
         }
 
 
@@ -189,6 +193,7 @@ async def _handle(state: FakeState, request: Request, *, count_only: bool) -> Re
     with state.lock:
         state.requests.append(record)
         state.stats.requests += 1
+        state.stats.request_bytes.append(len(raw))
     try:
         check_headers(request.headers, state.config.api_key)
         if body is None:
@@ -377,7 +382,10 @@ async def _stream(
                 await asyncio.sleep(debt)
                 debt = 0.0
         sent_tokens += event.tokens
+        if event.tokens and record.first_token_sent is None:
+            record.first_token_sent = time.time()
         yield frame(event)
+    record.last_event_sent = time.time()
     _finish(state, record, turn_index, body, output_tokens)
 
 

@@ -21,6 +21,7 @@ class TokenCounter:
     factor: float = 1.17
     block_overhead: int = 6
     message_overhead: int = 5
+    _cache: dict[str, int] = field(default_factory=dict, repr=False)
 
     def text(self, text: str) -> int:
         return round(count_text(text) * self.factor)
@@ -56,6 +57,17 @@ class TokenCounter:
         return self.block_overhead + self.text(json.dumps(visible))
 
     def message(self, message: dict[str, Any]) -> int:
+        """Counted once per distinct message: long sessions resend the same ones."""
+        key = json.dumps(_strip_marks(message), sort_keys=True)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._count_message(message)
+            if len(self._cache) > 20_000:
+                self._cache.clear()
+            self._cache[key] = cached
+        return cached
+
+    def _count_message(self, message: dict[str, Any]) -> int:
         content = message.get("content")
         blocks = [content] if isinstance(content, str) else list(content or [])
         return self.message_overhead + sum(self.block(block) for block in blocks)
