@@ -14,31 +14,63 @@ FREEZE_AFTER_CHARS = 2_000  # finished paragraphs beyond this are drawn once, fo
 
 @dataclass
 class GrowingText:
-    """Text that grows by deltas; finished paragraphs are split off as frozen.
+    """Text that grows by deltas; finished parts are split off as frozen.
 
-    Only the unfrozen tail is redrawn on each update, so the cost of a redraw
-    stays bounded however long the answer gets.
+    Only the unfrozen tail is redrawn on each update, and deltas are joined only
+    when the tail is needed, so the work per delta stays bounded however long
+    the answer gets (no quadratic string building, no quadratic redraws).
     """
 
     frozen: list[str] = field(default_factory=list)
-    tail: str = ""
+    _tail: str = ""
+    _pending: list[str] = field(default_factory=list)
+    _pending_chars: int = 0
+    _in_fence: bool = False
     dirty: bool = False
 
     def add(self, delta: str) -> list[str]:
-        """Append a delta; return paragraphs newly frozen (to be drawn once)."""
-        self.tail += delta
+        """Append a delta; return the parts newly frozen (to be drawn once)."""
+        self._pending.append(delta)
+        self._pending_chars += len(delta)
         self.dirty = True
-        if len(self.tail) < FREEZE_AFTER_CHARS:
+        if len(self._tail) + self._pending_chars < FREEZE_AFTER_CHARS:
             return []
-        cut = self.tail.rfind("\n\n")
+        tail = self.tail
+        cut = self._cut_point(tail)
         if cut <= 0:
             return []
-        head = self.tail[: cut + 2]
-        if head.count("```") % 2:  # never split inside a code fence
-            return []
-        self.tail = self.tail[cut + 2 :]
+        head, self._tail = tail[:cut], tail[cut:]
+        if head.count("```") % 2:
+            self._in_fence = not self._in_fence
         self.frozen.append(head)
         return [head]
+
+    def _cut_point(self, tail: str) -> int:
+        """Where to split: after a paragraph, else a line, else (very long lines) a
+        space; never inside a code fence, whose markdown must stay whole."""
+        for separator in ("\n\n", "\n"):
+            cut = tail.rfind(separator)
+            if cut > 0 and not self._opens_fence(tail[: cut + len(separator)]):
+                return cut + len(separator)
+        if (
+            len(tail) >= 2 * FREEZE_AFTER_CHARS
+            and not self._in_fence
+            and "```" not in tail
+        ):
+            return tail.rfind(" ") + 1
+        return 0
+
+    def _opens_fence(self, head: str) -> bool:
+        """Whether freezing `head` would leave the tail inside a code fence."""
+        return self._in_fence != (head.count("```") % 2 == 1)
+
+    @property
+    def tail(self) -> str:
+        if self._pending:
+            self._tail += "".join(self._pending)
+            self._pending.clear()
+            self._pending_chars = 0
+        return self._tail
 
     @property
     def text(self) -> str:

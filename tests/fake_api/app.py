@@ -299,6 +299,8 @@ async def _handle(state: FakeState, request: Request, *, count_only: bool) -> Re
         seed=turn_index,
     )
     if not body.get("stream"):
+        if state.config.token_rate:  # a whole answer takes as long to generate
+            await asyncio.sleep(output_tokens / state.config.token_rate)
         _finish(state, record, turn_index, body, output_tokens)
         payload = message_json(
             message_id=message_id,
