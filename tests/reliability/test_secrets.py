@@ -51,6 +51,10 @@ async def test_the_key_is_in_no_log_tab_error_transcript_or_tool_env(
         },
     ]
     exchange_log = ExchangeLog()
+
+    def record(request: Any, response: Any, error: Exception | None) -> None:
+        exchange_log.add(request, response, error)
+
     statuses: list[Any] = []
     outputs: list[str] = []
     with (
@@ -66,7 +70,9 @@ async def test_the_key_is_in_no_log_tab_error_transcript_or_tool_env(
             messages=history,
             output_callback=lambda block: None,
             tool_output_callback=lambda result, tool_id: outputs.append(str(result)),
-            api_response_callback=exchange_log.add,
+            api_response_callback=lambda request, response, error: record(
+                request, response, error
+            ),
             api_key=KEY,
             tool_version="computer_use_20250124",
             status_callback=statuses.append,
