@@ -9,21 +9,8 @@ cd "$(dirname "$0")"
 # The desktop stack and the app's venv, as ./run.sh sets them up.
 image/provision.sh --native
 
-TEST_PACKAGES=(redis-server chromium tmux x11-apps)
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-missing=()
-for package in "${TEST_PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$package")
-  fi
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "test.sh: installing Debian packages: ${missing[*]}"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+# What only the tests need: Redis, Chromium for the browser tests, tmux for the CLI's.
+image/provision.sh --packages redis-server chromium tmux x11-apps
 
 # The dev extra (pytest, playwright, ruff, ...), reinstalled only when it changed.
 stamp=.venv/.installed-dev

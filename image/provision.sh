@@ -3,11 +3,16 @@
 #   provision.sh --native   Debian packages it lacks + the app in ./.venv (run.sh uses this)
 #   provision.sh --system   Debian packages only, desktop apps included (the Dockerfile's first step)
 #   provision.sh --app      the app into /opt/venv (the Dockerfile's second step)
+#   provision.sh --packages NAME...   just these Debian packages, if missing (test.sh)
 # Idempotent: installs only what is missing.
 set -euo pipefail
 
 mode="${1:---native}"
 here="$(cd "$(dirname "$0")/.." && pwd)"
+if [ "$mode" = "--packages" ]; then
+  shift
+  requested=("$@")
+fi
 
 DESKTOP_PACKAGES=(
   xvfb x11-utils xdotool scrot imagemagick xterm
@@ -22,6 +27,10 @@ fi
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
+
+if [ "$mode" = "--packages" ]; then
+  DESKTOP_PACKAGES=("${requested[@]}")
+fi
 
 if [ "$mode" != "--app" ]; then
 missing=()
@@ -53,6 +62,8 @@ case "$mode" in
       cp "$here/pyproject.toml" "$stamp"
     fi
     ;;
+  --packages)
+    ;;
   --system)
     as_root apt-get clean
     as_root rm -rf /var/lib/apt/lists/*
@@ -65,7 +76,7 @@ case "$mode" in
     /opt/venv/bin/python -m pip install -q --no-cache-dir "${cert[@]}" "$here"
     ;;
   *)
-    echo "usage: provision.sh --native|--system|--app" >&2
+    echo "usage: provision.sh --native|--system|--app|--packages NAME..." >&2
     exit 2
     ;;
 esac
