@@ -14,11 +14,10 @@ from typing import Any
 import pytest
 
 from computer_use_demo import storage
-from computer_use_demo.loop import APIProvider, sampling_loop
 from computer_use_demo.status import LoopStatus
 from computer_use_demo.streaming import StreamEvent
 from tests.fake_api import FakeAnthropicAPI
-from token_manager import RateLimits, TokenManager
+from tests.reliability.agent import run_agent
 
 pytestmark = pytest.mark.reliability
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,19 +180,11 @@ async def test_loop_path_survives(
         api_key=key if fault != "401" else "sk-ant-test-other-key-000",
     ) as api:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", api.base_url)
-        await sampling_loop(
-            model="claude-opus-4-8",
-            provider=APIProvider.ANTHROPIC,
-            system_prompt_suffix="",
-            messages=history,
-            output_callback=lambda block: None,
-            tool_output_callback=lambda result, tool_id: None,
-            api_response_callback=lambda request, response, error: None,
-            api_key=key,
-            tool_version="computer_use_20250124",
+        await run_agent(
+            history,
+            key,
             stream_callback=events.append,
             status_callback=statuses.append,
-            token_manager=TokenManager(RateLimits(None, None, None)),
             tool_timeout=2.0,
         )
         # The next request must be accepted as it is: the fake API validates it.
@@ -203,18 +194,7 @@ async def test_loop_path_survives(
         history.append(
             {"role": "user", "content": [{"type": "text", "text": "and now?"}]}
         )
-        await sampling_loop(
-            model="claude-opus-4-8",
-            provider=APIProvider.ANTHROPIC,
-            system_prompt_suffix="",
-            messages=history,
-            output_callback=lambda block: None,
-            tool_output_callback=lambda result, tool_id: None,
-            api_response_callback=lambda request, response, error: None,
-            api_key=key,
-            tool_version="computer_use_20250124",
-            token_manager=TokenManager(RateLimits(None, None, None)),
-        )
+        await run_agent(history, key)
         last_status = api.message_requests()[-1].status
     assert last_status == 200, (
         "the conversation after the fault was accepted by the validator"

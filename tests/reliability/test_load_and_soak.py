@@ -16,9 +16,9 @@ import httpx
 import psutil
 import pytest
 
-from computer_use_demo.loop import APIProvider, sampling_loop
 from tests.fake_api import FakeAnthropicAPI, free_port
 from tests.plugins.stack_checks import wait_for_port
+from tests.reliability.agent import run_agent
 from token_manager import RateLimits, TokenManager
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
@@ -35,19 +35,10 @@ def screen(monkeypatch: pytest.MonkeyPatch) -> None:
 async def one_turn(
     api: Any, manager: TokenManager, history: list[Any], on_tool: Any = None
 ) -> None:
-    await sampling_loop(
-        model="claude-opus-4-8",
-        provider=APIProvider.ANTHROPIC,
-        system_prompt_suffix="",
-        messages=history,
-        output_callback=lambda block: None,
-        tool_output_callback=on_tool or (lambda result, tool_id: None),
-        api_response_callback=lambda request, response, error: None,
-        api_key=api.api_key,
-        tool_version="computer_use_20250124",
-        max_tokens=256,
-        token_manager=manager,
-    )
+    options: dict[str, Any] = {"token_manager": manager, "max_tokens": 256}
+    if on_tool is not None:
+        options["tool_output_callback"] = on_tool
+    await run_agent(history, api.api_key, **options)
 
 
 async def test_twenty_sessions_share_the_budget_fairly(

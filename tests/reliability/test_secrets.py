@@ -13,10 +13,9 @@ from typing import Any
 
 import pytest
 
-from computer_use_demo.loop import APIProvider, sampling_loop
 from computer_use_demo.ui.http_log import ExchangeLog
 from tests.fake_api import FakeAnthropicAPI
-from token_manager import RateLimits, TokenManager
+from tests.reliability.agent import run_agent
 
 pytestmark = pytest.mark.reliability
 KEY = "sk-ant-api03-LEAKCANARY-0123456789abcdef"
@@ -63,20 +62,14 @@ async def test_the_key_is_in_no_log_tab_error_transcript_or_tool_env(
     ):
         monkeypatch.setenv("ANTHROPIC_BASE_URL", api.base_url)
         history: list[Any] = [{"role": "user", "content": "show me the environment"}]
-        await sampling_loop(
-            model="claude-opus-4-8",
-            provider=APIProvider.ANTHROPIC,
-            system_prompt_suffix="",
-            messages=history,
-            output_callback=lambda block: None,
+        await run_agent(
+            history,
+            KEY,
             tool_output_callback=lambda result, tool_id: outputs.append(str(result)),
             api_response_callback=lambda request, response, error: record(
                 request, response, error
             ),
-            api_key=KEY,
-            tool_version="computer_use_20250124",
             status_callback=statuses.append,
-            token_manager=TokenManager(RateLimits(None, None, None)),
         )
         cli = subprocess.run(  # noqa: ASYNC221 - the CLI runs as its own process
             [

@@ -18,8 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from computer_use_demo.context import validate_conversation
-from computer_use_demo.loop import APIProvider, sampling_loop
-from token_manager import RateLimits, TokenManager
+from tests.reliability.agent import run_agent
 
 pytestmark = pytest.mark.reliability
 FIXTURE = (
@@ -177,18 +176,10 @@ def test_the_loop_ends_valid_or_with_a_clear_error(
     statuses: list[Any] = []
 
     async def run() -> None:
-        await sampling_loop(
-            model="claude-opus-4-8",
-            provider=APIProvider.ANTHROPIC,
-            system_prompt_suffix="",
-            messages=history,
-            output_callback=lambda block: None,
-            tool_output_callback=lambda result, tool_id: None,
-            api_response_callback=lambda request, response, error: None,
-            api_key="sk-ant-test-fuzz-000000",
-            tool_version="computer_use_20250124",
+        await run_agent(
+            history,
+            "sk-ant-test-fuzz-000000",
             status_callback=statuses.append,
-            token_manager=TokenManager(RateLimits(None, None, None)),
             max_attempts=2,
         )
 
