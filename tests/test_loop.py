@@ -435,3 +435,94 @@ async def test_the_api_key_never_reaches_events_statuses_or_tools(
         + repr(run.tool_results)
     )
     assert api.api_key not in everything
+
+
+async def test_a_context_window_overflow_is_pruned_and_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scenario = [
+        {
+            "content": [{"type": "text", "text": "partial"}],
+            "stop_reason": "model_context_window_exceeded",
+        },
+        {"content": [{"type": "text", "text": "complete"}]},
+    ]
+    with FakeAnthropicAPI(scenario=scenario) as api:
+        run = await run_loop(api, monkeypatch=monkeypatch)
+        assert len(api.message_requests()) == 2
+    assert "context_pruned" in run.kinds()
+    assert [block["text"] for block in run.messages[-1]["content"]] == ["complete"]
+    assert any(
+        isinstance(event, StreamInterrupted) and event.will_retry
+        for event in run.events
+    )
+    assert_valid(run.messages)
+
+
+async def test_max_tokens_far_above_the_non_streaming_limit_go_through(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with FakeAnthropicAPI(
+        scenario=[{"content": [{"type": "text", "text": "long"}]}]
+    ) as api:
+        run = await run_loop(
+            api, monkeypatch=monkeypatch, max_tokens=128_000, manager=fresh_manager()
+        )
+        sent = api.message_requests()[0].body
+    assert sent["max_tokens"] == 128_000 and sent["stream"] is True
+    assert run.text() == "long"
+
+
+@pytest.mark.desktop
+async def test_a_computer_use_session_on_a_real_display(
+    monkeypatch: pytest.MonkeyPatch, xvfb_display: Any
+) -> None:
+    scenario = [
+        {
+            "content": [
+                {"type": "text", "text": "Looking."},
+                {
+                    "type": "tool_use",
+                    "name": "computer",
+                    "input": {"action": "mouse_move", "coordinate": [200, 150]},
+                },
+                {
+                    "type": "tool_use",
+                    "name": "computer",
+                    "input": {"action": "cursor_position"},
+                },
+            ]
+        },
+        {
+            "content": [
+                {
+                    "type": "tool_use",
+                    "name": "computer",
+                    "input": {"action": "screenshot"},
+                }
+            ]
+        },
+        {"content": [{"type": "text", "text": "I can see the desktop."}]},
+    ]
+    for name, value in xvfb_display.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(
+        "computer_use_demo.tools.computer.BaseComputerTool._screenshot_delay", 0.05
+    )
+    with FakeAnthropicAPI(scenario=scenario) as api:
+        run = await run_loop(api, monkeypatch=monkeypatch, only_n_most_recent_images=1)
+        third_request = api.message_requests()[2].body["messages"]
+    position = run.messages[2]["content"][1]["content"][0]["text"]
+    assert position == "X=200,Y=150"
+    screenshots = [
+        inner
+        for message in third_request
+        if isinstance(message["content"], list)
+        for block in message["content"]
+        if block.get("type") == "tool_result"
+        for inner in (block["content"] if isinstance(block["content"], list) else [])
+        if inner.get("type") == "image"
+    ]
+    assert len(screenshots) == 1, "images_to_keep=1 sends only the newest screenshot"
+    assert run.messages[-1]["content"][0]["text"] == "I can see the desktop."
+    assert_valid(run.messages)
