@@ -1,0 +1,135 @@
+"""The app's sidebar and state with Streamlit's AppTest, the loop running for real
+against the fake API (the quickstart's own test covers the mocked path)."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from computer_use_demo import storage
+from computer_use_demo.context import validate_conversation
+from tests.fake_api import FakeAnthropicAPI
+from token_manager import token_manager
+
+APP = str(Path(__file__).resolve().parents[1] / "computer_use_demo" / "streamlit.py")
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ANTHROPIC_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("WIDTH", "1024")
+    monkeypatch.setenv("HEIGHT", "768")
+    monkeypatch.setenv("DISPLAY_NUM", "99")
+    monkeypatch.setenv("HIDE_WARNING", "1")
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.setattr(
+        "computer_use_demo.loop.backoff_seconds", lambda attempt, jitter: 0.01
+    )
+    monkeypatch.setattr(
+        "anthropic._base_client.BaseClient._calculate_retry_timeout", lambda *args: 0.01
+    )
+    token_manager.reset()
+
+
+def test_without_a_key_it_starts_and_asks_for_one() -> None:
+    app = AppTest.from_file(APP).run(timeout=30)
+    assert not app.exception
+    assert any("Enter your Claude API key" in warning.value for warning in app.warning)
+
+
+def test_a_key_entered_in_the_sidebar_is_saved_privately(tmp_path: Path) -> None:
+    app = AppTest.from_file(APP).run(timeout=30)
+    app.text_input[1].set_value("sk-ant-test-sidebar-key-0000").run(timeout=30)
+    saved = tmp_path / "config" / "api_key"
+    assert saved.read_text() == "sk-ant-test-sidebar-key-0000"
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+
+
+def test_the_meter_and_the_extra_settings_are_in_the_sidebar() -> None:
+    app = AppTest.from_file(APP).run(timeout=30)
+    sidebar_text = " ".join(markdown.value for markdown in app.sidebar.markdown)
+    assert "Rate limits" in sidebar_text and "Input tokens" in sidebar_text
+    labels = {widget.label for widget in app.sidebar.radio}
+    assert {"API Provider", "Tool Versions", "Context management"} <= labels
+    assert {"Requests / min", "Input tokens / min", "Output tokens / min"} <= {
+        n.label for n in app.sidebar.number_input
+    }
+
+
+def chat(
+    api: FakeAnthropicAPI, monkeypatch: pytest.MonkeyPatch, prompt: str
+) -> AppTest:
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", api.base_url)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", api.api_key)
+    app = AppTest.from_file(APP).run(timeout=30)
+    app.chat_input[0].set_value(prompt).run(timeout=60)
+    return app
+
+
+@pytest.mark.parametrize(
+    ("fault", "visible"),
+    [
+        (None, "answered"),
+        ({"status": 529, "times": 3}, "answered"),
+        ({"sse_error_after_events": 4}, "answered"),
+        ({"status": 401, "times": 1}, "API key was rejected"),
+        ({"status": 400, "times": 1}, "rejected the request"),
+    ],
+    ids=["plain", "overloaded", "sse-error", "bad-key", "bad-request"],
+)
+def test_a_turn_through_the_app_survives_faults(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    fault: dict[str, Any] | None,
+    visible: str,
+) -> None:
+    turn: dict[str, Any] = {"content": [{"type": "text", "text": "answered"}]}
+    if fault:
+        turn["fault"] = fault
+    with FakeAnthropicAPI(scenario=[turn]) as api:
+        app = chat(api, monkeypatch, "hello there")
+    assert not app.exception
+    shown = " ".join(
+        [element.value for element in app.markdown]
+        + [element.value for element in app.error]
+        + [element.value for element in app.caption]
+    )
+    assert visible in shown
+    messages = app.session_state["messages"]
+    assert messages[0]["content"][-1]["text"] == "hello there", (
+        "what the user typed is kept"
+    )
+    assert validate_conversation(messages) == [] or messages[-1]["role"] == "user"
+    saved = storage.list_conversations(tmp_path / "config")
+    assert (
+        len(saved) == 1 and saved[0].messages[0]["content"][-1]["text"] == "hello there"
+    )
+
+
+def test_a_saved_conversation_can_be_reopened(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    storage.save_conversation(
+        "20260101-000000-abcdef",
+        [
+            {"role": "user", "content": [{"type": "text", "text": "an old question"}]},
+            {
+                "role": "assistant",
+                "content": [{"type": "text", "text": "an old answer"}],
+            },
+        ],
+        {},
+        tmp_path / "config",
+    )
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-reopen-000000")
+    app = AppTest.from_file(APP).run(timeout=30)
+    open_button = next(
+        button for button in app.sidebar.button if button.label == "Open"
+    )
+    open_button.click().run(timeout=30)
+    assert app.session_state["conversation_id"] == "20260101-000000-abcdef"
+    assert "an old answer" in " ".join(element.value for element in app.markdown)
