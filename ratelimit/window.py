@@ -18,6 +18,7 @@ class Entry:
 
     at: float
     amount: int
+    expired: bool = False
 
 
 @dataclass
@@ -34,7 +35,9 @@ class SlidingWindow:
 
     def expire(self, now: float) -> None:
         while self.entries and now - self.entries[0].at >= self.window:
-            self._total -= self.entries.popleft().amount
+            gone = self.entries.popleft()
+            gone.expired = True
+            self._total -= gone.amount
 
     def used(self, now: float) -> int:
         self.expire(now)
@@ -55,7 +58,7 @@ class SlidingWindow:
 
     def adjust(self, entry: Entry, amount: int) -> None:
         """Replace an entry's amount (an estimate corrected by real usage)."""
-        if any(existing is entry for existing in self.entries):
+        if not entry.expired:
             self._total += amount - entry.amount
         entry.amount = amount
 

@@ -331,3 +331,23 @@ def test_when_redis_goes_away_limiting_goes_on_locally(
 
     threading.Thread(target=fourth, daemon=True).start()
     assert not done.wait(0.3), "local limiting must still hold the fourth request"
+
+
+@pytest.mark.slow
+def test_a_million_acquisitions_stay_bounded_in_memory_and_time() -> None:
+    clock = FakeClock()
+    tm = manager(rpm=None, itpm=10**12, otpm=10**12, window=1.0, clock=clock)
+    lap_seconds: list[float] = []
+    started = time.perf_counter()
+    for index in range(1_000_000):
+        clock.now += 0.001
+        reservation = tm.acquire_sync(10, 10)
+        tm.reconcile(reservation, {"input_tokens": 9, "output_tokens": 5})
+        if index % 100_000 == 99_999:
+            lap_seconds.append(time.perf_counter() - started)
+            started = time.perf_counter()
+    assert not tm._held, "no reservation is kept once reconciled"
+    assert all(len(window.entries) <= 1_001 for window in tm._local.windows.values())
+    assert max(lap_seconds) < 3 * min(lap_seconds), (
+        f"time per call stays flat: {lap_seconds}"
+    )
