@@ -351,3 +351,21 @@ def test_a_million_acquisitions_stay_bounded_in_memory_and_time() -> None:
     assert max(lap_seconds) < 3 * min(lap_seconds), (
         f"time per call stays flat: {lap_seconds}"
     )
+
+
+async def test_the_server_count_is_available_as_an_option() -> None:
+    import anthropic
+
+    from tests.fake_api import FakeAnthropicAPI
+
+    messages = [{"role": "user", "content": "how many tokens is this?"}]
+    with FakeAnthropicAPI() as api:
+        client = anthropic.AsyncAnthropic(api_key=api.api_key, base_url=api.base_url)
+        counted = await manager().count_tokens_with_server(
+            client, model="claude-opus-4-8", messages=messages
+        )
+        await client.close()
+    local = manager().estimate_input_tokens(messages=messages)
+    assert counted > 0 and counted != local, (
+        "the server's count is its own, not the local estimate"
+    )

@@ -21,6 +21,7 @@ KNOWN_BETAS = frozenset(
         "interleaved-thinking-2025-05-14",
         "output-128k-2025-02-19",
         "fine-grained-tool-streaming-2025-05-14",
+        "token-counting-2024-11-01",
     }
 )
 BLOCK_TYPES_USER = {"text", "image", "tool_result", "document", "search_result"}
