@@ -9,31 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import signal
 import uuid
 from typing import Any, Literal
 
 from .base import BaseAnthropicTool, CLIResult, ToolError, ToolResult
-from .run import decode_output
+from .run import decode_output, shell_environment
 
 # Bytes kept from each stream: the start and the end of a huge output.
 CAPTURE_HEAD_BYTES = 128 * 1024
 CAPTURE_TAIL_BYTES = 64 * 1024
-
-_SECRET_NAME = re.compile(
-    r"(API_KEY|AUTH_TOKEN|SECRET|SECRET_ACCESS_KEY|SESSION_TOKEN|PASSWORD)$|"
-    r"^(ANTHROPIC_API_KEY|ANTHROPIC_AUTH_TOKEN|TOKEN_MANAGER_REDIS_URL)$",
-    re.IGNORECASE,
-)
-
-
-def shell_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment the model's shell gets: ours minus every credential."""
-    source = dict(os.environ if environ is None else environ)
-    return {
-        name: value for name, value in source.items() if not _SECRET_NAME.search(name)
-    }
 
 
 class _Capture:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 
 MAX_RESPONSE_LEN: int = 16_000
@@ -17,6 +18,21 @@ TRUNCATED_MESSAGE: str = (
     "file with `grep -n` in order to find the line numbers of what you are looking "
     "for.</NOTE>"
 )
+
+
+_SECRET_NAME = re.compile(
+    r"(API_KEY|AUTH_TOKEN|SECRET|SECRET_ACCESS_KEY|SESSION_TOKEN|PASSWORD)$|"
+    r"^(ANTHROPIC_API_KEY|ANTHROPIC_AUTH_TOKEN|TOKEN_MANAGER_REDIS_URL)$",
+    re.IGNORECASE,
+)
+
+
+def shell_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment every tool process gets: ours minus every credential."""
+    source = dict(os.environ if environ is None else environ)
+    return {
+        name: value for name, value in source.items() if not _SECRET_NAME.search(name)
+    }
 
 
 def decode_output(data: bytes) -> str:
@@ -60,6 +76,7 @@ async def run(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
+        env=shell_environment(),
     )
     try:
         async with asyncio.timeout(timeout):

@@ -115,3 +115,13 @@ async def test_bad_calls_become_error_results(bash: BashTool20250124) -> None:
         name="bash", tool_input={"command": "echo fine", "unknown": 1}
     )
     assert weird.output == "fine"
+
+
+async def test_helper_processes_of_the_other_tools_get_no_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from computer_use_demo.tools.run import run
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-api03-leak-test-000000")
+    _, output, _ = await run("env")
+    assert "sk-ant-api03-leak-test" not in output and "PATH=" in output
