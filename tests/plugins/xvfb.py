@@ -51,24 +51,24 @@ def _free_display_number() -> int:
 
 
 class _Desktop:
-    """Xvfb plus a panel: xdotool cannot move the pointer of a bare Xvfb here,
-    and every real desktop (ours included) runs a panel anyway."""
+    """Xvfb plus the clients of a desktop. xdotool cannot move the pointer of an
+    Xvfb that no client watches (seen here with Debian's xvfb and xdotool), and
+    every real desktop, ours included, runs a panel that does; a root-window
+    mouse listener (xev) makes that deterministic."""
 
     def __init__(
-        self, server: subprocess.Popen[bytes], panel: subprocess.Popen[bytes] | None
+        self, server: subprocess.Popen[bytes], clients: list[subprocess.Popen[bytes]]
     ):
         self.server = server
-        self.panel = panel
+        self.clients = clients
 
     def terminate(self) -> None:
-        for process in (self.panel, self.server):
-            if process is not None and process.poll() is None:
+        for process in (*self.clients, self.server):
+            if process.poll() is None:
                 process.terminate()
 
     def wait(self, timeout: float) -> None:
-        for process in (self.panel, self.server):
-            if process is None:
-                continue
+        for process in (*self.clients, self.server):
             try:
                 process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -79,23 +79,29 @@ class _Desktop:
 def start_xvfb(
     width: int = WIDTH, height: int = HEIGHT
 ) -> tuple[XvfbDisplay, _Desktop]:
-    """Start Xvfb (and a tint2 panel) on a free display; wait until both answer."""
+    """Start Xvfb, a tint2 panel and a pointer listener; wait until the pointer moves."""
     display, server = _start_server(width, height)
-    panel = None
-    if shutil.which("tint2"):
-        panel = subprocess.Popen(
-            ["tint2"],
-            env={**os.environ, **display.env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+    env = {**os.environ, **display.env}
+    clients = [
+        subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
+        for command in (["tint2"], ["xev", "-root", "-event", "mouse"])
+        if shutil.which(command[0])
+    ]
+    desktop = _Desktop(server, clients)
+    try:
         _wait_until_pointer_moves(display)
-    return display, _Desktop(server, panel)
+    except RuntimeError:
+        desktop.terminate()
+        desktop.wait(5)
+        raise
+    return display, desktop
 
 
 def _wait_until_pointer_moves(display: XvfbDisplay) -> None:
     env = {**os.environ, **display.env}
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         subprocess.run(["xdotool", "mousemove", "1", "1"], env=env, check=False)
         where = subprocess.run(
@@ -109,7 +115,9 @@ def _wait_until_pointer_moves(display: XvfbDisplay) -> None:
             subprocess.run(["xdotool", "mousemove", "0", "0"], env=env, check=False)
             return
         time.sleep(0.1)
-    raise RuntimeError(f"the pointer of {display.name} never moved: is tint2 running?")
+    raise RuntimeError(
+        f"the pointer of {display.name} never moved: are tint2 and xev installed?"
+    )
 
 
 def _start_server(
