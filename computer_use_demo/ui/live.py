@@ -1,7 +1,8 @@
 """Draws one assistant turn while it streams: text, thinking apart, tool calls forming.
 
 Redraws are coalesced (~20/s) and only the unfinished tail of a long text is
-redrawn, so a 100k-token answer costs about as much to draw as to stream.
+redrawn, so a 100k-token answer costs about as much to draw as to stream. Never
+shows thinking as answer text.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from ..streaming import (
@@ -114,6 +114,15 @@ class LiveTurns:
         for block in self._blocks.values():
             self._draw(block)
 
+    def flush_stale(self) -> None:
+        """The trailing redraw (called by the heartbeat): deltas held back by the
+        coalescing are drawn once the interval has passed, even if no new delta
+        comes (a pause before a tool call, a slow model)."""
+        if any(block.text.dirty for block in self._blocks.values()) and (
+            self.redraw.due(self.clock())
+        ):
+            self._flush_all()
+
     def _finish(self, event: BlockFinished) -> None:
         block = self._blocks.get(event.index)
         if block is None:
@@ -136,20 +145,3 @@ class LiveTurns:
             )
         self._message = None
         self._blocks.clear()
-
-
-def render_stream_to(
-    parent: DeltaGenerator, on_usage: Callable[[Usage], None]
-) -> LiveTurns:
-    """A stream callback drawing into `parent` (the chat area)."""
-    return LiveTurns(parent=parent, on_usage=on_usage)
-
-
-def tool_status_line(name: str, tool_input: dict[str, Any]) -> str:
-    summary = ", ".join(
-        f"{key}={value!r}" for key, value in list(tool_input.items())[:3]
-    )
-    return f"{name}({summary})"
-
-
-__all__ = ["LiveTurns", "render_stream_to", "st", "tool_status_line"]

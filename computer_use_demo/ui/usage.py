@@ -63,3 +63,40 @@ def describe(usage: Usage, prices: Prices) -> str:
         f"{usage.cache_creation_input_tokens:,} · cache read {usage.cache_read_input_tokens:,}"
         f"{hit} · ~${cost(usage, prices):.4f}"
     )
+
+
+# The app keeps one record per response: the turn it belongs to (the index of
+# the user message that started it) and its usage; saved with the conversation.
+UsageRecord = dict[str, int]
+
+
+def usage_record(turn: int, usage: Usage) -> UsageRecord:
+    return {
+        "turn": turn,
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+        "cache_read_input_tokens": usage.cache_read_input_tokens,
+    }
+
+
+def usage_of(record: UsageRecord) -> Usage:
+    return Usage(
+        input_tokens=int(record.get("input_tokens", 0)),
+        output_tokens=int(record.get("output_tokens", 0)),
+        cache_creation_input_tokens=int(record.get("cache_creation_input_tokens", 0)),
+        cache_read_input_tokens=int(record.get("cache_read_input_tokens", 0)),
+    )
+
+
+def total_usage(records: list[UsageRecord]) -> Usage:
+    return sum((usage_of(record) for record in records), Usage())
+
+
+def usage_by_turn(records: list[UsageRecord]) -> dict[int, Usage]:
+    """Each turn's usage, summed over its responses (a turn with tools has several)."""
+    turns: dict[int, Usage] = {}
+    for record in records:
+        turn = int(record.get("turn", -1))
+        turns[turn] = turns.get(turn, Usage()) + usage_of(record)
+    return turns

@@ -1,0 +1,72 @@
+"""The sidebar's token meter: each budget's use in the window, and who waits for what.
+
+Text is built by pure functions of the limiter's snapshot; drawing never
+changes the limiter.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from token_manager import LimiterSnapshot
+
+BUDGET_LABELS = {
+    "requests": "Requests",
+    "input_tokens": "Input tokens",
+    "output_tokens": "Output tokens",
+}
+PER_MINUTE = {
+    "requests": "requests/min",
+    "input_tokens": "input tokens/min",
+    "output_tokens": "output tokens/min",
+    "retry_after": "the API's retry-after",
+}
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f} s" if value >= 1 else f"{value:.1f} s"
+
+
+def meter_lines(snapshot: LimiterSnapshot) -> list[str]:
+    """Markdown lines: use/limit per budget (learned limits marked as such)."""
+    lines = [f"**Rate limits** (last {_seconds(snapshot.window_seconds)})"]
+    for name, label in BUDGET_LABELS.items():
+        budget = snapshot.budgets[name]
+        limit = "∞" if budget.limit is None else f"{budget.limit:,}"
+        learned = (
+            " · *learned from API headers*" if budget.limit_source == "server" else ""
+        )
+        lines.append(f"- {label}: {budget.used:,} / {limit}{learned}")
+    if snapshot.shared:
+        lines.append(
+            "- shared with other processes (Redis)"
+            if snapshot.shared_available
+            else "- Redis unreachable: limiting this process alone"
+        )
+    return lines
+
+
+def wait_line(snapshot: LimiterSnapshot) -> str | None:
+    """The countdown while a request waits, saying which limit holds it."""
+    if snapshot.paused_for > 0:
+        return f"⏳ Paused by the API (429): {_seconds(snapshot.paused_for)} left"
+    if not snapshot.waiters:
+        return None
+    what = PER_MINUTE.get(snapshot.waiting_for or "", "a free slot")
+    line = f"⏳ {snapshot.waiters} request(s) waiting for {what}"
+    if snapshot.next_free_in is not None:
+        line += f": {_seconds(snapshot.next_free_in)} left"
+    return line
+
+
+def draw_meter(meter: DeltaGenerator, snapshot: LimiterSnapshot) -> None:
+    with meter.container():
+        st.markdown("\n".join(meter_lines(snapshot)))
+        for name in ("input_tokens", "output_tokens"):
+            budget = snapshot.budgets[name]
+            if budget.limit:
+                share = budget.used / budget.limit
+                st.progress(min(1.0, share), text=f"{BUDGET_LABELS[name]}: {share:.0%}")
+        if line := wait_line(snapshot):
+            st.warning(line)
