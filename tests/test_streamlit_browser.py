@@ -4,9 +4,11 @@ shows a countdown then the answer, and Stop leaves a valid, saved conversation."
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page
 
 from computer_use_demo.context import validate_conversation
 from tests.fake_api import FakeAnthropicAPI
@@ -98,3 +100,79 @@ def test_stop_cancels_the_turn_and_keeps_a_valid_history(tmp_path: Path) -> None
         page.get_by_text("Still here.").wait_for(timeout=30_000)
         last_request = api.message_requests()[-1].body["messages"]
         assert last_request[-1]["content"][-1]["text"] == "are you still there?"
+
+
+def _stopped_quickly(page: Page, started: float, limit: float) -> float:
+    """Seconds from the click until the app says it stopped."""
+    page.get_by_text("Stopped. The conversation is saved").wait_for(
+        timeout=limit * 1000
+    )
+    return time.monotonic() - started
+
+
+def _click_stop(page: Page) -> float:
+    page.get_by_test_id("stSidebarUserContent").get_by_role(
+        "button", name="Stop"
+    ).click()
+    return time.monotonic()
+
+
+def test_stop_works_while_a_tool_runs(tmp_path: Path) -> None:
+    scenario = [
+        {
+            "content": [
+                {"type": "text", "text": "Running a slow command."},
+                {"type": "tool_use", "name": "bash", "input": {"command": "sleep 30"}},
+            ]
+        },
+        {"content": [{"type": "text", "text": "The command finished."}]},
+    ]
+    with (
+        FakeAnthropicAPI(scenario=scenario) as api,
+        streamlit_app(api, tmp_path) as url,
+        chromium_page() as page,
+    ):
+        page.goto(url)
+        send_prompt(page, "run it")
+        page.get_by_text("Running a slow command.").wait_for(timeout=30_000)
+        page.wait_for_timeout(1_000)  # the tool is running now
+        took = _stopped_quickly(page, _click_stop(page), limit=5)
+        requests_after_stop = len(api.message_requests())
+        page.wait_for_timeout(1_000)
+        assert len(api.message_requests()) == requests_after_stop == 1
+        saved = list((tmp_path / "conversations").glob("*.json"))
+        messages = json.loads(saved[0].read_text())["messages"]
+    assert took < 5
+    assert validate_conversation(messages) == []
+    results = [
+        block
+        for message in messages
+        for block in message["content"]
+        if isinstance(block, dict) and block.get("type") == "tool_result"
+    ]
+    assert len(results) == 1 and results[0]["is_error"], "the cut tool call is answered"
+
+
+def test_stop_works_while_a_rate_limit_wait_counts_down(tmp_path: Path) -> None:
+    scenario = [
+        {
+            "fault": {"status": 429, "retry_after": 20, "times": 5},
+            "content": [{"type": "text", "text": "Too late."}],
+        }
+    ]
+    with (
+        FakeAnthropicAPI(scenario=scenario) as api,
+        streamlit_app(api, tmp_path) as url,
+        chromium_page() as page,
+    ):
+        page.goto(url)
+        send_prompt(page, "hello")
+        # The SDK sleeps out the retry-after itself: the sidebar meter counts down.
+        page.get_by_text("Paused by the API (429)").wait_for(timeout=30_000)
+        took = _stopped_quickly(page, _click_stop(page), limit=5)
+        saved = list((tmp_path / "conversations").glob("*.json"))
+        messages = json.loads(saved[0].read_text())["messages"]
+        assert page.get_by_text("Too late.").count() == 0
+    assert took < 5
+    assert messages[-1]["role"] == "user"
+    assert validate_conversation(messages) == []
