@@ -24,7 +24,7 @@ from computer_use_demo.ui.heartbeat import Heartbeat, InterruptRelay
 from computer_use_demo.ui.history import render_history, render_tool_output
 from computer_use_demo.ui.live import LiveTurns
 from computer_use_demo.ui.meter import draw_meter
-from computer_use_demo.ui.sidebar import sidebar
+from computer_use_demo.ui.sidebar import SidebarSlots, draw_usage_summary, sidebar
 from computer_use_demo.ui.state import (
     Sender,
     price_table,
@@ -110,7 +110,7 @@ def _render_http_log() -> None:
 
 
 async def run_turn(
-    chat: DeltaGenerator, meter: DeltaGenerator, stop_slot: DeltaGenerator
+    chat: DeltaGenerator, slots: SidebarSlots, stop_slot: DeltaGenerator
 ) -> None:
     """Run the loop on the newest user message, drawing as it streams.
 
@@ -131,7 +131,8 @@ async def run_turn(
     def on_usage(usage: Usage) -> None:
         usage_log.append(usage_record(turn, usage))
         chat.caption(describe(usage, prices))
-        draw_meter(meter, token_manager.snapshot())
+        draw_usage_summary(slots.usage, usage_log, prices)
+        draw_meter(slots.meter, token_manager.snapshot())
 
     def on_tool_output(result: ToolResult, tool_use_id: str) -> None:
         tool_results[tool_use_id] = result
@@ -150,7 +151,7 @@ async def run_turn(
     heartbeat = Heartbeat(
         relay,
         fast=every_tick,
-        slow=lambda: draw_meter(meter, token_manager.snapshot()),
+        slow=lambda: draw_meter(slots.meter, token_manager.snapshot()),
     )
     stop_slot.button(
         "Stop", type="primary", help="Stop the turn; the conversation stays valid."
@@ -215,8 +216,8 @@ async def main() -> None:
 
     with st.sidebar:
         stop_slot = st.empty()
-        meter = sidebar()
-        draw_meter(meter, token_manager.snapshot())
+        slots = sidebar()
+        draw_meter(slots.meter, token_manager.snapshot())
 
     if not state.auth_validated:
         if auth_error := validate_auth(state.provider, state.api_key):
@@ -253,7 +254,7 @@ async def main() -> None:
             return
         if not state.messages or state.messages[-1]["role"] != Sender.USER:
             return
-        await run_turn(chat, meter, stop_slot)
+        await run_turn(chat, slots, stop_slot)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -133,3 +134,48 @@ def test_a_saved_conversation_can_be_reopened(
     open_button.click().run(timeout=30)
     assert app.session_state["conversation_id"] == "20260101-000000-abcdef"
     assert "an old answer" in " ".join(element.value for element in app.markdown)
+
+
+def test_usage_is_shown_per_turn_and_saved_with_the_conversation(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    turn = {"content": [{"type": "text", "text": "answered"}]}
+    with FakeAnthropicAPI(scenario=[turn]) as api:
+        app = chat(api, monkeypatch, "hello there")
+    records = app.session_state["turn_usage"]
+    assert len(records) == 1 and records[0]["turn"] == 0
+    assert records[0]["output_tokens"] > 0
+    assert records[0]["input_tokens"] + records[0]["cache_creation_input_tokens"] > 0
+    shown = " ".join(caption.value for caption in app.sidebar.caption)
+    assert "1 response(s) in this conversation" in shown, "the sidebar total moved"
+    saved = storage.list_conversations(tmp_path / "config")[0]
+    assert saved.settings["usage"] == records
+    reopened = AppTest.from_file(APP).run(timeout=30)
+    next(b for b in reopened.sidebar.button if b.label == "Open").click().run(
+        timeout=30
+    )
+    assert reopened.session_state["turn_usage"] == records
+    captions = " ".join(caption.value for caption in reopened.caption)
+    assert f"This turn: in {records[0]['input_tokens']:,} · out" in captions
+
+
+def test_after_a_stop_the_app_waits_for_the_next_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-stopped-000000")
+    app = AppTest.from_file(APP)
+    app.session_state["messages"] = [
+        {"role": "user", "content": [{"type": "text", "text": "interrupted ask"}]}
+    ]
+    app.session_state["in_sampling_loop"] = True
+    with mock.patch("computer_use_demo.loop.sampling_loop") as sampling_loop:
+        app.run(timeout=30)
+        assert not sampling_loop.called, "a rerun after Stop starts no turn"
+        assert any("Stopped" in info.value for info in app.info)
+        app.chat_input[0].set_value("go on").run(timeout=30)
+        sent = sampling_loop.call_args.kwargs["messages"][-1]["content"]
+    assert [block["text"] for block in sent] == [
+        "(user stopped or interrupted and wrote the following)",
+        "go on",
+    ]
+    assert not app.session_state["in_sampling_loop"], "the turn ended: not stuck"

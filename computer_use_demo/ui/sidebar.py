@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import get_args
 
 import streamlit as st
@@ -28,7 +28,15 @@ from .state import (
     setup_state,
     start_new_conversation,
 )
-from .usage import cache_hit_rate, cost, describe, prices_for, total_usage
+from .usage import (
+    Prices,
+    UsageRecord,
+    cache_hit_rate,
+    cost,
+    describe,
+    prices_for,
+    total_usage,
+)
 
 CONTEXT_MANAGEMENT_LABELS = {
     "client": "Client budget",
@@ -37,8 +45,16 @@ CONTEXT_MANAGEMENT_LABELS = {
 }
 
 
-def sidebar() -> DeltaGenerator:
-    """Draw the sidebar; return the placeholder where the live meter goes."""
+@dataclass(frozen=True)
+class SidebarSlots:
+    """Places the running turn redraws: the token meter and the usage summary."""
+
+    meter: DeltaGenerator
+    usage: DeltaGenerator
+
+
+def sidebar() -> SidebarSlots:
+    """Draw the sidebar; return the places the running turn keeps current."""
     state = st.session_state
 
     def reset_provider() -> None:
@@ -101,7 +117,7 @@ def sidebar() -> DeltaGenerator:
     )
     meter = st.empty()
     _limits_editor()
-    _usage_panel()
+    usage = _usage_panel()
     _conversations_panel()
     if st.button("Reset", type="primary"):
         with st.spinner("Resetting..."):
@@ -111,7 +127,7 @@ def sidebar() -> DeltaGenerator:
             subprocess.run("pkill Xvfb; pkill tint2", shell=True, check=False)
             time.sleep(1)
             subprocess.run("./start_all.sh", shell=True, check=False)
-    return meter
+    return SidebarSlots(meter=meter, usage=usage)
 
 
 def _save_system_prompt() -> None:
@@ -181,18 +197,27 @@ def _limits_editor() -> None:
         )
 
 
-def _usage_panel() -> None:
-    state = st.session_state
-    total = total_usage(state.turn_usage)
-    prices = prices_for(state.model, price_table())
-    with st.expander("Usage and cost", expanded=bool(state.turn_usage)):
-        st.caption(f"{len(state.turn_usage)} response(s) in this conversation")
+def draw_usage_summary(
+    slot: DeltaGenerator, records: list[UsageRecord], prices: Prices
+) -> None:
+    """The conversation's totals: tokens by kind, cache hit rate, estimated cost."""
+    total = total_usage(records)
+    rate = cache_hit_rate(total)
+    with slot.container():
+        st.caption(f"{len(records)} response(s) in this conversation")
         st.markdown(describe(total, prices))
-        rate = cache_hit_rate(total)
         st.caption(
             f"cache hit rate: {'—' if rate is None else f'{rate:.0%}'} · "
             f"total ≈ ${cost(total, prices):.4f}"
         )
+
+
+def _usage_panel() -> DeltaGenerator:
+    state = st.session_state
+    prices = prices_for(state.model, price_table())
+    with st.expander("Usage and cost", expanded=bool(state.turn_usage)):
+        summary = st.empty()
+        draw_usage_summary(summary, state.turn_usage, prices)
         model_prices = state.prices.setdefault(state.model, asdict(prices))
         st.caption(f"Prices for {state.model} (USD per million tokens):")
         for field_name in ("input", "output", "cache_write", "cache_read"):
@@ -202,6 +227,7 @@ def _usage_panel() -> None:
                 value=float(model_prices[field_name]),
                 key=f"price_{state.model}_{field_name}",
             )
+    return summary
 
 
 def _conversations_panel() -> None:
