@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from typing import Any
 
 import streamlit as st
@@ -50,6 +51,9 @@ WARNING_TEXT = (
 )
 INTERRUPT_TEXT = "(user stopped or interrupted and wrote the following)"
 STOPPED_TEXT = "Stopped. The conversation is saved; write a message to go on."
+# After Stop, Streamlit starts the next run in a new thread at once (fast
+# reruns) while the stopped one unwinds; the new run waits this long at most.
+UNWIND_WAIT_SECONDS = 15.0
 
 __all__ = ["INTERRUPT_TEXT", "Sender", "main", "setup_state", "validate_auth"]
 
@@ -147,6 +151,8 @@ async def run_turn(
         live.flush_stale()
         status_view.tick()
 
+    finished = threading.Event()
+    state.turn_finished = finished
     relay = InterruptRelay(asyncio.current_task())
     heartbeat = Heartbeat(
         relay,
@@ -195,11 +201,21 @@ async def run_turn(
         )
     finally:
         heartbeat.stop()
-        save_conversation_quietly(
-            messages, conversation_id, {**settings, "usage": usage_log}
-        )
+        try:
+            save_conversation_quietly(
+                messages, conversation_id, {**settings, "usage": usage_log}
+            )
+        finally:
+            finished.set()
         stop_slot.empty()
         status_view.close()
+
+
+def _wait_for_a_stopped_turn(finished: threading.Event | None) -> None:
+    """Let a stopped turn (still unwinding in the previous run's thread) close
+    its tool calls and save before this run reads the conversation."""
+    if finished is not None and not finished.wait(UNWIND_WAIT_SECONDS):
+        logger.warning("the stopped turn is still unwinding; going on")
 
 
 async def main() -> None:
@@ -207,6 +223,7 @@ async def main() -> None:
     install_log_redaction()
     setup_state()
     state = st.session_state
+    _wait_for_a_stopped_turn(state.get("turn_finished"))
     if state.api_key:
         register_secret(state.api_key)
     st.markdown(STREAMLIT_STYLE, unsafe_allow_html=True)
