@@ -25,19 +25,26 @@ from anthropic.types.beta import (
 import token_manager as token_manager_module
 from token_manager import RequestTooLargeError, Reservation, TokenManager
 
-from .api_client import AnyAsyncClient, APIProvider, make_client
+from .api_client import AnyAsyncClient, APIProvider, ClientTimeouts, make_client
 from .context import (
     ContextBudget,
     build_request_messages,
     inject_cache_breakpoints,
     server_context_management,
 )
-from .failures import Failure, backoff_seconds, classify, prompt_limit
+from .failures import (
+    Failure,
+    StreamBroken,
+    backoff_seconds,
+    classify,
+    prompt_limit,
+)
 from .models import ThinkingEffort, ThinkingMode
 from .redaction import redact, register_secret
 from .request import RequestOptions, system_block, system_prompt, thinking_body
 from .status import LoopStatus, StatusCallback
 from .streaming import (
+    TOOL_INPUT_BLOCKS,
     StreamCallback,
     StreamEvent,
     StreamInterrupted,
@@ -114,6 +121,7 @@ async def sampling_loop(
     tool_group = TOOL_GROUPS_BY_VERSION[tool_version]
     tools = ToolCollection(*(tool_class() for tool_class in tool_group.tools))
     manager = token_manager or token_manager_module.token_manager
+    timeouts = ClientTimeouts.from_env()
     # The API's own context management, for the first-party API only; it acts
     # just below the client budget, which stays as the fallback.
     client_budget = ContextBudget.for_model(
@@ -148,6 +156,7 @@ async def sampling_loop(
         server_edits=server_edits,
         context_fraction=context_budget_fraction,
         tool_timeout=tool_timeout,
+        stall_seconds=timeouts.read,
         max_attempts=max(1, max_attempts),
         on_block=output_callback,
         on_tool_result=tool_output_callback,
@@ -155,7 +164,9 @@ async def sampling_loop(
         on_stream_event=stream_callback,
         on_status=status_callback,
     )
-    client = make_client(provider, api_key, observe_response=manager.observe_response)
+    client = make_client(
+        provider, api_key, observe_response=manager.observe_response, timeouts=timeouts
+    )
     try:
         await agent.run(client)
     finally:
@@ -189,6 +200,9 @@ class _AgentLoop:
     server_edits: dict[str, Any] | None
     context_fraction: float
     tool_timeout: float | None
+    stall_seconds: (
+        float  # no stream progress this long: stalled (pings are no progress)
+    )
     max_attempts: int
     on_block: Callable[[BetaContentBlockParam], None]
     on_tool_result: Callable[[ToolResult, str], None]
@@ -446,9 +460,9 @@ class _AgentLoop:
         messages_api: Any = client.beta.messages  # the same call on every provider
         async with messages_api.stream(**params) as stream:
             try:
-                async for event in stream:
-                    router.route(event)
+                await self._consume(stream, router)
                 message = await stream.get_final_message()
+                self._check_tool_ids(message)
             except BaseException as error:
                 if _is_malformed_tool_json(error):
                     # The SDK could not parse a tool's streamed JSON: answer that
@@ -472,6 +486,59 @@ class _AgentLoop:
                 raise
             self.on_api_response(stream.response.request, stream.response, None)
         return _sampled_from_message(message, router), message
+
+    async def _consume(self, stream: Any, router: StreamRouter) -> None:
+        """Route every event; raise `StreamBroken` unless one whole message arrived.
+
+        The SDK swallows `ping`s, so the watchdog sees only real progress.
+        """
+        loop = asyncio.get_running_loop()
+        events = aiter(stream)
+        try:
+            async with asyncio.timeout(self.stall_seconds) as watchdog:
+                while True:
+                    try:
+                        event = await anext(events)
+                    except StopAsyncIteration:
+                        break
+                    except (
+                        LookupError,
+                        AssertionError,
+                        TypeError,
+                        ValueError,
+                    ) as error:
+                        if _is_malformed_tool_json(error):
+                            raise
+                        # The SDK's accumulator choked on an event out of place.
+                        raise StreamBroken(
+                            "invalid",
+                            f"an event could not be read: {type(error).__name__}",
+                        ) from error
+                    watchdog.reschedule(loop.time() + self.stall_seconds)
+                    router.route(event)
+                    if router.protocol_error is not None:
+                        raise StreamBroken("invalid", router.protocol_error)
+        except TimeoutError as error:
+            if not watchdog.expired():
+                raise
+            raise StreamBroken(
+                "stalled", f"no progress for {self.stall_seconds:g} s"
+            ) from error
+        if router.protocol_error is not None:
+            raise StreamBroken("invalid", router.protocol_error)
+        if not router.message_stopped:
+            raise StreamBroken("cut", "the stream ended before message_stop")
+
+    def _check_tool_ids(self, message: BetaMessage) -> None:
+        """A tool_use id seen twice would make the history unsendable: retry instead."""
+        ids = [
+            str(getattr(block, "id", ""))
+            for block in message.content
+            if getattr(block, "type", None) in TOOL_INPUT_BLOCKS
+        ]
+        reused = [i for i in ids if i in self.executed_tool_ids]
+        if len(set(ids)) != len(ids) or reused:
+            raise StreamBroken("invalid", "a tool_use id came twice")
 
     # ---- reporting -------------------------------------------------------
 
