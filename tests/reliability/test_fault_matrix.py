@@ -21,6 +21,7 @@ from tests.reliability.agent import run_agent
 
 pytestmark = pytest.mark.reliability
 ROOT = Path(__file__).resolve().parents[2]
+STREAMS = Path(__file__).resolve().parent / "streams"  # faulty streams, written here
 PROMPT = "please do the thing (typed by the user)"
 
 
@@ -127,6 +128,17 @@ def matrix(log: Path) -> dict[str, tuple[list[dict[str, Any]], str]]:
         "non-utf8-output": (
             [tool_turn(log, "printf '\\xff\\xfe\\xfd bad bytes'"), final_turn()],
             "ok",
+        ),
+        "closed-without-message-stop": (
+            [
+                tool_turn(log),
+                {"raw_sse": str(STREAMS / "cut_without_message_stop.sse")},
+            ],
+            "retrying",
+        ),
+        "duplicated-tool-start": (
+            [tool_turn(log), {"raw_sse": str(STREAMS / "duplicated_tool_start.sse")}],
+            "retrying",
         ),
         "cut-off-tool-call": (
             [
