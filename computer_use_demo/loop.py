@@ -26,8 +26,10 @@ import token_manager as token_manager_module
 from token_manager import RequestTooLargeError, Reservation, TokenManager
 
 from .api_client import AnyAsyncClient, APIProvider, make_client
-from .context import (
+from .conversation import (
     ContextBudget,
+    answer_unanswered_tool_calls,
+    answered_ids,
     build_request_messages,
     inject_cache_breakpoints,
     server_context_management,
@@ -46,12 +48,7 @@ from .streaming import (
     message_to_params,
     tool_input_problem,
 )
-from .tool_calls import (
-    answer_unanswered_tool_calls,
-    answered_ids,
-    run_tool_safely,
-    tool_result_param,
-)
+from .tool_calls import run_tool_safely, tool_result_param
 from .tools import TOOL_GROUPS_BY_VERSION, ToolCollection, ToolResult, ToolVersion
 
 __all__ = [
