@@ -32,6 +32,7 @@ from .conversation import (
     answered_ids,
     build_request_messages,
     inject_cache_breakpoints,
+    is_tool_use,
     server_context_management,
 )
 from .failures import Failure, backoff_seconds, classify, prompt_limit
@@ -215,18 +216,15 @@ class _AgentLoop:
     async def _act_on(self, sampled: _Sampled) -> bool:
         """Show the turn, run its tools; True when the loop must go on."""
         results: list[BetaToolResultBlockParam] = []
-        has_tool_calls = any(
-            isinstance(block, dict) and block.get("type") == "tool_use"
-            for block in sampled.content
-        )
+        has_tool_calls = any(is_tool_use(block) for block in sampled.content)
         if has_tool_calls:
             # Appended before any tool runs, so an interruption keeps what ran.
             self.messages.append({"role": "user", "content": cast(Any, results)})
         for block in sampled.content:
             self.on_block(block)
-            fields = cast(dict[str, Any], block)
-            if fields.get("type") != "tool_use":
+            if not is_tool_use(block):
                 continue
+            fields = cast(dict[str, Any], block)
             tool_use_id = str(fields["id"])
             result = await self._tool_result_for(fields, sampled)
             results.append(tool_result_param(result, tool_use_id))
@@ -526,11 +524,7 @@ def _sampled_from_message(message: BetaMessage, router: StreamRouter) -> _Sample
         content = [
             block
             for block in content
-            if not (
-                isinstance(block, dict)
-                and block.get("type") == "tool_use"
-                and block.get("id") in cut_off
-            )
+            if not (is_tool_use(block) and block.get("id") in cut_off)
         ]
     return _Sampled(
         content=content,

@@ -7,7 +7,7 @@ into a message or block it is given.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeGuard
 
 
 def content_blocks(content: Any) -> list[Any]:
@@ -31,7 +31,7 @@ def block_type(block: Any) -> str | None:
     return block.get("type") if isinstance(block, dict) else None
 
 
-def is_tool_use(block: Any) -> bool:
+def is_tool_use(block: Any) -> TypeGuard[dict[str, Any]]:
     """Whether `block` is one of our tool calls (server tool calls are the API's)."""
     return block_type(block) == "tool_use"
 
