@@ -26,10 +26,13 @@ import token_manager as token_manager_module
 from token_manager import RequestTooLargeError, Reservation, TokenManager
 
 from .api_client import AnyAsyncClient, APIProvider, ClientTimeouts, make_client
-from .context import (
+from .conversation import (
     ContextBudget,
+    answer_unanswered_tool_calls,
+    answered_ids,
     build_request_messages,
     inject_cache_breakpoints,
+    is_tool_use,
     server_context_management,
 )
 from .failures import (
@@ -53,12 +56,7 @@ from .streaming import (
     message_to_params,
     tool_input_problem,
 )
-from .tool_calls import (
-    answer_unanswered_tool_calls,
-    answered_ids,
-    run_tool_safely,
-    tool_result_param,
-)
+from .tool_calls import run_tool_safely, tool_result_param
 from .tools import TOOL_GROUPS_BY_VERSION, ToolCollection, ToolResult, ToolVersion
 
 __all__ = [
@@ -232,18 +230,15 @@ class _AgentLoop:
     async def _act_on(self, sampled: _Sampled) -> bool:
         """Show the turn, run its tools; True when the loop must go on."""
         results: list[BetaToolResultBlockParam] = []
-        has_tool_calls = any(
-            isinstance(block, dict) and block.get("type") == "tool_use"
-            for block in sampled.content
-        )
+        has_tool_calls = any(is_tool_use(block) for block in sampled.content)
         if has_tool_calls:
             # Appended before any tool runs, so an interruption keeps what ran.
             self.messages.append({"role": "user", "content": cast(Any, results)})
         for block in sampled.content:
             self.on_block(block)
-            fields = cast(dict[str, Any], block)
-            if fields.get("type") != "tool_use":
+            if not is_tool_use(block):
                 continue
+            fields = cast(dict[str, Any], block)
             tool_use_id = str(fields["id"])
             result = await self._tool_result_for(fields, sampled)
             results.append(tool_result_param(result, tool_use_id))
@@ -596,11 +591,7 @@ def _sampled_from_message(message: BetaMessage, router: StreamRouter) -> _Sample
         content = [
             block
             for block in content
-            if not (
-                isinstance(block, dict)
-                and block.get("type") == "tool_use"
-                and block.get("id") in cut_off
-            )
+            if not (is_tool_use(block) and block.get("id") in cut_off)
         ]
     return _Sampled(
         content=content,

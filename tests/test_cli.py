@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from computer_use_demo import storage
-from computer_use_demo.context import validate_conversation
+from computer_use_demo.conversation import validate_conversation
 from tests.fake_api import FakeAnthropicAPI
 
 ROOT = Path(__file__).resolve().parents[1]

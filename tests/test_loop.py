@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from computer_use_demo.context import validate_conversation
+from computer_use_demo.conversation import validate_conversation
 from computer_use_demo.loop import APIProvider, sampling_loop
 from computer_use_demo.status import LoopStatus
 from computer_use_demo.streaming import (

@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from computer_use_demo import storage
-from computer_use_demo.context import validate_conversation
+from computer_use_demo.conversation import validate_conversation
 from tests.fake_api import FakeAnthropicAPI
 from token_manager import token_manager
 

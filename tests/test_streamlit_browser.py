@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from computer_use_demo.context import validate_conversation
+from computer_use_demo.conversation import validate_conversation
 from tests.fake_api import FakeAnthropicAPI
 from tests.plugins.streamlit_app import (
     RECORD_RENDERS,

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from computer_use_demo.context import validate_conversation
+from computer_use_demo.conversation import validate_conversation
 from tests.reliability.agent import run_agent
 
 pytestmark = pytest.mark.reliability
