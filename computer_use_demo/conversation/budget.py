@@ -7,7 +7,7 @@ Pure values: a budget is derived from the model's context window (its entry in
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from anthropic.types.beta import BetaMessageParam
 
@@ -22,6 +22,9 @@ class ContextBudget:
     """How large one request may be, and how old content gives way to fit.
 
     - `max_input_tokens`: the whole request's input, system prompt and tools too.
+    - `max_uncached_tokens`: the input the prompt cache cannot carry (new
+      tokens and cache writes) that one request may bring: one window of the
+      input tokens/min limit, which counts only those (None: no such limit).
     - `images_to_keep`: the user's "only send the N most recent screenshots"
       (None: all, unless the budget needs room). At most N tool-result
       screenshots are sent; they go oldest first, `image_removal_chunk` at a
@@ -38,6 +41,7 @@ class ContextBudget:
     """
 
     max_input_tokens: int
+    max_uncached_tokens: int | None = None
     images_to_keep: int | None = None
     image_removal_chunk: int | None = None
     old_tool_output_tokens: int = 1_000
@@ -49,6 +53,10 @@ class ContextBudget:
         if self.max_input_tokens < 1:
             raise ValueError(
                 f"max_input_tokens must be positive, not {self.max_input_tokens}"
+            )
+        if self.max_uncached_tokens is not None and self.max_uncached_tokens < 1:
+            raise ValueError(
+                f"max_uncached_tokens must be positive, not {self.max_uncached_tokens}"
             )
         if self.images_to_keep is not None and self.images_to_keep < 0:
             raise ValueError(f"images_to_keep cannot be {self.images_to_keep}")
@@ -78,8 +86,8 @@ class ContextBudget:
         betas: Iterable[str] = (),
         context_window: int | None = None,
     ) -> ContextBudget:
-        """`fraction` of the model's context window, and never more input than one
-        minute of the input tokens/min limit admits (a larger request could never go).
+        """`fraction` of the model's context window; of it, no more uncached input
+        than one window of the input tokens/min limit admits (cache reads are free).
 
         `context_window`, when known better than the table (for example read from
         a "prompt is too long" error), replaces `context_window_for(model, betas)`.
@@ -87,10 +95,25 @@ class ContextBudget:
         if not 0 < fraction <= 1:
             raise ValueError(f"fraction must be in (0, 1], not {fraction}")
         window = context_window or context_window_for(model, betas)
-        budget = int(window * fraction)
-        if input_tokens_per_minute is not None and input_tokens_per_minute > 0:
-            budget = min(budget, input_tokens_per_minute)
-        return cls(max_input_tokens=max(1, budget), images_to_keep=images_to_keep)
+        uncached = (
+            input_tokens_per_minute
+            if input_tokens_per_minute is not None and input_tokens_per_minute > 0
+            else None
+        )
+        return cls(
+            max_input_tokens=max(1, int(window * fraction)),
+            max_uncached_tokens=uncached,
+            images_to_keep=images_to_keep,
+        )
+
+    def without_cache(self) -> ContextBudget:
+        """The budget for a request the cache cannot carry: all of it must fit
+        the uncached limit (the first request, or one after a new cut)."""
+        if self.max_uncached_tokens is None:
+            return self
+        return replace(
+            self, max_input_tokens=min(self.max_input_tokens, self.max_uncached_tokens)
+        )
 
     def images_to_remove(self, screenshots: int) -> int:
         """How many of the oldest of `screenshots` the images_to_keep setting removes:
@@ -114,6 +137,9 @@ class PruneReport:
     tokens_before: int  # with the images_to_keep setting applied, before budget steps
     tokens_after: int
     fits: bool
+    # The oldest turn's first message in the view (None: nothing dropped); given
+    # back as `keep_from`, it keeps the next request's prefix where this one's was.
+    first_kept_message: object | None = field(default=None, compare=False, repr=False)
 
     @property
     def pruned_for_budget(self) -> bool:

@@ -216,6 +216,19 @@ def _with_note(message: Any, note: dict[str, str]) -> Any:
 # ---- the budget ---------------------------------------------------------------------
 
 
+def _sticky_cut(
+    view: Sequence[Any], starts: list[int], keep_from: object | None
+) -> int:
+    """How many oldest turns stay dropped: those before the message `keep_from`
+    (found by identity; 0 when it is gone or was never given)."""
+    if keep_from is None:
+        return 0
+    for turn, start in enumerate(starts[:-1]):  # the newest turn is always sent
+        if view[start] is keep_from:
+            return turn
+    return 0
+
+
 def _cut_candidates(turn_tokens: list[int], quantum: int) -> list[int]:
     """How many oldest turns may be dropped, smallest first.
 
@@ -240,8 +253,14 @@ def build_request_messages(
     budget: ContextBudget,
     count_message: CountMessage,
     fixed_tokens: int = 0,
+    *,
+    keep_from: object | None = None,
 ) -> tuple[list[BetaMessageParam], PruneReport]:
     """The messages to send for `history`, within `budget` where possible.
+
+    `keep_from` is the report's `first_kept_message` of the previous request:
+    the turns before it stay dropped, so the request prefix (and the prompt
+    cache) stays the same until the budget forces another, larger cut.
 
     `history` and every dict in it stay untouched: the view is a new list that
     shares unchanged messages with the history and holds copies of changed ones
@@ -256,6 +275,13 @@ def build_request_messages(
         # The compaction turn carries the summary: it stays with the opening turn.
         head_end = starts[1] if len(starts) > 1 else len(view)
         starts = starts[1:]
+    kept_dropped = _sticky_cut(view, starts, keep_from)
+    if kept_dropped:
+        view = [*view[:head_end], *view[starts[kept_dropped] :]]
+        starts = _turn_starts(view, head_end)
+    originals = list(
+        view
+    )  # the history's own dicts: the draft replaces copies in `view`
     draft = _Draft(view)
 
     screenshots = _screenshots(view, 0, len(view))
@@ -291,19 +317,30 @@ def build_request_messages(
 
     messages: list[Any] = draft.messages
     dropped = 0
-    if total > budget.max_input_tokens and len(starts) > 1 and head_end > 0:
+    if head_end > 0 and (
+        kept_dropped or (total > budget.max_input_tokens and len(starts) > 1)
+    ):
         messages, dropped, total = _drop_oldest_turns(
-            draft.messages, sizes, total, head_end, starts, budget, count_message
+            draft.messages,
+            sizes,
+            total,
+            head_end,
+            starts,
+            budget,
+            count_message,
+            already_dropped=kept_dropped,
         )
+    first_kept = originals[starts[dropped]] if kept_dropped + dropped else None
 
     report = PruneReport(
         images_removed=by_setting + for_budget,
         images_removed_for_budget=for_budget,
         tool_outputs_shortened=shortened,
-        turns_dropped=dropped,
+        turns_dropped=kept_dropped + dropped,
         tokens_before=tokens_before,
         tokens_after=total,
         fits=total <= budget.max_input_tokens,
+        first_kept_message=first_kept,
     )
     return cast(list[BetaMessageParam], messages), report
 
@@ -316,9 +353,12 @@ def _drop_oldest_turns(
     starts: list[int],
     budget: ContextBudget,
     count_message: CountMessage,
+    *,
+    already_dropped: int = 0,
 ) -> tuple[list[Any], int, int]:
     """Drop the fewest oldest turns (from the allowed cuts) that make the request fit,
-    or all but the newest turn; note it in the opening turn. (messages, dropped, total)."""
+    or all but the newest turn; note it, with the `already_dropped` turns, in the
+    opening turn. (messages, turns dropped here, total)."""
     head = messages[:head_end]
     note_at = (
         max(i for i in range(head_end) if _role(head[i]) == "user")
@@ -328,7 +368,9 @@ def _drop_oldest_turns(
     # The note's cost, measured once at its longest wording.
     note_cost = 0
     if note_at is not None:
-        widest = _with_note(head[note_at], _omission_note(len(starts)))
+        widest = _with_note(
+            head[note_at], _omission_note(already_dropped + len(starts))
+        )
         note_cost = max(0, count_message(widest) - sizes[note_at])
     turn_tokens = [
         sum(sizes[start:stop])
@@ -338,13 +380,13 @@ def _drop_oldest_turns(
     cut = 0
     quantum = max(1, int(budget.max_input_tokens * budget.drop_step_fraction))
     for candidate in _cut_candidates(turn_tokens, quantum):
-        droppable_tokens += sum(turn_tokens[cut:candidate])
-        cut = candidate
         if total - droppable_tokens + note_cost <= budget.max_input_tokens:
             break
+        droppable_tokens += sum(turn_tokens[cut:candidate])
+        cut = candidate
     total -= droppable_tokens
     if note_at is not None:
-        noted = _with_note(head[note_at], _omission_note(cut))
+        noted = _with_note(head[note_at], _omission_note(already_dropped + cut))
         total += count_message(noted) - sizes[note_at]
         head = [*head[:note_at], noted, *head[note_at + 1 :]]
     return [*head, *messages[starts[cut] :]], cut, total

@@ -111,9 +111,12 @@ def build(
     budget: ContextBudget,
     counter: Callable[[Any], int] = count,
     fixed_tokens: int = 0,
+    keep_from: object | None = None,
 ) -> tuple[list[Any], PruneReport]:
     """build_request_messages, typed loosely for tests that index into the view."""
-    view, report = build_request_messages(history, budget, counter, fixed_tokens)
+    view, report = build_request_messages(
+        history, budget, counter, fixed_tokens, keep_from=keep_from
+    )
     return cast(list[Any], view), report
 
 

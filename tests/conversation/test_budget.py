@@ -1,5 +1,6 @@
-"""The context budget: a fraction of the model's window, capped by the input
-tokens/min limit, refusing nonsense settings (conversation/budget.py)."""
+"""The context budget: a fraction of the model's window, with the uncached part
+capped by the input tokens/min limit, refusing nonsense settings
+(conversation/budget.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from computer_use_demo.conversation import (
 # ---- windows and budgets ----------------------------------------------------------
 
 
-def test_budget_is_a_fraction_of_the_window_capped_by_input_tokens_per_minute() -> None:
+def test_budget_is_a_fraction_of_the_window_and_the_uncached_part_one_minute() -> None:
     assert ContextBudget.for_model("claude-opus-4-8").max_input_tokens == 160_000
     assert (
         ContextBudget.for_model("claude-opus-4-8", fraction=0.5).max_input_tokens
@@ -21,8 +22,13 @@ def test_budget_is_a_fraction_of_the_window_capped_by_input_tokens_per_minute() 
     capped = ContextBudget.for_model(
         "claude-opus-4-8", input_tokens_per_minute=30_000, images_to_keep=3
     )
-    assert capped.max_input_tokens == 30_000
+    # Cache reads do not count toward input tokens/min: the whole request may
+    # be far larger than one minute of it; only what the cache cannot carry is not.
+    assert capped.max_input_tokens == 160_000
+    assert capped.max_uncached_tokens == 30_000
+    assert capped.without_cache().max_input_tokens == 30_000
     assert capped.images_to_keep == 3
+    assert ContextBudget.for_model("claude-opus-4-8").max_uncached_tokens is None
     learned = ContextBudget.for_model("claude-opus-4-8", context_window=100_000)
     assert learned.max_input_tokens == 80_000
 
@@ -40,3 +46,5 @@ def test_budget_refuses_nonsense_settings() -> None:
         ContextBudget(max_input_tokens=10, images_to_keep=-1)
     with pytest.raises(ValueError):
         ContextBudget(max_input_tokens=10, prune_step_turns=0)
+    with pytest.raises(ValueError):
+        ContextBudget(max_input_tokens=10, max_uncached_tokens=0)

@@ -302,6 +302,50 @@ def test_pruned_request_prefix_changes_only_once_per_step() -> None:
     assert every_turn > 100
 
 
+def test_a_kept_cut_holds_the_prefix_until_the_budget_forces_a_larger_one() -> None:
+    """After a deep cut (a request the cache could not carry had to fit the small
+    uncached budget), later requests keep that cut while the window has room, so
+    each one extends the previous and the cache keeps hitting."""
+    budget = ContextBudget(max_input_tokens=20_000, max_uncached_tokens=4_000)
+    history = session(40, output="w" * 800)
+    view, report = build(history, budget.without_cache(), count)
+    assert report.fits and report.turns_dropped > 0
+    cut = report.first_kept_message
+    assert cut is history[1 + 2 * report.turns_dropped], "the history's own message"
+    previous, breaks, deeper_cuts = view, 0, 0
+    number = 40
+    while total_tokens(previous) < budget.max_input_tokens - 600:
+        number += 1
+        history.extend(turn(number, output="w" * 800))
+        view, next_report = build(history, budget, count, keep_from=cut)
+        assert next_report.fits
+        assert next_report.turns_dropped == report.turns_dropped
+        breaks += view[: len(previous)] != previous
+        previous = view
+    assert breaks == 0, "each request extends the previous one"
+    assert total_tokens(previous) > 4 * report.tokens_after, "it grew far past the cut"
+    # The window's budget finally forces a new cut, deeper than the kept one.
+    for _ in range(6):
+        number += 1
+        history.extend(turn(number, output="w" * 800))
+        view, next_report = build(history, budget, count, keep_from=cut)
+        deeper_cuts += next_report.turns_dropped > report.turns_dropped
+        assert next_report.fits
+    assert deeper_cuts
+    assert validate_conversation(view) == []
+
+
+def test_a_kept_cut_that_is_gone_from_the_history_is_ignored() -> None:
+    history = session(30, output="w" * 800)
+    budget = ContextBudget(max_input_tokens=10**9)
+    stranger = {"role": "assistant", "content": [{"type": "text", "text": "?"}]}
+    view, report = build(history, budget, count, keep_from=stranger)
+    assert report.turns_dropped == 0 and view == history
+    # The newest turn is never dropped, even when it is the kept cut itself.
+    view, report = build(history, budget, count, keep_from=history[-2])
+    assert report.turns_dropped == 0
+
+
 def test_each_message_is_counted_about_once_and_long_sessions_stay_fast() -> None:
     history = session(1_000, output="s" * 300, screenshot=True)
     calls = 0
