@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ratelimit.window import SlidingWindow, seconds_until_fits
+from token_manager.window import SlidingWindow, seconds_until_fits
 
 
 def test_a_charge_counts_for_exactly_one_window() -> None:
