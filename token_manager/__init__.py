@@ -5,7 +5,7 @@ The face of the package; `token_manager` is the process's one manager, built
 from the environment.
 """
 
-from .budgets import Budget, wait_label
+from .budgets import Budget, wait_label, wait_phrase
 from .estimator import RequestEstimate
 from .headers import retry_after_seconds
 from .limits import RateLimits, RequestTooLargeError
@@ -28,6 +28,7 @@ __all__ = [
     "retry_after_seconds",
     "token_manager",
     "wait_label",
+    "wait_phrase",
 ]
 
 token_manager = TokenManager.from_env()

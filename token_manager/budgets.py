@@ -55,3 +55,11 @@ def wait_label(reason: str | None) -> str:
 
 
 _BY_VALUE = {budget.value: budget for budget in Budget}
+
+
+def wait_phrase(reason: str | None) -> str:
+    """The end of "Waiting 12 s for ...": "the input tokens/min budget",
+    "the API's retry-after", "a free slot"."""
+    if reason in _BY_VALUE:
+        return f"the {_BY_VALUE[reason].label} budget"
+    return wait_label(reason)
