@@ -268,30 +268,20 @@ class TokenManager:
         started: float,
         estimate: RequestEstimate | None,
     ) -> Attempt[Reservation]:
+        """One decision. The shared store is asked without holding the lock, so
+        nobody (an event loop least of all) waits on the lock for Redis."""
         with self._lock:
-            pool = self._pool(pool_name)
+            early = self._precheck(pool_name, waiter, amounts)
+            if early is not None:
+                return early
             limits = self._limits_of(pool_name).by_budget()
-            # Limits may have dropped while we waited: never wait for the impossible.
-            check_fits(amounts, limits)
-            now = self._clock()
-            if not pool.queue or pool.queue[0] is not waiter:
-                # Behind someone: sleep until woken (the head wakes us when it goes).
-                head = pool.queue[0] if pool.queue else None
-                shown = (
-                    None
-                    if head is None or head.ready_at is None
-                    else max(0.0, head.ready_at - now)
-                )
-                return Attempt(
-                    sleep=None, reason=head.waiting_for if head else None, shown=shown
-                )
-            paused = pool.paused_until - now
-            if paused > 0:
-                waiter.waiting_for, waiter.ready_at = RETRY_AFTER, pool.paused_until
-                return Attempt(sleep=paused, reason=RETRY_AFTER, shown=paused)
-            decision = self._store.try_reserve(
-                pool_name, amounts, limits, self._configured.window_seconds, now
+            window, now = self._configured.window_seconds, self._clock()
+        shared = self._store.try_reserve_shared(pool_name, amounts, limits, window, now)
+        with self._lock:
+            decision = self._store.complete(
+                pool_name, amounts, limits, window, now, shared
             )
+            pool = self._pool(pool_name)
             if decision.too_large and decision.budget is not None:
                 budget = decision.budget
                 raise RequestTooLargeError(
@@ -303,7 +293,10 @@ class TokenManager:
                 return Attempt(
                     sleep=decision.wait, reason=decision.budget, shown=decision.wait
                 )
-            pool.queue.popleft()
+            if pool.queue and pool.queue[0] is waiter:
+                pool.queue.popleft()
+            elif waiter in pool.queue:
+                pool.queue.remove(waiter)
             self._wake_head(pool)
             reservation = Reservation(
                 reservation_id=decision.handle.reservation_id,
@@ -317,6 +310,31 @@ class TokenManager:
                 reservation, decision.handle, estimate
             )
             return Attempt(granted=reservation)
+
+    def _precheck(
+        self, pool_name: str, waiter: _Waiter, amounts: dict[str, int]
+    ) -> Attempt[Reservation] | None:
+        """Size, place in the queue and retry-after: the reasons not to ask the store."""
+        pool = self._pool(pool_name)
+        # Limits may have dropped while we waited: never wait for the impossible.
+        check_fits(amounts, self._limits_of(pool_name).by_budget())
+        now = self._clock()
+        if not pool.queue or pool.queue[0] is not waiter:
+            # Behind someone: sleep until woken (the head wakes us when it goes).
+            head = pool.queue[0] if pool.queue else None
+            shown = (
+                None
+                if head is None or head.ready_at is None
+                else max(0.0, head.ready_at - now)
+            )
+            return Attempt(
+                sleep=None, reason=head.waiting_for if head else None, shown=shown
+            )
+        paused = pool.paused_until - now
+        if paused > 0:
+            waiter.waiting_for, waiter.ready_at = RETRY_AFTER, pool.paused_until
+            return Attempt(sleep=paused, reason=RETRY_AFTER, shown=paused)
+        return None
 
     def _leave_queue(self, pool_name: str, waiter: _Waiter) -> None:
         with self._lock:

@@ -47,29 +47,44 @@ class FallbackStore:
             logger.warning("%s; limiting locally until it is back", error)
             return None
 
-    def try_reserve(
+    def try_reserve_shared(
         self,
         pool: str,
         amounts: dict[str, int],
         limits: dict[str, int | None],
         window: float,
         now: float,
-    ) -> Decision:
+    ) -> Decision | None:
+        """The shared store's answer (network I/O: call it without holding locks);
+        None when there is no shared store or it is down."""
         decision = self._shared_call(
             lambda store: store.try_reserve(pool, amounts, limits, window, now)
         )
-        if decision is None:
+        if decision is None or decision.handle is not None or decision.too_large:
+            return decision
+        return Decision(
+            None,
+            wait=min(decision.wait, SHARED_RECHECK_SECONDS),
+            budget=decision.budget,
+        )
+
+    def complete(
+        self,
+        pool: str,
+        amounts: dict[str, int],
+        limits: dict[str, int | None],
+        window: float,
+        now: float,
+        shared: Decision | None,
+    ) -> Decision:
+        """Local half of a reservation (under the caller's lock): mirror a shared
+        grant, or decide locally when the shared store gave no answer."""
+        if shared is None:
             return self.local.try_reserve(pool, amounts, limits, window, now)
-        if decision.handle is None:
-            if decision.too_large:
-                return decision
-            return Decision(
-                None,
-                wait=min(decision.wait, SHARED_RECHECK_SECONDS),
-                budget=decision.budget,
-            )
+        if shared.handle is None:
+            return shared
         mirror = self.local.record_reservation(
-            pool, amounts, now, decision.handle.reservation_id
+            pool, amounts, now, shared.handle.reservation_id
         )
         mirror.shared = True
         return Decision(mirror)
