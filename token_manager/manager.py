@@ -12,68 +12,28 @@ import asyncio
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from .budgets import BUDGETS, RETRY_AFTER, Budget
 from .estimator import RequestEstimate, RequestEstimator
 from .headers import budget_headers, retry_after_seconds
 from .limits import RateLimits, RequestTooLargeError, check_fits
+from .meter import MeterMixin
+from .pool_state import Held, PoolState, Waiter
 from .pools import DEFAULT_POOL, cache_reads_count, rate_limit_pool
 from .settings import read_settings
-from .snapshot import BudgetSnapshot, LimiterSnapshot, Reservation
-from .stores import FallbackStore, Handle, MemoryStore, PoolReport, Store
+from .sizing import SizingMixin
+from .snapshot import Reservation
+from .stores import FallbackStore, MemoryStore, Store
 from .stores.redis import RedisStore, account_tag
-from .tool_budget import budget_text
 from .waiting import Attempt, RealWaiting, WaitCallback, Waiting, wait_async, wait_sync
 
 logger = logging.getLogger("token_manager")
 
 
-class ToolResultLike(Protocol):
-    @property
-    def output(self) -> str | None: ...
-    @property
-    def error(self) -> str | None: ...
-    def replace(self, **changes: Any) -> Any: ...
-
-
-@dataclass
-class _Waiter:
-    wake: Callable[[], None]
-    waiting_for: str | None = None
-    ready_at: float | None = None
-
-
-@dataclass
-class _ServerState:
-    learned_limit: int | None = None
-    remaining: int | None = None
-
-
-@dataclass
-class _Pool:
-    """Everything one pool keeps apart from the others (besides its windows)."""
-
-    queue: deque[_Waiter] = field(default_factory=deque)
-    server: dict[str, _ServerState] = field(
-        default_factory=lambda: {name: _ServerState() for name in BUDGETS}
-    )
-    paused_until: float = 0.0
-    rate_limited: int = 0
-
-
-@dataclass
-class _Held:
-    reservation: Reservation
-    handle: Handle
-    estimate: RequestEstimate | None
-
-
-class TokenManager:
+class TokenManager(SizingMixin, MeterMixin):
     """Paces requests under requests/min, input tokens/min and output tokens/min,
     one set of windows per rate-limit pool (model class)."""
 
@@ -95,8 +55,8 @@ class TokenManager:
         self._waiting: Waiting = waiting or RealWaiting()
         self._lock = threading.RLock()
         self._store = FallbackStore(MemoryStore(limits.window_seconds), storage, clock)
-        self._pools: dict[str, _Pool] = {}
-        self._held: dict[str, _Held] = {}
+        self._pools: dict[str, PoolState] = {}
+        self._held: dict[str, Held] = {}
         self._estimator = RequestEstimator()
         self._explicit: dict[str, bool] = {
             name: name in explicit_limits for name in BUDGETS
@@ -128,16 +88,11 @@ class TokenManager:
 
     # ---- pools and limits ------------------------------------------------
 
-    def _pool(self, pool: str) -> _Pool:
+    def _pool(self, pool: str) -> PoolState:
         found = self._pools.get(pool)
         if found is None:
-            found = self._pools[pool] = _Pool()
+            found = self._pools[pool] = PoolState()
         return found
-
-    @property
-    def limits(self) -> RateLimits:
-        """The default pool's limits (see `limits_for` for a model's)."""
-        return self.limits_for()
 
     def limits_for(self, *, model: str | None = None) -> RateLimits:
         """The limits in force for `model`'s pool: configured ones, corrected by
@@ -166,7 +121,7 @@ class TokenManager:
             self._explicit = dict.fromkeys(BUDGETS, True)
             self._store.local.resize(limits.window_seconds)
             for pool in self._pools.values():
-                self._wake_all(pool)
+                pool.wake_all()
 
     # ---- acquiring -------------------------------------------------------
 
@@ -216,7 +171,7 @@ class TokenManager:
         def wake() -> None:
             loop.call_soon_threadsafe(woken.set)
 
-        waiter = _Waiter(wake=wake)
+        waiter = Waiter(wake=wake)
         started = self._clock()
         with self._lock:
             self._pool(pool).queue.append(waiter)
@@ -246,7 +201,7 @@ class TokenManager:
         estimate = request if isinstance(request, RequestEstimate) else None
         check_fits(amounts, self._limits_of(pool).by_budget())
         woken = threading.Event()
-        waiter = _Waiter(wake=woken.set)
+        waiter = Waiter(wake=woken.set)
         started = self._clock()
         with self._lock:
             self._pool(pool).queue.append(waiter)
@@ -263,7 +218,7 @@ class TokenManager:
     def _attempt(
         self,
         pool_name: str,
-        waiter: _Waiter,
+        waiter: Waiter,
         amounts: dict[str, int],
         started: float,
         estimate: RequestEstimate | None,
@@ -293,11 +248,7 @@ class TokenManager:
                 return Attempt(
                     sleep=decision.wait, reason=decision.budget, shown=decision.wait
                 )
-            if pool.queue and pool.queue[0] is waiter:
-                pool.queue.popleft()
-            elif waiter in pool.queue:
-                pool.queue.remove(waiter)
-            self._wake_head(pool)
+            pool.leave(waiter)  # and the next one re-checks
             reservation = Reservation(
                 reservation_id=decision.handle.reservation_id,
                 input_tokens=amounts[Budget.INPUT_TOKENS],
@@ -306,13 +257,13 @@ class TokenManager:
                 waited_for=waiter.waiting_for,
                 pool=pool_name,
             )
-            self._held[reservation.reservation_id] = _Held(
+            self._held[reservation.reservation_id] = Held(
                 reservation, decision.handle, estimate
             )
             return Attempt(granted=reservation)
 
     def _precheck(
-        self, pool_name: str, waiter: _Waiter, amounts: dict[str, int]
+        self, pool_name: str, waiter: Waiter, amounts: dict[str, int]
     ) -> Attempt[Reservation] | None:
         """Size, place in the queue and retry-after: the reasons not to ask the store."""
         pool = self._pool(pool_name)
@@ -336,26 +287,9 @@ class TokenManager:
             return Attempt(sleep=paused, reason=RETRY_AFTER, shown=paused)
         return None
 
-    def _leave_queue(self, pool_name: str, waiter: _Waiter) -> None:
+    def _leave_queue(self, pool_name: str, waiter: Waiter) -> None:
         with self._lock:
-            pool = self._pool(pool_name)
-            was_head = bool(pool.queue) and pool.queue[0] is waiter
-            try:
-                pool.queue.remove(waiter)
-            except ValueError:
-                return
-            if was_head:
-                self._wake_head(pool)
-
-    @staticmethod
-    def _wake_head(pool: _Pool) -> None:
-        if pool.queue:
-            pool.queue[0].wake()
-
-    @staticmethod
-    def _wake_all(pool: _Pool) -> None:
-        for waiter in pool.queue:
-            waiter.wake()
+            self._pool(pool_name).leave(waiter)
 
     # ---- after the response ----------------------------------------------
 
@@ -397,7 +331,7 @@ class TokenManager:
                         cache_read=read,
                         now=now,
                     )
-            self._wake_head(self._pool(reservation.pool))
+            self._pool(reservation.pool).wake_head()
 
     def release(self, reservation: Reservation) -> None:
         """Give back a reservation the server never counted (refused before it started)."""
@@ -408,7 +342,7 @@ class TokenManager:
             self._store.settle(
                 held.handle, {name: 0 for name in BUDGETS}, self._clock()
             )
-            self._wake_head(self._pool(reservation.pool))
+            self._pool(reservation.pool).wake_head()
 
     def response_started(self, reservation: Reservation) -> None:
         """The response began: the server has received the request. Nothing to do
@@ -461,20 +395,18 @@ class TokenManager:
             retry_after = retry_after_seconds(headers)
             if retry_after is not None:
                 self._pause(pool, retry_after, now)
-            self._wake_all(pool)
+            pool.wake_all()
 
     def pause(self, seconds: float, *, model: str | None = None) -> None:
         """Hold every caller of `model`'s pool for `seconds` (a 429's retry-after)."""
         with self._lock:
             pool = self._pool(rate_limit_pool(model))
             self._pause(pool, seconds, self._clock())
-            self._wake_all(pool)
+            pool.wake_all()
 
     @staticmethod
-    def _pause(pool: _Pool, seconds: float, now: float) -> None:
-        until = now + max(0.0, seconds)
-        if until > pool.paused_until:
-            pool.paused_until = until
+    def _pause(pool: PoolState, seconds: float, now: float) -> None:
+        if pool.pause(seconds, now):
             logger.info("rate limited by the API: every request waits %.1f s", seconds)
 
     def observe_response(self, response: Any, *, model: str | None = None) -> None:
@@ -489,166 +421,6 @@ class TokenManager:
             if retry_after_seconds(headers) is None:
                 self.pause(1.0, model=model)
 
-    # ---- estimates ---------------------------------------------------------
-
-    def estimate_request(
-        self,
-        *,
-        system: Any = None,
-        messages: Sequence[Any] = (),
-        tools: Sequence[Any] | None = None,
-        model: str | None = None,
-    ) -> RequestEstimate:
-        """Input tokens of a request (the prefix the server measured, exactly, plus
-        a calibrated count of what is new) and how many the cache should serve."""
-        with self._lock:
-            return self._estimator.estimate(
-                system=system,
-                messages=messages,
-                tools=tools,
-                model=model,
-                now=self._clock(),
-            )
-
-    def estimate_input_tokens(
-        self,
-        *,
-        system: Any = None,
-        messages: Sequence[Any] = (),
-        tools: Sequence[Any] | None = None,
-    ) -> int:
-        """All input tokens of a request (older callers: charged in full)."""
-        return self.estimate_request(
-            system=system, messages=messages, tools=tools
-        ).total_tokens
-
-    def estimate_message_tokens(self, message: Any) -> int:
-        """One message's calibrated estimate (the context budget counts message by message)."""
-        with self._lock:
-            return self._estimator.message_tokens(message)
-
-    def estimate_frame_tokens(
-        self, *, system: Any = None, tools: Sequence[Any] | None = None
-    ) -> int:
-        """The system prompt and tool definitions: the part of a request that never changes."""
-        with self._lock:
-            return self._estimator.frame_tokens(system, tools)
-
-    @property
-    def calibration_ratio(self) -> float:
-        return self._estimator.calibration.ratio
-
-    async def count_tokens_with_server(self, client: Any, **request: Any) -> int:
-        """The server's own count (`count_tokens` endpoint), for when exactness matters."""
-        result = await client.beta.messages.count_tokens(**request)
-        return int(result.input_tokens)
-
-    # ---- tool results and max_tokens -----------------------------------------
-
-    @property
-    def tool_result_budget(self) -> int:
-        """Tokens one tool result may bring in: a quarter of a window's input budget, at most 20k."""
-        if self._tool_result_tokens:
-            return self._tool_result_tokens
-        input_limit = self.limits.input_tokens_per_minute
-        return (
-            20_000 if input_limit is None else max(500, min(20_000, input_limit // 4))
-        )
-
-    def budget_tool_result(self, result: ToolResultLike) -> Any:
-        """The result itself if it fits the budget; else head + tail and where the rest is."""
-        budget = self.tool_result_budget
-        changes: dict[str, str] = {}
-        for name in ("output", "error"):
-            text = getattr(result, name)
-            if not text:
-                continue
-            budgeted = budget_text(text, budget, self._tool_output_dir, f"tool-{name}")
-            if budgeted.saved_to is not None:
-                changes[name] = budgeted.text
-                logger.info(
-                    "tool %s of %d tokens shortened; whole text in %s",
-                    name,
-                    budgeted.original_tokens,
-                    budgeted.saved_to,
-                )
-        return result.replace(**changes) if changes else result
-
-    def clamp_max_tokens(self, max_tokens: int, *, model: str | None = None) -> int:
-        """max_tokens the output budget can ever admit (the server pre-charges all of it)."""
-        limit = self.limits_for(model=model).output_tokens_per_minute
-        return max_tokens if limit is None else max(1, min(max_tokens, limit))
-
-    def max_tokens_for_next_request(
-        self, max_tokens: int, minimum: int = 4096, *, model: str | None = None
-    ) -> int:
-        """max_tokens lowered to the output budget free right now (never below
-        `minimum`): a request pre-charged with the whole budget would wait for
-        the window to empty completely before every call."""
-        ceiling = self.clamp_max_tokens(max_tokens, model=model)
-        limit = self.limits_for(model=model).output_tokens_per_minute
-        if limit is None:
-            return ceiling
-        pool = rate_limit_pool(model)
-        with self._lock:
-            window = self._configured.window_seconds
-            used = self._store.local.usage(pool, window, self._clock())
-        free = limit - used[Budget.OUTPUT_TOKENS]
-        return max(min(ceiling, minimum), min(ceiling, free))
-
-    # ---- the meter -----------------------------------------------------------
-
-    def snapshot(self, *, model: str | None = None) -> LimiterSnapshot:
-        pool_name = rate_limit_pool(model)
-        with self._lock:
-            pool = self._pool(pool_name)
-            now = self._clock()
-            window = self._configured.window_seconds
-            usage = self._store.usage(pool_name, window, now)
-            limits = self._limits_of(pool_name).by_budget()
-            budgets: dict[str, BudgetSnapshot] = {
-                name: BudgetSnapshot(
-                    used=usage[name],
-                    limit=limits[name],
-                    limit_source=self._limit_source(pool, name),
-                    server_remaining=pool.server[name].remaining,
-                )
-                for name in BUDGETS
-            }
-            head = pool.queue[0] if pool.queue else None
-            return LimiterSnapshot(
-                budgets=budgets,
-                window_seconds=window,
-                waiters=len(pool.queue),
-                next_free_in=None
-                if head is None or head.ready_at is None
-                else max(0.0, head.ready_at - now),
-                waiting_for=head.waiting_for if head else None,
-                paused_for=max(0.0, pool.paused_until - now),
-                shared=self._store.shared is not None,
-                shared_available=self._store.available(),
-                pool=pool_name,
-            )
-
-    def pool_reports(self) -> list[PoolReport]:
-        """Every pool the store knows (shared: every process's), with usage,
-        limits, waiters and 429s seen: what a status command prints."""
-        with self._lock:
-            window, now = self._configured.window_seconds, self._clock()
-            names = sorted({*self._store.pools(), *self._pools})
-            for name in self._pools:
-                self._store.record(
-                    name,
-                    limits=self._limits_of(name).by_budget(),
-                    waiters=len(self._pools[name].queue),
-                )
-            return [self._store.report(name, window, now) for name in names]
-
-    def _limit_source(self, pool: _Pool, budget: str) -> str:
-        if pool.server[budget].learned_limit is not None:
-            return "server"
-        return "configured" if self._explicit[budget] else "default"
-
     def reset(self) -> None:
         """Forget every charge and wait (tests, and the UI's reset)."""
         with self._lock:
@@ -656,7 +428,7 @@ class TokenManager:
             self._held.clear()
             for pool in self._pools.values():
                 pool.paused_until = 0.0
-                self._wake_all(pool)
+                pool.wake_all()
 
 
 def _usage_value(usage: Any, name: str) -> int:
