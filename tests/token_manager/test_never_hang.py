@@ -82,12 +82,13 @@ async def test_a_waiter_behind_the_head_sleeps_until_woken_never_polls() -> None
     behind = asyncio.ensure_future(tm.acquire(500, 0))
     await settle()
     pauses = clock.pauses
-    # The head's ready time passes, but nothing re-checks until the clock says so.
+    # The head's ready time passes before its timer fires: nobody may poll.
+    clock.now += 5.0
     for _ in range(100):
         await asyncio.sleep(0)
     assert clock.pauses == pauses, "no waiter re-checks without a reason"
     assert clock.sleepers == 1, "only the head has a timer; the one behind sleeps"
-    clock.advance(2.01)
+    clock.advance(0.01)
     await settle()
     assert head.done() and behind.done()
     assert clock.pauses <= pauses + 2
@@ -175,8 +176,8 @@ async def test_two_requests_that_estimate_the_same_keep_their_own_details() -> N
     one = tm.estimate_request(system=system, messages=first)
     two = tm.estimate_request(system=system, messages=second)
     assert one.total_tokens == two.total_tokens
-    reservation_two = await tm.acquire(two, 10)
     reservation_one = await tm.acquire(one, 10)
+    reservation_two = await tm.acquire(two, 10)
     tm.reconcile(reservation_one, {"input_tokens": 111})
     tm.reconcile(reservation_two, {"input_tokens": 222})
     grown = [*second, {"role": "assistant", "content": "ok"}]
