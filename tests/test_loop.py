@@ -259,6 +259,15 @@ async def test_a_429_waits_for_retry_after_through_the_manager(
     assert statuses == [429, 429, 429, 200]
     assert run.text() == "finally"
     assert "retrying" in run.kinds()
+    waits = [status for status in run.statuses if status.kind == "rate_limit_wait"]
+    assert waits, "the next request waited out the retry-after"
+    assert all(
+        status.message.endswith("s for the API's retry-after.") for status in waits
+    )
+    # Every response, the SDK's retries included, reached the model's own pool.
+    reports = {report.pool: report for report in manager.pool_reports()}
+    assert reports["opus-4"].rate_limited == 3
+    assert "default" not in reports or reports["default"].rate_limited == 0
 
 
 async def test_a_stalled_stream_times_out_and_is_retried(
