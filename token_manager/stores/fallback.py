@@ -17,7 +17,10 @@ from .memory import MemoryStore
 logger = logging.getLogger("token_manager")
 
 REDIS_RETRY_SECONDS = 5.0
-SHARED_RECHECK_SECONDS = 1.0  # other processes free budget without telling us
+# Other processes free budget without telling us: look again after this share
+# of the window (at most a second), whatever the store said.
+SHARED_RECHECK_SHARE = 0.05
+SHARED_RECHECK_SECONDS = 1.0
 
 T = TypeVar("T")
 
@@ -64,7 +67,9 @@ class FallbackStore:
             return decision
         return Decision(
             None,
-            wait=min(decision.wait, SHARED_RECHECK_SECONDS),
+            wait=min(
+                decision.wait, SHARED_RECHECK_SECONDS, window * SHARED_RECHECK_SHARE
+            ),
             budget=decision.budget,
         )
 
