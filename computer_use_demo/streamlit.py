@@ -136,7 +136,7 @@ async def run_turn(
         usage_log.append(usage_record(turn, usage))
         chat.caption(describe(usage, prices))
         draw_usage_summary(slots.usage, usage_log, prices)
-        draw_meter(slots.meter, token_manager.snapshot())
+        draw_meter(slots.meter, token_manager.snapshot(model=state.model))
 
     def on_tool_output(result: ToolResult, tool_use_id: str) -> None:
         tool_results[tool_use_id] = result
@@ -157,7 +157,7 @@ async def run_turn(
     heartbeat = Heartbeat(
         relay,
         fast=every_tick,
-        slow=lambda: draw_meter(slots.meter, token_manager.snapshot()),
+        slow=lambda: draw_meter(slots.meter, token_manager.snapshot(model=state.model)),
     )
     stop_slot.button(
         "Stop", type="primary", help="Stop the turn; the conversation stays valid."
@@ -234,7 +234,7 @@ async def main() -> None:
     with st.sidebar:
         stop_slot = st.empty()
         slots = sidebar()
-        draw_meter(slots.meter, token_manager.snapshot())
+        draw_meter(slots.meter, token_manager.snapshot(model=state.model))
 
     if not state.auth_validated:
         if auth_error := validate_auth(state.provider, state.api_key):

@@ -24,7 +24,8 @@ def _seconds(value: float) -> str:
 
 def meter_lines(snapshot: LimiterSnapshot) -> list[str]:
     """Markdown lines: use/limit per budget (learned limits marked as such)."""
-    lines = [f"**Rate limits** (last {_seconds(snapshot.window_seconds)})"]
+    pool = "" if snapshot.pool == "default" else f" · {snapshot.pool}"
+    lines = [f"**Rate limits**{pool} (last {_seconds(snapshot.window_seconds)})"]
     for name, label in BUDGET_LABELS.items():
         budget = snapshot.budgets[name]
         limit = "∞" if budget.limit is None else f"{budget.limit:,}"
