@@ -18,6 +18,7 @@ class FakeTime:
         self.now = start
         self.pauses = 0
         self._lock = threading.Lock()
+        self._waited = threading.Condition(self._lock)
         self._ids = itertools.count()
         self._sleepers: dict[int, tuple[float, Callable[[], None]]] = {}
 
@@ -27,6 +28,7 @@ class FakeTime:
     def _register(self, seconds: float | None, wake: Callable[[], None]) -> int:
         with self._lock:
             self.pauses += 1
+            self._waited.notify_all()
             token = next(self._ids)
             if seconds is not None:
                 self._sleepers[token] = (self.now + seconds, wake)
@@ -63,6 +65,11 @@ class FakeTime:
             wakes = [self._sleepers.pop(token)[1] for token in due]
         for wake in wakes:
             wake()
+
+    def wait_for_pauses(self, count: int, timeout: float = 5.0) -> bool:
+        """Block until `count` waits have begun (another thread's waiter is parked)."""
+        with self._waited:
+            return self._waited.wait_for(lambda: self.pauses >= count, timeout)
 
     @property
     def sleepers(self) -> int:

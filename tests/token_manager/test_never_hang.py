@@ -67,8 +67,7 @@ def test_set_limits_fails_a_blocked_thread_waiter_too() -> None:
 
     thread = threading.Thread(target=wait)
     thread.start()
-    while clock.pauses == 0:
-        threading.Event().wait(0.001)
+    assert clock.wait_for_pauses(1), "the thread is waiting"
     tm.set_limits(RateLimits(None, 30_000, None, 2.0))
     thread.join(5)
     assert outcome and isinstance(outcome[0], RequestTooLargeError)
