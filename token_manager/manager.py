@@ -344,10 +344,6 @@ class TokenManager(SizingMixin, MeterMixin):
             )
             self._pool(reservation.pool).wake_head()
 
-    def response_started(self, reservation: Reservation) -> None:
-        """The response began: the server has received the request. Nothing to do
-        yet (windows start when the request is settled); kept so callers can mark it."""
-
     # ---- what the server says --------------------------------------------
 
     def update_from_headers(
