@@ -535,3 +535,43 @@ async def test_a_computer_use_session_on_a_real_display(
     assert len(screenshots) == 1, "images_to_keep=1 sends only the newest screenshot"
     assert run.messages[-1]["content"][0]["text"] == "I can see the desktop."
     assert_valid(run.messages)
+
+
+async def test_cached_turns_are_admitted_for_their_uncached_part(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scenario = [
+        {"content": [{"type": "text", "text": f"step {step}"}, bash("seq 1 400")]}
+        for step in range(5)
+    ] + [{"content": [{"type": "text", "text": "done"}]}]
+    manager = fresh_manager()
+    admitted: list[tuple[Any, Any]] = []
+    usages: list[Any] = []
+    acquire, reconcile = manager.acquire, manager.reconcile
+
+    async def recording_acquire(request: Any, output: int, **kwargs: Any) -> Any:
+        reservation = await acquire(request, output, **kwargs)
+        admitted.append((request, reservation))
+        return reservation
+
+    def recording_reconcile(reservation: Any, usage: Any) -> None:
+        usages.append(usage)
+        reconcile(reservation, usage)
+
+    monkeypatch.setattr(manager, "acquire", recording_acquire)
+    monkeypatch.setattr(manager, "reconcile", recording_reconcile)
+    with FakeAnthropicAPI(scenario=scenario) as api:
+        await run_loop(api, monkeypatch=monkeypatch, manager=manager)
+    assert len(admitted) == 6
+    for (estimate, reservation), usage in zip(admitted, usages, strict=True):
+        assert estimate.pool == "opus-4"
+        assert reservation.input_tokens == estimate.uncached_tokens
+        # Never predicts more from the cache than the server then read.
+        assert estimate.cached_tokens <= usage.cache_read_input_tokens
+    # Opus 4.5+ caches from 4,096 tokens: the first prefixes are too short.
+    later = [estimate for estimate, _ in admitted if estimate.total_tokens > 6_000]
+    assert len(later) >= 2
+    assert all(estimate.cached_tokens > 0 for estimate in later)
+    assert all(
+        estimate.uncached_tokens < estimate.total_tokens / 2 for estimate in later
+    )

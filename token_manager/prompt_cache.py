@@ -36,8 +36,10 @@ class PromptCacheModel:
 
     def __init__(self, safety_share: float = SAFETY_SHARE) -> None:
         self._safety = safety_share
-        # (pool, prefix key) -> (cached until, ttl)
-        self._cached: OrderedDict[tuple[str, str], tuple[float, float]] = OrderedDict()
+        # (pool, prefix key) -> (cached until, ttl, the prefix's real tokens)
+        self._cached: OrderedDict[tuple[str, str], tuple[float, float, int]] = (
+            OrderedDict()
+        )
         self._distrusted: OrderedDict[tuple[str, str], None] = OrderedDict()
 
     def predict(
@@ -49,16 +51,18 @@ class PromptCacheModel:
         now: float,
     ) -> int:
         """Tokens the server will read from cache: the longest marked prefix still
-        safely cached, or 0."""
+        safely cached, or 0. A prefix's size is what the server measured when it
+        was cached (never more than estimated now)."""
         if (pool, conversation) in self._distrusted:
             return 0
         best = 0
         for point in breakpoints:
-            if point.tokens < min_tokens or point.tokens <= best:
-                continue
             found = self._cached.get((pool, point.key))
-            if found is not None and now + self._safety * found[1] < found[0]:
-                best = point.tokens
+            if found is None or now + self._safety * found[1] >= found[0]:
+                continue
+            tokens = min(point.tokens, found[2])
+            if tokens >= min_tokens:
+                best = max(best, tokens)
         return best
 
     def observe(
@@ -80,11 +84,16 @@ class PromptCacheModel:
             self._distrusted[key] = None
             while len(self._distrusted) > MAX_PREFIXES:
                 self._distrusted.popitem(last=False)
-        if cache_read <= 0 and cache_written <= 0:
+        if (cache_read <= 0 and cache_written <= 0) or not breakpoints:
             return  # caching was off, or every prefix was too short
+        # Read + written is the server's size of the prefix up to the last mark;
+        # earlier marks are scaled by the same measure.
+        measured = cache_read + cache_written
+        scale = measured / max(1, max(point.tokens for point in breakpoints))
         for point in breakpoints:
-            if point.tokens >= min_tokens:
-                self._cached[(pool, point.key)] = (now + point.ttl, point.ttl)
+            real = round(point.tokens * scale)
+            if real >= min_tokens:
+                self._cached[(pool, point.key)] = (now + point.ttl, point.ttl, real)
                 self._cached.move_to_end((pool, point.key))
         while len(self._cached) > MAX_PREFIXES:
             self._cached.popitem(last=False)

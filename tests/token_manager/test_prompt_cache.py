@@ -69,6 +69,15 @@ def test_a_predicted_hit_that_missed_predicts_nothing_until_a_real_hit() -> None
     assert model.predict("p", "c", [LONG], 1024, 13.0) == 5_000
 
 
+def test_a_cached_prefix_counts_what_the_server_measured_not_the_estimate() -> None:
+    model = PromptCacheModel()
+    model.observe(
+        "p", "c", [SHORT, LONG], 512, 0, cache_read=0, cache_written=4_500, now=0.0
+    )
+    assert model.predict("p", "c", [SHORT, LONG], 512, 1.0) == 4_500
+    assert model.predict("p", "c", [SHORT], 512, 1.0) == 810, "scaled by 4,500/5,000"
+
+
 # ---- through the manager --------------------------------------------------
 
 SYSTEM = [
@@ -104,32 +113,42 @@ def manager(clock: FakeTime, **kwargs: Any) -> TokenManager:
     )
 
 
-async def serve(
-    tm: TokenManager, turns: int, model: str, written: int, read: int
-) -> Any:
-    estimate = tm.estimate_request(
-        system=SYSTEM, messages=conversation(turns), model=model
-    )
-    reservation = await tm.acquire(estimate, 100)
-    tm.reconcile(
-        reservation,
-        {
-            "input_tokens": estimate.total_tokens - written - read,
-            "cache_creation_input_tokens": written,
-            "cache_read_input_tokens": read,
-            "output_tokens": 10,
-        },
-    )
-    return estimate, reservation.input_tokens
+class Server:
+    """Answers like the API: reads the previous request's prefix when `cached`,
+    writes the rest up to the last mark; 100 tokens after it stay uncached."""
+
+    def __init__(self) -> None:
+        self.last_prefix = 0
+
+    async def serve(
+        self, tm: TokenManager, turns: int, model: str, cached: bool
+    ) -> tuple[Any, int]:
+        estimate = tm.estimate_request(
+            system=SYSTEM, messages=conversation(turns), model=model
+        )
+        reservation = await tm.acquire(estimate, 100)
+        read = self.last_prefix if cached else 0
+        prefix = estimate.total_tokens - 100
+        self.last_prefix = prefix
+        tm.reconcile(
+            reservation,
+            {
+                "input_tokens": 100,
+                "cache_creation_input_tokens": prefix - read,
+                "cache_read_input_tokens": read,
+                "output_tokens": 10,
+            },
+        )
+        return estimate, reservation.input_tokens
 
 
 async def test_admission_charges_only_the_predicted_uncached_part() -> None:
     clock = FakeTime()
-    tm = manager(clock)
-    first, charged = await serve(tm, 3, "claude-sonnet-4-5", written=2_000, read=0)
+    tm, server = manager(clock), Server()
+    first, charged = await server.serve(tm, 3, "claude-sonnet-4-5", cached=False)
     assert first.cached_tokens == 0 and charged == first.total_tokens
     clock.advance(5.0)
-    second, charged = await serve(tm, 4, "claude-sonnet-4-5", written=500, read=2_000)
+    second, charged = await server.serve(tm, 4, "claude-sonnet-4-5", cached=True)
     assert second.cached_tokens > 0.8 * first.total_tokens
     assert charged == second.uncached_tokens < 0.3 * second.total_tokens
     assert second.uncached_tokens + second.cached_tokens == second.total_tokens
@@ -137,21 +156,21 @@ async def test_admission_charges_only_the_predicted_uncached_part() -> None:
 
 async def test_without_cache_aware_admission_the_whole_request_is_charged() -> None:
     clock = FakeTime()
-    tm = manager(clock, cache_aware_admission=False)
-    await serve(tm, 3, "claude-sonnet-4-5", written=2_000, read=0)
+    tm, server = manager(clock, cache_aware_admission=False), Server()
+    await server.serve(tm, 3, "claude-sonnet-4-5", cached=False)
     clock.advance(61.0)
-    second, charged = await serve(tm, 4, "claude-sonnet-4-5", written=500, read=2_000)
+    second, charged = await server.serve(tm, 4, "claude-sonnet-4-5", cached=True)
     assert second.cached_tokens > 0, "the prediction is still made"
     assert charged == second.total_tokens
 
 
 async def test_an_older_class_that_counts_cache_reads_is_charged_in_full() -> None:
     clock = FakeTime()
-    tm = manager(clock)
+    tm, server = manager(clock), Server()
     model = "claude-3-5-haiku-latest"
-    await serve(tm, 3, model, written=2_000, read=0)
+    await server.serve(tm, 3, model, cached=False)
     clock.advance(61.0)
-    second, charged = await serve(tm, 4, model, written=500, read=2_000)
+    second, charged = await server.serve(tm, 4, model, cached=True)
     assert charged == second.total_tokens
     assert (
         tm.snapshot(model=model).budgets["input_tokens"].used == second.total_tokens
@@ -160,9 +179,9 @@ async def test_an_older_class_that_counts_cache_reads_is_charged_in_full() -> No
 
 async def test_a_prefix_too_short_for_the_model_is_charged_in_full() -> None:
     clock = FakeTime()
-    tm = manager(clock)
+    tm, server = manager(clock), Server()
     model = "claude-opus-4-5"  # caches from 4,096 tokens: this prefix is shorter
-    first, _ = await serve(tm, 3, model, written=2_000, read=0)
+    first, _ = await server.serve(tm, 3, model, cached=False)
     assert first.total_tokens < 4_096
-    second, charged = await serve(tm, 4, model, written=0, read=0)
+    second, charged = await server.serve(tm, 4, model, cached=False)
     assert second.cached_tokens == 0 and charged == second.total_tokens
