@@ -21,8 +21,9 @@ need=()
 for tool in podman runc debootstrap podman-compose; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
-# Service names resolve on podman's CNI networks only with the dnsname plugin.
-if [ ! -e /usr/lib/cni/dnsname ] && ! command -v netavark >/dev/null 2>&1; then
+# Service names resolve on podman's CNI networks only with the dnsname plugin
+# (netavark, podman's other network backend, has aardvark-dns instead).
+if [ ! -e /usr/lib/cni/dnsname ] && [ ! -e /usr/lib/podman/netavark ]; then
   need+=(golang-github-containernetworking-plugin-dnsname)
 fi
 if [ "${#need[@]}" -gt 0 ]; then
