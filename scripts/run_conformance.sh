@@ -12,10 +12,15 @@ reports="${2:-}"
 quickstart="$shared/conformance/quickstart"
 [[ -d "$quickstart/tests" ]] || { echo "run_conformance.sh: no quickstart tests in $quickstart" >&2; exit 2; }
 
-junit() { [[ -n "$reports" ]] && echo "--junitxml=$reports/$1.xml"; true; }
+tools_args=(-q --ignore=streamlit_test.py)
+streamlit_args=(-q)
+if [[ -n "$reports" ]]; then
+  tools_args+=("--junitxml=$reports/quickstart_tools.xml")
+  streamlit_args+=("--junitxml=$reports/quickstart_streamlit.xml")
+fi
 
 status=0
 # Tool tests: the streamlit test runs on its own below, from the folder it expects.
-"$here/scripts/run_quickstart_tests.sh" "$quickstart" -q --ignore=streamlit_test.py $(junit quickstart_tools) || status=$?
-"$here/scripts/run_quickstart_streamlit_test.sh" "$quickstart" -q $(junit quickstart_streamlit) || status=$?
+"$here/scripts/run_quickstart_tests.sh" "$quickstart" "${tools_args[@]}" || status=$?
+"$here/scripts/run_quickstart_streamlit_test.sh" "$quickstart" "${streamlit_args[@]}" || status=$?
 exit "$status"
