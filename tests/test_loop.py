@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from computer_use_demo.conversation import validate_conversation
-from computer_use_demo.loop import APIProvider, sampling_loop
+from computer_use_demo.loop import sampling_loop
+from computer_use_demo.providers import APIProvider
 from computer_use_demo.status import LoopStatus
 from computer_use_demo.streaming import (
     StreamEvent,
