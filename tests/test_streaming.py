@@ -104,12 +104,12 @@ def replay() -> Iterator[Any]:
     server.server_close()
 
 
-def stream_recording(base_url: str) -> tuple[list[StreamEvent], Any, StreamRouter]:
+def route_stream(base_url: str, events: list[StreamEvent], router: StreamRouter) -> Any:
+    """Stream a request to `base_url` through the real SDK and `router`; the final
+    message (an error in the stream raises from here)."""
     client = anthropic.Anthropic(
         api_key="sk-ant-test-replay-0000", base_url=base_url, max_retries=0
     )
-    events: list[StreamEvent] = []
-    router = StreamRouter(emit=events.append)
     with client.beta.messages.stream(
         model="claude-opus-4-8",
         max_tokens=1024,
@@ -117,7 +117,13 @@ def stream_recording(base_url: str) -> tuple[list[StreamEvent], Any, StreamRoute
     ) as stream:
         for event in stream:
             router.route(event)
-        message = stream.get_final_message()
+        return stream.get_final_message()
+
+
+def stream_recording(base_url: str) -> tuple[list[StreamEvent], Any, StreamRouter]:
+    events: list[StreamEvent] = []
+    router = StreamRouter(emit=events.append)
+    message = route_stream(base_url, events, router)
     return events, message, router
 
 
@@ -325,22 +331,10 @@ def test_a_refusal_keeps_its_text_and_stop_reason(replay: Any) -> None:
 def test_an_error_event_mid_stream_raises_after_the_text_so_far(replay: Any) -> None:
     """The SDK raises a plain APIStatusError (status 200, the error's type in its
     body) from the iterator; the text routed before it stays with the router."""
-    base_url = replay(own_stream("error_mid_stream.sse"))
-    client = anthropic.Anthropic(
-        api_key="sk-ant-test-replay-0000", base_url=base_url, max_retries=0
-    )
     events: list[StreamEvent] = []
     router = StreamRouter(emit=events.append)
-    with (
-        pytest.raises(anthropic.APIStatusError) as raised,
-        client.beta.messages.stream(
-            model="claude-opus-4-8",
-            max_tokens=1024,
-            messages=[{"role": "user", "content": "hi"}],
-        ) as stream,
-    ):
-        for event in stream:
-            router.route(event)
+    with pytest.raises(anthropic.APIStatusError) as raised:
+        route_stream(replay(own_stream("error_mid_stream.sse")), events, router)
     error = raised.value
     assert error.status_code == 200
     assert isinstance(error.body, dict)
