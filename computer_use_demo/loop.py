@@ -25,7 +25,7 @@ from anthropic.types.beta import (
 import token_manager as token_manager_module
 from token_manager import RequestTooLargeError, Reservation, TokenManager
 
-from .api_client import AnyAsyncClient, APIProvider, ClientTimeouts, make_client
+from .api_client import AnyAsyncClient, ClientTimeouts, make_client
 from .conversation import (
     ContextBudget,
     answer_unanswered_tool_calls,
@@ -43,6 +43,7 @@ from .failures import (
     prompt_limit,
 )
 from .models import ThinkingEffort, ThinkingMode
+from .providers import APIProvider  # re-exported: the quickstart imports it from here
 from .redaction import redact, register_secret
 from .request import RequestOptions, system_block, system_prompt, thinking_body
 from .status import LoopStatus, StatusCallback

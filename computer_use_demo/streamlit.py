@@ -17,7 +17,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from computer_use_demo import loop
-from computer_use_demo.loop import APIProvider
+from computer_use_demo.providers import APIProvider
 from computer_use_demo.redaction import install_log_redaction, redact, register_secret
 from computer_use_demo.startup_log import log_budget_once
 from computer_use_demo.streaming import Usage

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from computer_use_demo.conversation import validate_conversation
-from computer_use_demo.loop import APIProvider, sampling_loop
+from computer_use_demo.loop import sampling_loop
+from computer_use_demo.providers import APIProvider
 from computer_use_demo.status import LoopStatus
 from computer_use_demo.streaming import (
     StreamEvent,
@@ -31,6 +32,9 @@ from computer_use_demo.tools import ToolResult
 from tests.fake_api import FakeAnthropicAPI
 from tests.fake_api.validation import APIError, check_conversation
 from token_manager import RateLimits, TokenManager
+
+# The tools are built from the screen variables; no display stands behind them.
+pytestmark = pytest.mark.usefixtures("screen_env")
 
 
 @dataclass
@@ -49,13 +53,6 @@ class Run:
 
     def kinds(self) -> list[str]:
         return [status.kind for status in self.statuses]
-
-
-@pytest.fixture(autouse=True)
-def screen_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WIDTH", "1024")
-    monkeypatch.setenv("HEIGHT", "768")
-    monkeypatch.setenv("DISPLAY_NUM", "99")
 
 
 def fresh_manager(**limits: Any) -> TokenManager:
@@ -406,14 +403,23 @@ async def test_a_tool_exception_and_a_tool_timeout_become_error_results(
 async def test_cancelling_during_a_tool_leaves_a_valid_history(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    scenario = [{"content": [bash("echo first"), bash("sleep 10"), bash("echo never")]}]
+    started = tmp_path / "second-tool-started"
+    scenario = [
+        {
+            "content": [
+                bash("echo first"),
+                bash(f"touch {started}; sleep 10"),
+                bash("echo never"),
+            ]
+        }
+    ]
     with FakeAnthropicAPI(scenario=scenario) as api:
         history: list[Any] = [{"role": "user", "content": "go"}]
         task = asyncio.ensure_future(
             run_loop(api, monkeypatch=monkeypatch, history=history)
         )
         await wait_until(lambda: len(history) >= 3 and len(history[2]["content"]) >= 1)
-        await asyncio.sleep(0.3)
+        await wait_until(started.exists)  # the second tool is running now
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
