@@ -304,6 +304,16 @@ class _AgentLoop:
             try:
                 reservation = await self._reserve(params)
             except RequestTooLargeError as error:
+                # Input above the (perhaps newly learned) limit: send less history,
+                # as for "prompt is too long"; other budgets cannot shrink here.
+                if error.budget == "input_tokens" and shrinks < MAX_CONTEXT_SHRINKS:
+                    shrinks += 1
+                    self._status(
+                        "context_pruned",
+                        "The request is larger than the input tokens/min limit; "
+                        "sending less history.",
+                    )
+                    continue
                 self._error("request_too_large", redact(str(error)))
                 return None
             try:

@@ -768,3 +768,26 @@ async def test_a_stream_of_only_pings_counts_as_stalled(
     assert interruptions and "stopped sending data" in interruptions[0].reason
     assert len(served) == 2
     assert run.messages[-1]["content"] == [{"type": "text", "text": "After the stall."}]
+
+
+async def test_a_request_above_the_input_limit_is_sent_again_with_less_history(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from token_manager import RequestTooLargeError
+
+    manager = fresh_manager()
+    acquire = manager.acquire
+    refused: list[int] = []
+
+    async def refuse_once(request: Any, output: int, **kwargs: Any) -> Any:
+        if not refused:  # as if the limit dropped while it waited
+            refused.append(request.total_tokens)
+            raise RequestTooLargeError("input_tokens", request.total_tokens, 10)
+        return await acquire(request, output, **kwargs)
+
+    monkeypatch.setattr(manager, "acquire", refuse_once)
+    scenario = [{"content": [{"type": "text", "text": "answered"}]}]
+    with FakeAnthropicAPI(scenario=scenario) as api:
+        run = await run_loop(api, monkeypatch=monkeypatch, manager=manager)
+    assert refused and run.text() == "answered"
+    assert "context_pruned" in run.kinds() and "error" not in run.kinds()
