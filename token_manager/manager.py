@@ -413,7 +413,7 @@ class TokenManager(SizingMixin, MeterMixin):
             pool = rate_limit_pool(model)
             with self._lock:
                 self._pool(pool).rate_limited += 1
-            self._store.record(pool, rate_limited=1)
+                self._store.record(pool, rate_limited=1)
             if retry_after_seconds(headers) is None:
                 self.pause(1.0, model=model)
 
