@@ -16,8 +16,8 @@ RUN useradd -m -u 1000 -s /bin/bash -d /home/computeruse computeruse \
 
 # An empty default anywhere else; CI passes the host's CA bundle for pip.
 ARG PIP_CERT=
-COPY pyproject.toml README.md token_manager.py /opt/app/
-COPY ratelimit /opt/app/ratelimit
+COPY pyproject.toml README.md /opt/app/
+COPY token_manager /opt/app/token_manager
 COPY computer_use_demo /opt/app/computer_use_demo
 COPY image/provision.sh /opt/app/image/provision.sh
 RUN PIP_CERT="$PIP_CERT" /opt/app/image/provision.sh --app
@@ -25,7 +25,10 @@ RUN PIP_CERT="$PIP_CERT" /opt/app/image/provision.sh --app
 COPY --chown=1000:1000 image/ $HOME/image/
 COPY --chown=1000:1000 computer_use_demo/ $HOME/computer_use_demo/
 COPY --chown=1000:1000 image/.streamlit/ $HOME/.streamlit/
-RUN ln -s "$HOME/image/start_all.sh" "$HOME/start_all.sh"
+# The saved key and conversations: made here so that a named volume mounted on
+# it (compose.yaml) starts out owned by the user, not by root.
+RUN ln -s "$HOME/image/start_all.sh" "$HOME/start_all.sh" \
+    && install -d -o 1000 -g 1000 -m 0700 "$HOME/.anthropic"
 
 USER 1000:1000
 WORKDIR $HOME

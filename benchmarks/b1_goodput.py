@@ -53,7 +53,7 @@ async def agent(
             messages: list[Any] = [{"role": "user", "content": prompt_of(rng)}]
             reservation = None
             if manager is not None:
-                estimate = manager.estimate_input_tokens(messages=messages)
+                estimate = manager.estimate_request(messages=messages)
                 reservation = await manager.acquire(estimate, MAX_TOKENS)
                 if time.monotonic() >= until:
                     manager.release(reservation)

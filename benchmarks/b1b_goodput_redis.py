@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.b1_goodput import ITPM, WINDOW, agent  # noqa: E402
-from ratelimit.storage import RedisStorage  # noqa: E402
 from tests.fake_api import FakeAnthropicAPI, free_port  # noqa: E402
 from token_manager import RateLimits, TokenManager  # noqa: E402
+from token_manager.stores import RedisStore  # noqa: E402
 
 PROCESSES = 3
 AGENTS_PER_PROCESS = 3
@@ -42,7 +42,7 @@ def child(
     endpoint: Any = Endpoint()
     endpoint.base_url = base_url
     endpoint.api_key = api_key
-    storage = RedisStorage(redis_url, prefix=f"b1b-{int(until)}") if redis_url else None
+    storage = RedisStore(redis_url, prefix=f"b1b-{int(until)}") if redis_url else None
     manager = TokenManager(RateLimits(1_000, ITPM, 100_000, WINDOW), storage=storage)
     counts = {"ok": 0, "gave_up": 0}
 

@@ -24,9 +24,9 @@ import anthropic
 from PIL import Image
 
 from computer_use_demo.request import system_prompt
-from ratelimit.estimate import MessageCounter, system_tokens, tools_tokens
 from tests.fake_api import FakeAnthropicAPI
 from token_manager import RateLimits, TokenManager
+from token_manager.estimate import MessageCounter, system_tokens, tools_tokens
 
 TOOLS: list[dict[str, Any]] = [
     {

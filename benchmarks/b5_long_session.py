@@ -36,7 +36,7 @@ from computer_use_demo.conversation import (
 )
 from computer_use_demo.models import context_window_for
 from computer_use_demo.request import system_prompt
-from ratelimit.estimate import MessageCounter, system_tokens, tools_tokens
+from token_manager.estimate import MessageCounter, system_tokens, tools_tokens
 
 TOOLS = [
     {

@@ -5,12 +5,13 @@ Pure: no sleeping, no I/O; randomness and attempt numbers come in as arguments.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import anthropic
+
+from token_manager import retry_after_seconds
 
 from .redaction import redact
 from .status import ErrorKind
@@ -60,18 +61,7 @@ def _error_body_type(error: anthropic.APIStatusError) -> str | None:
 
 
 def _retry_after(error: anthropic.APIStatusError) -> float | None:
-    headers = error.response.headers
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            seconds = float(value) * scale
-        except ValueError:
-            continue
-        if math.isfinite(seconds) and seconds >= 0:
-            return seconds
-    return None
+    return retry_after_seconds(error.response.headers)
 
 
 def _server_message(error: anthropic.APIStatusError) -> str:

@@ -7,6 +7,7 @@ again: each tool_use answered, nothing half-streamed appended, no tool run twice
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 from collections.abc import Callable
@@ -23,9 +24,14 @@ from anthropic.types.beta import (
 )
 
 import token_manager as token_manager_module
-from token_manager import RequestTooLargeError, Reservation, TokenManager
+from token_manager import (
+    RequestTooLargeError,
+    Reservation,
+    TokenManager,
+    wait_phrase,
+)
 
-from .api_client import AnyAsyncClient, APIProvider, ClientTimeouts, make_client
+from .api_client import AnyAsyncClient, ClientTimeouts, make_client
 from .conversation import (
     ContextBudget,
     answer_unanswered_tool_calls,
@@ -43,6 +49,7 @@ from .failures import (
     prompt_limit,
 )
 from .models import ThinkingEffort, ThinkingMode
+from .providers import APIProvider  # re-exported: the quickstart imports it from here
 from .redaction import redact, register_secret
 from .request import RequestOptions, system_block, system_prompt, thinking_body
 from .status import LoopStatus, StatusCallback
@@ -125,7 +132,7 @@ async def sampling_loop(
     client_budget = ContextBudget.for_model(
         model,
         fraction=context_budget_fraction,
-        input_tokens_per_minute=manager.limits.input_tokens_per_minute,
+        input_tokens_per_minute=manager.limits_for(model=model).input_tokens_per_minute,
     )
     server_edits, edit_betas = server_context_management(
         context_management
@@ -163,7 +170,10 @@ async def sampling_loop(
         on_status=status_callback,
     )
     client = make_client(
-        provider, api_key, observe_response=manager.observe_response, timeouts=timeouts
+        provider,
+        api_key,
+        observe_response=functools.partial(manager.observe_response, model=model),
+        timeouts=timeouts,
     )
     try:
         await agent.run(client)
@@ -294,6 +304,16 @@ class _AgentLoop:
             try:
                 reservation = await self._reserve(params)
             except RequestTooLargeError as error:
+                # Input above the (perhaps newly learned) limit: send less history,
+                # as for "prompt is too long"; other budgets cannot shrink here.
+                if error.budget == "input_tokens" and shrinks < MAX_CONTEXT_SHRINKS:
+                    shrinks += 1
+                    self._status(
+                        "context_pruned",
+                        "The request is larger than the input tokens/min limit; "
+                        "sending less history.",
+                    )
+                    continue
                 self._error("request_too_large", redact(str(error)))
                 return None
             try:
@@ -356,7 +376,9 @@ class _AgentLoop:
         budget = ContextBudget.for_model(
             self.model,
             fraction=self.context_fraction * CONTEXT_SHRINK_FACTOR**shrinks,
-            input_tokens_per_minute=self.manager.limits.input_tokens_per_minute,
+            input_tokens_per_minute=self.manager.limits_for(
+                model=self.model
+            ).input_tokens_per_minute,
             images_to_keep=self.images_to_keep,
             context_window=self.context_window,
         )
@@ -388,7 +410,7 @@ class _AgentLoop:
         }
 
     def _clamped_max_tokens(self) -> int:
-        clamped = self.manager.clamp_max_tokens(self.max_tokens)
+        clamped = self.manager.clamp_max_tokens(self.max_tokens, model=self.model)
         if clamped < self.max_tokens and not self.clamp_announced:
             self.clamp_announced = True
             self._status(
@@ -396,23 +418,26 @@ class _AgentLoop:
                 f"Max output tokens lowered from {self.max_tokens:,} to {clamped:,}: "
                 "the output tokens/min budget could never admit more in one request.",
             )
-        return self.manager.max_tokens_for_next_request(clamped)
+        return self.manager.max_tokens_for_next_request(clamped, model=self.model)
 
     async def _reserve(self, params: dict[str, Any]) -> Reservation:
-        estimate = self.manager.estimate_input_tokens(
-            system=params["system"], messages=params["messages"], tools=params["tools"]
+        estimate = self.manager.estimate_request(
+            system=params["system"],
+            messages=params["messages"],
+            tools=params["tools"],
+            model=self.model,
         )
 
         def on_wait(budget: str, seconds: float) -> None:
             self._status(
                 "rate_limit_wait",
-                f"Waiting {seconds:.0f} s for the {budget.replace('_', ' ')}/min budget.",
+                f"Waiting {seconds:.0f} s for {wait_phrase(budget)}.",
                 wait_seconds=seconds,
                 budget=budget,
             )
 
         return await self.manager.acquire(
-            estimate, params["max_tokens"], on_wait=on_wait
+            estimate, params["max_tokens"], model=self.model, on_wait=on_wait
         )
 
     def _settle_failed(self, reservation: Reservation, *, counted: bool) -> None:

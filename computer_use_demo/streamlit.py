@@ -17,8 +17,9 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from computer_use_demo import loop
-from computer_use_demo.loop import APIProvider
+from computer_use_demo.providers import APIProvider
 from computer_use_demo.redaction import install_log_redaction, redact, register_secret
+from computer_use_demo.startup_log import log_budget_once
 from computer_use_demo.streaming import Usage
 from computer_use_demo.tools import ToolResult
 from computer_use_demo.ui.heartbeat import Heartbeat, InterruptRelay
@@ -136,7 +137,7 @@ async def run_turn(
         usage_log.append(usage_record(turn, usage))
         chat.caption(describe(usage, prices))
         draw_usage_summary(slots.usage, usage_log, prices)
-        draw_meter(slots.meter, token_manager.snapshot())
+        draw_meter(slots.meter, token_manager.snapshot(model=state.model))
 
     def on_tool_output(result: ToolResult, tool_use_id: str) -> None:
         tool_results[tool_use_id] = result
@@ -157,7 +158,7 @@ async def run_turn(
     heartbeat = Heartbeat(
         relay,
         fast=every_tick,
-        slow=lambda: draw_meter(slots.meter, token_manager.snapshot()),
+        slow=lambda: draw_meter(slots.meter, token_manager.snapshot(model=state.model)),
     )
     stop_slot.button(
         "Stop", type="primary", help="Stop the turn; the conversation stays valid."
@@ -221,6 +222,7 @@ def _wait_for_a_stopped_turn(finished: threading.Event | None) -> None:
 async def main() -> None:
     """One run of the script: sidebar, history, and the turn if one is due."""
     install_log_redaction()
+    log_budget_once()
     setup_state()
     state = st.session_state
     _wait_for_a_stopped_turn(state.get("turn_finished"))
@@ -234,7 +236,7 @@ async def main() -> None:
     with st.sidebar:
         stop_slot = st.empty()
         slots = sidebar()
-        draw_meter(slots.meter, token_manager.snapshot())
+        draw_meter(slots.meter, token_manager.snapshot(model=state.model))
 
     if not state.auth_validated:
         if auth_error := validate_auth(state.provider, state.api_key):

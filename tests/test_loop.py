@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from computer_use_demo.conversation import validate_conversation
-from computer_use_demo.loop import APIProvider, sampling_loop
+from computer_use_demo.loop import sampling_loop
+from computer_use_demo.providers import APIProvider
 from computer_use_demo.status import LoopStatus
 from computer_use_demo.streaming import (
     StreamEvent,
@@ -31,6 +32,9 @@ from computer_use_demo.tools import ToolResult
 from tests.fake_api import FakeAnthropicAPI
 from tests.fake_api.validation import APIError, check_conversation
 from token_manager import RateLimits, TokenManager
+
+# The tools are built from the screen variables; no display stands behind them.
+pytestmark = pytest.mark.usefixtures("screen_env")
 
 
 @dataclass
@@ -49,13 +53,6 @@ class Run:
 
     def kinds(self) -> list[str]:
         return [status.kind for status in self.statuses]
-
-
-@pytest.fixture(autouse=True)
-def screen_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WIDTH", "1024")
-    monkeypatch.setenv("HEIGHT", "768")
-    monkeypatch.setenv("DISPLAY_NUM", "99")
 
 
 def fresh_manager(**limits: Any) -> TokenManager:
@@ -263,6 +260,15 @@ async def test_a_429_waits_for_retry_after_through_the_manager(
     assert statuses == [429, 429, 429, 200]
     assert run.text() == "finally"
     assert "retrying" in run.kinds()
+    waits = [status for status in run.statuses if status.kind == "rate_limit_wait"]
+    assert waits, "the next request waited out the retry-after"
+    assert all(
+        status.message.endswith("s for the API's retry-after.") for status in waits
+    )
+    # Every response, the SDK's retries included, reached the model's own pool.
+    reports = {report.pool: report for report in manager.pool_reports()}
+    assert reports["opus-4"].rate_limited == 3
+    assert "default" not in reports or reports["default"].rate_limited == 0
 
 
 async def test_a_stalled_stream_times_out_and_is_retried(
@@ -406,14 +412,23 @@ async def test_a_tool_exception_and_a_tool_timeout_become_error_results(
 async def test_cancelling_during_a_tool_leaves_a_valid_history(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    scenario = [{"content": [bash("echo first"), bash("sleep 10"), bash("echo never")]}]
+    started = tmp_path / "second-tool-started"
+    scenario = [
+        {
+            "content": [
+                bash("echo first"),
+                bash(f"touch {started}; sleep 10"),
+                bash("echo never"),
+            ]
+        }
+    ]
     with FakeAnthropicAPI(scenario=scenario) as api:
         history: list[Any] = [{"role": "user", "content": "go"}]
         task = asyncio.ensure_future(
             run_loop(api, monkeypatch=monkeypatch, history=history)
         )
         await wait_until(lambda: len(history) >= 3 and len(history[2]["content"]) >= 1)
-        await asyncio.sleep(0.3)
+        await wait_until(started.exists)  # the second tool is running now
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -530,6 +545,46 @@ async def test_a_computer_use_session_on_a_real_display(
     assert len(screenshots) == 1, "images_to_keep=1 sends only the newest screenshot"
     assert run.messages[-1]["content"][0]["text"] == "I can see the desktop."
     assert_valid(run.messages)
+
+
+async def test_cached_turns_are_admitted_for_their_uncached_part(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scenario = [
+        {"content": [{"type": "text", "text": f"step {step}"}, bash("seq 1 400")]}
+        for step in range(5)
+    ] + [{"content": [{"type": "text", "text": "done"}]}]
+    manager = fresh_manager()
+    admitted: list[tuple[Any, Any]] = []
+    usages: list[Any] = []
+    acquire, reconcile = manager.acquire, manager.reconcile
+
+    async def recording_acquire(request: Any, output: int, **kwargs: Any) -> Any:
+        reservation = await acquire(request, output, **kwargs)
+        admitted.append((request, reservation))
+        return reservation
+
+    def recording_reconcile(reservation: Any, usage: Any) -> None:
+        usages.append(usage)
+        reconcile(reservation, usage)
+
+    monkeypatch.setattr(manager, "acquire", recording_acquire)
+    monkeypatch.setattr(manager, "reconcile", recording_reconcile)
+    with FakeAnthropicAPI(scenario=scenario) as api:
+        await run_loop(api, monkeypatch=monkeypatch, manager=manager)
+    assert len(admitted) == 6
+    for (estimate, reservation), usage in zip(admitted, usages, strict=True):
+        assert estimate.pool == "opus-4"
+        assert reservation.input_tokens == estimate.uncached_tokens
+        # Never predicts more from the cache than the server then read.
+        assert estimate.cached_tokens <= usage.cache_read_input_tokens
+    # Opus 4.5+ caches from 4,096 tokens: the first prefixes are too short.
+    later = [estimate for estimate, _ in admitted if estimate.total_tokens > 6_000]
+    assert len(later) >= 2
+    assert all(estimate.cached_tokens > 0 for estimate in later)
+    assert all(
+        estimate.uncached_tokens < estimate.total_tokens / 2 for estimate in later
+    )
 
 
 def _sse(*events: dict[str, Any]) -> str:
@@ -713,3 +768,26 @@ async def test_a_stream_of_only_pings_counts_as_stalled(
     assert interruptions and "stopped sending data" in interruptions[0].reason
     assert len(served) == 2
     assert run.messages[-1]["content"] == [{"type": "text", "text": "After the stall."}]
+
+
+async def test_a_request_above_the_input_limit_is_sent_again_with_less_history(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from token_manager import RequestTooLargeError
+
+    manager = fresh_manager()
+    acquire = manager.acquire
+    refused: list[int] = []
+
+    async def refuse_once(request: Any, output: int, **kwargs: Any) -> Any:
+        if not refused:  # as if the limit dropped while it waited
+            refused.append(request.total_tokens)
+            raise RequestTooLargeError("input_tokens", request.total_tokens, 10)
+        return await acquire(request, output, **kwargs)
+
+    monkeypatch.setattr(manager, "acquire", refuse_once)
+    scenario = [{"content": [{"type": "text", "text": "answered"}]}]
+    with FakeAnthropicAPI(scenario=scenario) as api:
+        run = await run_loop(api, monkeypatch=monkeypatch, manager=manager)
+    assert refused and run.text() == "answered"
+    assert "context_pruned" in run.kinds() and "error" not in run.kinds()

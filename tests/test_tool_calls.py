@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from computer_use_demo.tool_calls import run_tool_safely, tool_result_param
+from computer_use_demo.tool_calls import RunTool, run_tool_safely, tool_result_param
 from computer_use_demo.tools.base import ToolResult
 
 
@@ -33,22 +33,28 @@ async def test_a_tool_that_raises_becomes_an_error_result() -> None:
     assert result.error is not None and "disk on fire" in result.error
 
 
-async def test_a_tool_past_its_time_limit_is_stopped() -> None:
+def hanging_tool() -> tuple[RunTool, asyncio.Event]:
+    """A tool that never finishes, and the event it sets once it has started."""
+    started = asyncio.Event()
+
     async def hang(name: str, tool_input: dict[str, Any]) -> ToolResult:
-        await asyncio.sleep(30)
+        started.set()
+        await asyncio.Event().wait()  # nothing ever sets it
         return ToolResult(output="never")
 
+    return hang, started
+
+
+async def test_a_tool_past_its_time_limit_is_stopped() -> None:
+    hang, _ = hanging_tool()
     result = await run_tool_safely(hang, "bash", {}, 0.05)
     assert result.error is not None and "within 0.05 s" in result.error
 
 
 async def test_cancellation_passes_through() -> None:
-    async def hang(name: str, tool_input: dict[str, Any]) -> ToolResult:
-        await asyncio.sleep(30)
-        return ToolResult(output="never")
-
+    hang, started = hanging_tool()
     task = asyncio.ensure_future(run_tool_safely(hang, "bash", {}, None))
-    await asyncio.sleep(0.01)
+    await started.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

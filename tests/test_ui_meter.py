@@ -56,3 +56,14 @@ def test_a_shared_budget_says_whether_redis_answers() -> None:
         "Redis unreachable"
         in meter_lines(snapshot(shared=True, shared_available=False))[-1]
     )
+
+
+def test_the_meter_names_the_model_class_it_shows() -> None:
+    assert meter_lines(snapshot(pool="sonnet-4"))[0] == (
+        "**Rate limits** · sonnet-4 (last 60 s)"
+    )
+
+
+def test_a_wait_for_output_tokens_uses_the_budget_label() -> None:
+    line = wait_line(snapshot(waiters=1, waiting_for="output_tokens", next_free_in=3.0))
+    assert line == "⏳ 1 request(s) waiting for output tokens/min: 3 s left"

@@ -14,6 +14,8 @@ from typing import Any, Protocol, TextIO
 from rich.console import Console
 from rich.status import Status
 
+from token_manager import wait_label
+
 from ..redaction import redact
 from ..status import LoopStatus
 from ..streaming import (
@@ -193,7 +195,7 @@ class RichRenderer:
 
     async def _count_down(self, status: LoopStatus) -> None:
         until = time.monotonic() + float(status.wait_seconds or 0)
-        what = status.budget.replace("_", " ") + "/min" if status.budget else "the API"
+        what = wait_label(status.budget) if status.budget else "the API"
         with Status("", console=self.err) as spinner:
             while (left := until - time.monotonic()) > 0:
                 spinner.update(f"waiting {left:4.0f} s for {what}")

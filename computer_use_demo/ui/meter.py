@@ -9,18 +9,12 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from token_manager import LimiterSnapshot
+from token_manager import Budget, LimiterSnapshot, wait_label
 
-BUDGET_LABELS = {
-    "requests": "Requests",
-    "input_tokens": "Input tokens",
-    "output_tokens": "Output tokens",
-}
-PER_MINUTE = {
-    "requests": "requests/min",
-    "input_tokens": "input tokens/min",
-    "output_tokens": "output tokens/min",
-    "retry_after": "the API's retry-after",
+BUDGET_LABELS: dict[str, str] = {
+    Budget.REQUESTS: "Requests",
+    Budget.INPUT_TOKENS: "Input tokens",
+    Budget.OUTPUT_TOKENS: "Output tokens",
 }
 
 
@@ -30,7 +24,8 @@ def _seconds(value: float) -> str:
 
 def meter_lines(snapshot: LimiterSnapshot) -> list[str]:
     """Markdown lines: use/limit per budget (learned limits marked as such)."""
-    lines = [f"**Rate limits** (last {_seconds(snapshot.window_seconds)})"]
+    pool = "" if snapshot.pool == "default" else f" · {snapshot.pool}"
+    lines = [f"**Rate limits**{pool} (last {_seconds(snapshot.window_seconds)})"]
     for name, label in BUDGET_LABELS.items():
         budget = snapshot.budgets[name]
         limit = "∞" if budget.limit is None else f"{budget.limit:,}"
@@ -53,7 +48,7 @@ def wait_line(snapshot: LimiterSnapshot) -> str | None:
         return f"⏳ Paused by the API (429): {_seconds(snapshot.paused_for)} left"
     if not snapshot.waiters:
         return None
-    what = PER_MINUTE.get(snapshot.waiting_for or "", "a free slot")
+    what = wait_label(snapshot.waiting_for)
     line = f"⏳ {snapshot.waiters} request(s) waiting for {what}"
     if snapshot.next_free_in is not None:
         line += f": {_seconds(snapshot.next_free_in)} left"

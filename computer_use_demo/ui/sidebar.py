@@ -16,8 +16,8 @@ from streamlit.delta_generator import DeltaGenerator
 from token_manager import RateLimits, token_manager
 
 from .. import storage
-from ..loop import APIProvider
 from ..models import DEFAULT_MODEL_CONF, ThinkingEffort, lookup_model_conf
+from ..providers import APIProvider
 from ..tools import ToolVersion
 from .state import (
     open_conversation,
@@ -169,7 +169,8 @@ def _thinking_controls() -> None:
 
 
 def _limits_editor() -> None:
-    limits = token_manager.limits
+    # The selected model's class: its own limits, learned from its own headers.
+    limits = token_manager.limits_for(model=st.session_state.get("model"))
     with st.expander("Rate limits (editable)"):
         rpm = st.number_input(
             "Requests / min", min_value=1, value=limits.requests_per_minute or 50
@@ -191,9 +192,10 @@ def _limits_editor() -> None:
                 RateLimits(int(rpm), int(itpm), int(otpm), limits.window_seconds)
             )
         st.caption(
-            "Shared by every tab of this app. Limits the API reports in its "
-            "response headers are learned and marked in the meter; a limit you "
-            "apply here stays the ceiling."
+            "Shared by every tab of this app; each model class (Opus 4.x, "
+            "Sonnet 4.x, Haiku 4.5, ...) has its own budget. Limits the API "
+            "reports in its response headers are learned per class and marked "
+            "in the meter; a limit you apply here stays the ceiling."
         )
 
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from streamlit.delta_generator import DeltaGenerator
 
+from token_manager import wait_label
+
 from ..status import LoopStatus
-from .meter import PER_MINUTE
 
 SHOWN_AS_INFO = (
     "refusal",
@@ -50,7 +51,7 @@ class StatusView:
         if status.kind == "error":
             self.chat.error(status.message, icon=":material/error:")
         elif status.kind in ("rate_limit_wait", "retrying") and status.wait_seconds:
-            what = PER_MINUTE.get(status.budget or "", "the API")
+            what = wait_label(status.budget) if status.budget else "the API"
             self._wait = _Wait(self.clock() + status.wait_seconds, what, status.message)
             self._placeholder = self.chat.empty()
             self.tick()

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ratelimit.estimate import count_text, image_size
+from token_manager.estimate import count_text, image_size
 
 TOOL_PROMPT_TOKENS = {"computer": 683, "bash": 240, "str_replace_based_edit_tool": 720}
 

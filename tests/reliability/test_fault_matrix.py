@@ -17,6 +17,7 @@ from computer_use_demo import storage
 from computer_use_demo.status import LoopStatus
 from computer_use_demo.streaming import StreamEvent
 from tests.fake_api import FakeAnthropicAPI
+from tests.plugins.screen import SCREEN_ENV
 from tests.reliability.agent import run_agent
 
 pytestmark = pytest.mark.reliability
@@ -162,10 +163,7 @@ FAULTS = list(matrix(Path("/x")))
 
 
 @pytest.fixture(autouse=True)
-def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WIDTH", "1024")
-    monkeypatch.setenv("HEIGHT", "768")
-    monkeypatch.setenv("DISPLAY_NUM", "99")
+def quick_retries(monkeypatch: pytest.MonkeyPatch, screen_env: dict[str, str]) -> None:
     monkeypatch.setenv("COMPUTER_USE_READ_TIMEOUT", "1.5")
     monkeypatch.setattr(
         "computer_use_demo.loop.backoff_seconds", lambda attempt, jitter: 0.05
@@ -236,9 +234,7 @@ def test_cli_path_survives(fault: str, tmp_path: Path) -> None:
             "ANTHROPIC_BASE_URL": api.base_url,
             "ANTHROPIC_API_KEY": key if fault != "401" else "sk-ant-test-wrong-0000000",
             "ANTHROPIC_CONFIG_DIR": str(tmp_path / "config"),
-            "WIDTH": "1024",
-            "HEIGHT": "768",
-            "DISPLAY_NUM": "99",
+            **SCREEN_ENV,
             "PYTHONPATH": str(ROOT),
         }
         result = subprocess.run(

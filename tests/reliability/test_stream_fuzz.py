@@ -9,7 +9,6 @@ import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -19,16 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from computer_use_demo.conversation import validate_conversation
+from tests.fixtures import own_stream
 from tests.reliability.agent import run_agent
 
 pytestmark = pytest.mark.reliability
-FIXTURE = (
-    Path(__file__).resolve().parents[3]
-    / "shared"
-    / "fixtures"
-    / "sse"
-    / "tool_use_response.sse"
-)
+FIXTURE = own_stream("tool_use.sse")
 
 
 def parse_events(text: str) -> list[str]:

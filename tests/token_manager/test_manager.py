@@ -1,9 +1,11 @@
-"""The TokenManager: pacing, fairness, reconciliation, server headers, budgets."""
+"""The TokenManager: pacing, fairness, reconciliation, server headers, budgets.
+
+Time is a `FakeTime`: waits end when the test advances the clock, never by sleeping.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import stat
 import threading
 import time
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 
 from computer_use_demo.tools.base import CLIResult, ToolResult
+from tests.token_manager.fake_time import FakeTime, settle
 from token_manager import RateLimits, RequestTooLargeError, TokenManager
 
 
@@ -26,12 +29,8 @@ def manager(
     return TokenManager(RateLimits(rpm, itpm, otpm, window), **kwargs)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
+def faked(time_: FakeTime, **kwargs: Any) -> TokenManager:
+    return manager(clock=time_, waiting=time_, **kwargs)
 
 
 async def test_a_request_larger_than_a_window_fails_at_once() -> None:
@@ -53,17 +52,26 @@ async def test_requests_within_limits_go_without_waiting() -> None:
     assert tm.snapshot().budgets["input_tokens"].used == 5_000
 
 
-@pytest.mark.slow
 async def test_a_request_goes_as_soon_as_it_fits_not_later() -> None:
-    tm = manager(rpm=2, window=0.6)
-    await tm.acquire(10, 10)
-    first = time.monotonic()
-    await tm.acquire(10, 10)
+    clock = FakeTime()
+    tm = faked(clock, rpm=2, window=0.6)
+    first = clock()
+    for _ in range(2):
+        tm.reconcile(await tm.acquire(10, 10), {"input_tokens": 10})
     waits: list[tuple[str, float]] = []
-    await tm.acquire(
-        10, 10, on_wait=lambda budget, seconds: waits.append((budget, seconds))
+    third = asyncio.ensure_future(
+        tm.acquire(
+            10, 10, on_wait=lambda budget, seconds: waits.append((budget, seconds))
+        )
     )
-    elapsed = time.monotonic() - first
+    await settle()
+    clock.advance(0.59)
+    await settle()
+    assert not third.done(), "the window still holds two requests"
+    clock.advance(0.02)
+    await settle()
+    assert third.done()
+    elapsed = clock() - first
     assert 0.5 <= elapsed < 0.8
     assert waits and waits[0][0] == "requests"
 
@@ -97,28 +105,35 @@ async def test_release_gives_everything_back() -> None:
     }
 
 
-@pytest.mark.slow
 async def test_first_come_first_served_a_big_request_is_not_starved() -> None:
-    tm = manager(itpm=1_000, window=0.5)
-    await tm.acquire(600, 1)
+    clock = FakeTime()
+    tm = faked(clock, itpm=1_000, window=0.5)
+    tm.reconcile(await tm.acquire(600, 1), {"input_tokens": 600})
     order: list[str] = []
 
-    async def ask(name: str, tokens: int, delay: float) -> None:
-        await asyncio.sleep(delay)
-        await tm.acquire(tokens, 1)
+    async def ask(name: str, tokens: int) -> None:
+        reservation = await tm.acquire(tokens, 1)
         order.append(name)
+        tm.reconcile(reservation, {"input_tokens": tokens})
 
-    await asyncio.gather(
-        ask("big", 900, 0.0), ask("small-1", 100, 0.05), ask("small-2", 100, 0.1)
-    )
+    tasks = []
+    for name, tokens in (("big", 900), ("small-1", 100), ("small-2", 100)):
+        tasks.append(asyncio.ensure_future(ask(name, tokens)))
+        await settle()
+    assert order == [], "the big one waits, and the small ones wait behind it"
+    for _ in range(4):
+        clock.advance(0.5)
+        await settle()
+    await asyncio.gather(*tasks)
     assert order[0] == "big"
 
 
 async def test_a_cancelled_waiter_leaves_the_queue() -> None:
-    tm = manager(rpm=1)
+    clock = FakeTime()
+    tm = faked(clock, rpm=1)
     await tm.acquire(1, 1)
     waiting = asyncio.ensure_future(tm.acquire(1, 1))
-    await asyncio.sleep(0.05)
+    await settle()
     assert tm.snapshot().waiters == 1
     assert tm.snapshot().waiting_for == "requests"
     waiting.cancel()
@@ -136,16 +151,18 @@ def test_threads_and_event_loops_share_one_budget_without_exceeding_it() -> None
 
     def thread_worker() -> None:
         for _ in range(3):
-            tm.acquire_sync(1, 1)
+            reservation = tm.acquire_sync(1, 1)
             with lock:
                 granted.append(time.monotonic())
+            tm.reconcile(reservation, {"input_tokens": 1})
 
     def loop_worker() -> None:
         async def run() -> None:
             for _ in range(3):
-                await tm.acquire(1, 1)
+                reservation = await tm.acquire(1, 1)
                 with lock:
                     granted.append(time.monotonic())
+                tm.reconcile(reservation, {"input_tokens": 1})
 
         asyncio.run(run())
 
@@ -166,10 +183,11 @@ def test_threads_and_event_loops_share_one_budget_without_exceeding_it() -> None
 
 
 async def test_server_headers_correct_the_limits_and_remaining() -> None:
-    clock = FakeClock()
+    clock = FakeTime()
     tm = TokenManager(
         RateLimits(50, 40_000, 16_000),
         clock=clock,
+        waiting=clock,
         wall_clock=lambda: 1_700_000_000.0,
         explicit_limits=(),
     )
@@ -186,9 +204,14 @@ async def test_server_headers_correct_the_limits_and_remaining() -> None:
     assert snapshot.budgets["input_tokens"].limit_source == "server"
     # The server says only 30,000 remain: we never plan past that.
     assert snapshot.budgets["input_tokens"].used == 50_000
-    with pytest.raises(TimeoutError):
-        async with asyncio.timeout(0.1):
-            await tm.acquire(31_000, 1)
+    waiting = asyncio.ensure_future(tm.acquire(31_000, 1))
+    await settle()
+    clock.advance(59)
+    await settle()
+    assert not waiting.done(), "31,000 does not fit in the 30,000 that remain"
+    clock.advance(1.5)
+    await settle()
+    assert waiting.done(), "at the server's reset it fits"
 
 
 async def test_explicit_limits_stay_when_the_server_allows_more() -> None:
@@ -198,8 +221,8 @@ async def test_explicit_limits_stay_when_the_server_allows_more() -> None:
 
 
 async def test_retry_after_pauses_every_caller() -> None:
-    clock = FakeClock()
-    tm = manager(clock=clock)
+    clock = FakeTime()
+    tm = faked(clock)
 
     class Response:
         status_code = 429
@@ -213,11 +236,15 @@ async def test_retry_after_pauses_every_caller() -> None:
             1, 1, on_wait=lambda budget, seconds: waits.append((budget, seconds))
         )
     )
-    await asyncio.sleep(0.05)
+    await settle()
     assert waits == [("retry_after", pytest.approx(7.0))]
-    clock.now += 7.5
-    tm.pause(0)  # wakes the waiters to re-check the (fake) clock
-    await asyncio.wait_for(task, 1)
+    clock.advance(6.9)
+    await settle()
+    assert not task.done()
+    clock.advance(0.2)
+    await settle()
+    assert task.done()
+    assert tm.pool_reports()[0].rate_limited == 1
 
 
 def test_max_tokens_is_clamped_to_the_output_budget() -> None:
@@ -262,18 +289,21 @@ async def test_the_measured_prefix_is_exact_and_only_new_content_is_estimated() 
     history: list[Any] = [
         {"role": "user", "content": "list the files in my home directory"}
     ]
-    first = tm.estimate_input_tokens(system=system, messages=history, tools=tools)
+    first = tm.estimate_request(system=system, messages=history, tools=tools)
     reservation = await tm.acquire(first, 100)
     tm.reconcile(reservation, {"input_tokens": 1_234, "output_tokens": 50})
     history += [
         {"role": "assistant", "content": [{"type": "text", "text": "Sure."}]},
         {"role": "user", "content": "thanks"},
     ]
-    second = tm.estimate_input_tokens(system=system, messages=history, tools=tools)
+    second = tm.estimate_request(system=system, messages=history, tools=tools)
     new_part = tm.estimate_message_tokens(history[1]) + tm.estimate_message_tokens(
         history[2]
     )
-    assert second == 1_234 + new_part
+    assert second.total_tokens == 1_234 + new_part
+    assert tm.estimate_input_tokens(system=system, messages=history, tools=tools) == (
+        1_234 + new_part
+    )
 
 
 def test_the_environment_configures_the_singleton() -> None:
@@ -286,57 +316,17 @@ def test_the_environment_configures_the_singleton() -> None:
     )
     assert tm.limits == RateLimits(5, 1_000, 16_000, 2.0)
     assert tm.snapshot().budgets["output_tokens"].limit_source == "default"
-
-
-@pytest.mark.redis
-def test_processes_sharing_redis_share_one_budget(redis_server: Any) -> None:
-    from ratelimit.storage import RedisStorage
-
-    first = manager(rpm=3, storage=RedisStorage(redis_server.url, prefix="t1"))
-    second = manager(rpm=3, storage=RedisStorage(redis_server.url, prefix="t1"))
-    for tm in (first, second, first):
-        tm.acquire_sync(1, 1)
-    assert second.snapshot().budgets["requests"].used == 3
-    started = time.monotonic()
-    done = threading.Event()
-
-    def fourth() -> None:
-        second.acquire_sync(1, 1)
-        done.set()
-
-    threading.Thread(target=fourth, daemon=True).start()
-    assert not done.wait(0.3), "a fourth request in the window must wait"
-    assert time.monotonic() - started >= 0.3
-
-
-@pytest.mark.redis
-def test_when_redis_goes_away_limiting_goes_on_locally(
-    redis_server: Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    from ratelimit.storage import RedisStorage
-
-    tm = manager(rpm=3, storage=RedisStorage(redis_server.url, prefix="t2"))
-    tm.acquire_sync(1, 1)
-    tm.acquire_sync(1, 1)
-    redis_server.stop()
-    with caplog.at_level(logging.WARNING, logger="token_manager"):
-        tm.acquire_sync(1, 1)  # the third still fits: our own two were mirrored locally
-    assert "Redis is unavailable" in caplog.text
-    assert tm.snapshot().budgets["requests"].used == 3
-    done = threading.Event()
-
-    def fourth() -> None:
-        tm.acquire_sync(1, 1)
-        done.set()
-
-    threading.Thread(target=fourth, daemon=True).start()
-    assert not done.wait(0.3), "local limiting must still hold the fourth request"
+    assert tm.cache_aware_admission is True
+    assert (
+        TokenManager.from_env({"TOKEN_MANAGER_CACHE_AWARE": "0"}).cache_aware_admission
+        is False
+    )
 
 
 @pytest.mark.slow
 def test_a_million_acquisitions_stay_bounded_in_memory_and_time() -> None:
-    clock = FakeClock()
-    tm = manager(rpm=None, itpm=10**12, otpm=10**12, window=1.0, clock=clock)
+    clock = FakeTime()
+    tm = faked(clock, rpm=None, itpm=10**12, otpm=10**12, window=1.0)
     lap_seconds: list[float] = []
     started = time.perf_counter()
     for index in range(1_000_000):
@@ -347,7 +337,9 @@ def test_a_million_acquisitions_stay_bounded_in_memory_and_time() -> None:
             lap_seconds.append(time.perf_counter() - started)
             started = time.perf_counter()
     assert not tm._held, "no reservation is kept once reconciled"
-    assert all(len(window.entries) <= 1_001 for window in tm._local.windows.values())
+    windows = tm._store.local.windows("default").values()
+    assert all(len(window.entries) <= 1_001 for window in windows)
+    assert all(not window.in_flight for window in windows)
     assert max(lap_seconds) < 3 * min(lap_seconds), (
         f"time per call stays flat: {lap_seconds}"
     )

@@ -204,3 +204,65 @@ class Calibration:
 
     def apply(self, raw: int) -> int:
         return round(raw * self.ratio)
+
+
+def _item_key(item: Any) -> str:
+    """Identity of a tool, system block or content block, blind to its own mark."""
+    if isinstance(item, dict):
+        item = {key: value for key, value in item.items() if key != "cache_control"}
+    return fingerprint(item)
+
+
+def _marked(item: Any) -> Any:
+    return item.get("cache_control") if isinstance(item, dict) else None
+
+
+def _chain(previous: str, item_key: str) -> str:
+    return hashlib.blake2b((previous + item_key).encode(), digest_size=16).hexdigest()
+
+
+def raw_breakpoints(
+    system: Any,
+    messages: Sequence[Any],
+    tools: Sequence[Any] | None,
+    message_keys: Sequence[str],
+    message_tokens: Sequence[int],
+) -> list[tuple[str, int, Any]]:
+    """Each `cache_control` mark in prompt order (tools, system, messages): the
+    prefix's fingerprint, its raw token count, and the mark itself.
+
+    The fingerprint chains item fingerprints blind to the marks, so the same
+    prefix marked in one request and unmarked in the next has one identity.
+    """
+    found: list[tuple[str, int, Any]] = []
+    key, tokens = "", 0
+    for tool in tools or []:
+        key = _chain(key, _item_key(tool))
+        tokens += tools_tokens([tool])
+        if mark := _marked(tool):
+            found.append((key, tokens, mark))
+    system_blocks = [system] if isinstance(system, str) else list(system or [])
+    for block in system_blocks:
+        key = _chain(key, _item_key(block))
+        tokens += _block_tokens(block)
+        if mark := _marked(block):
+            found.append((key, tokens, mark))
+    for message, message_key, counted in zip(
+        messages, message_keys, message_tokens, strict=True
+    ):
+        content = message.get("content") if isinstance(message, dict) else None
+        blocks = content if isinstance(content, list) else []
+        marks = [index for index, block in enumerate(blocks) if _marked(block)]
+        if marks:
+            # A mark inside the message: its prefix ends at the marked block.
+            running = key
+            for index, block in enumerate(blocks):
+                running = _chain(running, _item_key(block))
+                if index in marks:
+                    partial = MESSAGE_OVERHEAD + sum(
+                        _block_tokens(item) for item in blocks[: index + 1]
+                    )
+                    found.append((running, tokens + partial, _marked(block)))
+        key = _chain(key, message_key)
+        tokens += counted
+    return found

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ratelimit.window import SlidingWindow, seconds_until_fits
+from token_manager.window import SlidingWindow, seconds_until_fits
 
 
 def test_a_charge_counts_for_exactly_one_window() -> None:
@@ -91,3 +91,33 @@ def test_a_million_charges_stay_bounded_in_memory_and_time() -> None:
         if window.wait_for(1, 2_000, now) == 0.0:
             window.charge(now, 1)
     assert len(window.entries) <= 1_001
+
+
+def test_an_in_flight_charge_never_expires_until_settled() -> None:
+    window = SlidingWindow(10.0, lease=600.0)
+    entry = window.reserve(0.0, 100)
+    assert window.used(500.0) == 100
+    assert window.wait_for(1, 100, 500.0) == pytest.approx(110.0, abs=1e-3), (
+        "only the lease's end frees it, unless settled sooner"
+    )
+    window.settle(entry, 80, 500.0)
+    assert window.used(509.9) == 80
+    assert window.used(510.0) == 0
+
+
+def test_a_forgotten_in_flight_charge_still_goes_after_its_lease() -> None:
+    window = SlidingWindow(10.0, lease=600.0)
+    window.reserve(0.0, 100)
+    assert window.used(609.9) == 100
+    assert window.used(610.0) == 0
+
+
+def test_a_new_ceiling_replaces_the_old_one() -> None:
+    window = SlidingWindow(60.0)
+    window.charge(0.0, 1_000)
+    window.set_ceiling(5_000, 0.0, 1.0)
+    window.set_ceiling(5_000, 0.0, 2.0)
+    assert window.used(3.0) == 6_000
+    assert window.used_without_ceiling(3.0) == 1_000
+    window.set_ceiling(0, 0.0, 4.0)
+    assert window.used(4.0) == 1_000

@@ -1,1 +1,0 @@
-"""The pieces behind `token_manager`: window arithmetic, storage, estimates, budgets."""

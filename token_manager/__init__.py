@@ -1,0 +1,34 @@
+"""The limiter: paces every request under the organisation's rate limits, one
+pool per model class, and budgets tool results.
+
+The face of the package; `token_manager` is the process's one manager, built
+from the environment.
+"""
+
+from .budgets import Budget, wait_label, wait_phrase
+from .estimator import RequestEstimate
+from .headers import retry_after_seconds
+from .limits import RateLimits, RequestTooLargeError
+from .manager import TokenManager
+from .pools import rate_limit_pool
+from .snapshot import BudgetSnapshot, LimiterSnapshot, Reservation
+from .stores import PoolReport
+
+__all__ = [
+    "Budget",
+    "BudgetSnapshot",
+    "LimiterSnapshot",
+    "PoolReport",
+    "RateLimits",
+    "RequestEstimate",
+    "RequestTooLargeError",
+    "Reservation",
+    "TokenManager",
+    "rate_limit_pool",
+    "retry_after_seconds",
+    "token_manager",
+    "wait_label",
+    "wait_phrase",
+]
+
+token_manager = TokenManager.from_env()

@@ -1,0 +1,432 @@
+"""The one place that decides when a request may go, per rate-limit pool.
+
+One `TokenManager` per process, shared by every session, thread and event
+loop. Waiting never blocks an event loop, never busy-loops, and serves each
+pool's callers first come, first served. Never over-admits: a request that
+can never fit fails at once, also when a limit drops while it waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .budgets import BUDGETS, RETRY_AFTER, Budget
+from .estimator import RequestEstimate, RequestEstimator
+from .headers import budget_headers, retry_after_seconds
+from .limits import RateLimits, RequestTooLargeError, check_fits
+from .meter import MeterMixin
+from .pool_state import Held, PoolState, Waiter
+from .pools import DEFAULT_POOL, cache_reads_count, rate_limit_pool
+from .settings import read_settings
+from .sizing import SizingMixin
+from .snapshot import Reservation
+from .stores import FallbackStore, MemoryStore, Store
+from .stores.redis import RedisStore, account_tag
+from .waiting import Attempt, RealWaiting, WaitCallback, Waiting, wait_async, wait_sync
+
+logger = logging.getLogger("token_manager")
+
+
+class TokenManager(SizingMixin, MeterMixin):
+    """Paces requests under requests/min, input tokens/min and output tokens/min,
+    one set of windows per rate-limit pool (model class)."""
+
+    def __init__(
+        self,
+        limits: RateLimits,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        storage: Store | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        waiting: Waiting | None = None,
+        tool_result_tokens: int | None = None,
+        tool_output_dir: Path | None = None,
+        explicit_limits: Sequence[str] = BUDGETS,
+        cache_aware_admission: bool = True,
+    ) -> None:
+        self._configured = limits
+        self._clock, self._wall_clock = clock, wall_clock
+        self._waiting: Waiting = waiting or RealWaiting()
+        self._lock = threading.RLock()
+        self._store = FallbackStore(MemoryStore(limits.window_seconds), storage, clock)
+        self._pools: dict[str, PoolState] = {}
+        self._held: dict[str, Held] = {}
+        self._estimator = RequestEstimator()
+        self._explicit: dict[str, bool] = {
+            name: name in explicit_limits for name in BUDGETS
+        }
+        self._tool_result_tokens = tool_result_tokens
+        self._tool_output_dir = tool_output_dir or Path("/tmp/outputs/tool_results")
+        self.cache_aware_admission = cache_aware_admission
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> TokenManager:
+        """The process-wide manager as the environment configures it."""
+        settings = read_settings(environ)
+        storage: Store | None = None
+        if settings.redis_url:
+            storage = RedisStore(
+                settings.redis_url,
+                prefix=settings.redis_prefix,
+                account=account_tag(settings.api_key),
+                cluster=settings.redis_cluster,
+            )
+        return cls(
+            settings.limits,
+            storage=storage,
+            tool_result_tokens=settings.tool_result_tokens,
+            tool_output_dir=settings.tool_output_dir,
+            explicit_limits=settings.explicit,
+            cache_aware_admission=settings.cache_aware_admission,
+        )
+
+    # ---- pools and limits ------------------------------------------------
+
+    def _pool(self, pool: str) -> PoolState:
+        found = self._pools.get(pool)
+        if found is None:
+            found = self._pools[pool] = PoolState()
+        return found
+
+    def limits_for(self, *, model: str | None = None) -> RateLimits:
+        """The limits in force for `model`'s pool: configured ones, corrected by
+        what the server said about that pool."""
+        return self._limits_of(rate_limit_pool(model))
+
+    def _limits_of(self, pool: str) -> RateLimits:
+        with self._lock:
+            server = self._pool(pool).server
+            effective: dict[str, int | None] = {}
+            for name, configured in self._configured.by_budget().items():
+                learned = server[name].learned_limit
+                if learned is None:
+                    effective[name] = configured
+                elif self._explicit[name] and configured is not None:
+                    effective[name] = min(configured, learned)
+                else:
+                    effective[name] = learned
+            return RateLimits.from_budgets(effective, self._configured.window_seconds)
+
+    def set_limits(self, limits: RateLimits, *, model: str | None = None) -> None:
+        """Replace the configured limits (the UI's editable fields). They apply to
+        every pool (`model` is accepted for symmetry); every waiter re-checks."""
+        with self._lock:
+            self._configured = limits
+            self._explicit = dict.fromkeys(BUDGETS, True)
+            self._store.local.resize(limits.window_seconds)
+            for pool in self._pools.values():
+                pool.wake_all()
+
+    # ---- acquiring -------------------------------------------------------
+
+    def _amounts(
+        self, request: RequestEstimate | int, output_tokens: int, pool: str
+    ) -> dict[str, int]:
+        if isinstance(request, RequestEstimate):
+            charged = (
+                request.uncached_tokens
+                if self.cache_aware_admission and not cache_reads_count(pool)
+                else request.total_tokens
+            )
+        else:
+            charged = int(request)
+        return {
+            Budget.REQUESTS: 1,
+            Budget.INPUT_TOKENS: max(0, charged),
+            Budget.OUTPUT_TOKENS: max(0, int(output_tokens)),
+        }
+
+    def _request_pool(self, request: RequestEstimate | int, model: str | None) -> str:
+        if model is not None:
+            return rate_limit_pool(model)
+        if isinstance(request, RequestEstimate):
+            return request.pool
+        return DEFAULT_POOL
+
+    async def acquire(
+        self,
+        request: RequestEstimate | int,
+        output_tokens: int,
+        *,
+        model: str | None = None,
+        on_wait: WaitCallback | None = None,
+    ) -> Reservation:
+        """Wait (without blocking the event loop) until the request fits; reserve it.
+
+        `request` is an estimate (its predicted uncached input is charged) or a
+        number of input tokens (all charged)."""
+        pool = self._request_pool(request, model)
+        amounts = self._amounts(request, output_tokens, pool)
+        estimate = request if isinstance(request, RequestEstimate) else None
+        check_fits(amounts, self._limits_of(pool).by_budget())
+        loop = asyncio.get_running_loop()
+        woken = asyncio.Event()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(woken.set)
+
+        waiter = Waiter(wake=wake)
+        started = self._clock()
+        with self._lock:
+            self._pool(pool).queue.append(waiter)
+        try:
+            return await wait_async(
+                lambda: self._attempt(pool, waiter, amounts, started, estimate),
+                woken,
+                self._waiting,
+                on_wait,
+                in_thread=self._store.shared is not None,
+                undo=self.release,
+            )
+        finally:
+            self._leave_queue(pool, waiter)
+
+    def acquire_sync(
+        self,
+        request: RequestEstimate | int,
+        output_tokens: int,
+        *,
+        model: str | None = None,
+        on_wait: WaitCallback | None = None,
+    ) -> Reservation:
+        """The blocking twin of `acquire`, for threads without an event loop."""
+        pool = self._request_pool(request, model)
+        amounts = self._amounts(request, output_tokens, pool)
+        estimate = request if isinstance(request, RequestEstimate) else None
+        check_fits(amounts, self._limits_of(pool).by_budget())
+        woken = threading.Event()
+        waiter = Waiter(wake=woken.set)
+        started = self._clock()
+        with self._lock:
+            self._pool(pool).queue.append(waiter)
+        try:
+            return wait_sync(
+                lambda: self._attempt(pool, waiter, amounts, started, estimate),
+                woken,
+                self._waiting,
+                on_wait,
+            )
+        finally:
+            self._leave_queue(pool, waiter)
+
+    def _attempt(
+        self,
+        pool_name: str,
+        waiter: Waiter,
+        amounts: dict[str, int],
+        started: float,
+        estimate: RequestEstimate | None,
+    ) -> Attempt[Reservation]:
+        """One decision. The shared store is asked without holding the lock, so
+        nobody (an event loop least of all) waits on the lock for Redis."""
+        with self._lock:
+            early = self._precheck(pool_name, waiter, amounts)
+            if early is not None:
+                return early
+            limits = self._limits_of(pool_name).by_budget()
+            window, now = self._configured.window_seconds, self._clock()
+        shared = self._store.try_reserve_shared(pool_name, amounts, limits, window, now)
+        with self._lock:
+            decision = self._store.complete(
+                pool_name, amounts, limits, window, now, shared
+            )
+            pool = self._pool(pool_name)
+            if decision.too_large and decision.budget is not None:
+                budget = decision.budget
+                raise RequestTooLargeError(
+                    budget, amounts[budget], limits.get(budget) or 0
+                )
+            if decision.handle is None:
+                waiter.waiting_for = decision.budget
+                waiter.ready_at = now + decision.wait
+                return Attempt(
+                    sleep=decision.wait, reason=decision.budget, shown=decision.wait
+                )
+            pool.leave(waiter)  # and the next one re-checks
+            reservation = Reservation(
+                reservation_id=decision.handle.reservation_id,
+                input_tokens=amounts[Budget.INPUT_TOKENS],
+                output_tokens=amounts[Budget.OUTPUT_TOKENS],
+                waited_seconds=now - started,
+                waited_for=waiter.waiting_for,
+                pool=pool_name,
+            )
+            self._held[reservation.reservation_id] = Held(
+                reservation, decision.handle, estimate
+            )
+            return Attempt(granted=reservation)
+
+    def _precheck(
+        self, pool_name: str, waiter: Waiter, amounts: dict[str, int]
+    ) -> Attempt[Reservation] | None:
+        """Size, place in the queue and retry-after: the reasons not to ask the store."""
+        pool = self._pool(pool_name)
+        # Limits may have dropped while we waited: never wait for the impossible.
+        check_fits(amounts, self._limits_of(pool_name).by_budget())
+        now = self._clock()
+        if not pool.queue or pool.queue[0] is not waiter:
+            # Behind someone: sleep until woken (the head wakes us when it goes).
+            head = pool.queue[0] if pool.queue else None
+            shown = (
+                None
+                if head is None or head.ready_at is None
+                else max(0.0, head.ready_at - now)
+            )
+            return Attempt(
+                sleep=None, reason=head.waiting_for if head else None, shown=shown
+            )
+        paused = pool.paused_until - now
+        if paused > 0:
+            waiter.waiting_for, waiter.ready_at = RETRY_AFTER, pool.paused_until
+            return Attempt(sleep=paused, reason=RETRY_AFTER, shown=paused)
+        return None
+
+    def _leave_queue(self, pool_name: str, waiter: Waiter) -> None:
+        with self._lock:
+            self._pool(pool_name).leave(waiter)
+
+    # ---- after the response ----------------------------------------------
+
+    def reconcile(self, reservation: Reservation, usage: Any) -> None:
+        """Charge what the request really cost; its window starts now.
+
+        `usage` None: the server counted it but we never learnt how much (a
+        broken stream): the reservation stays charged as reserved. Cache reads
+        are free unless the pool's class counts them; cache writes count."""
+        with self._lock:
+            held = self._held.pop(reservation.reservation_id, None)
+            if held is None:
+                return
+            now = self._clock()
+            if usage is None:
+                self._store.settle(held.handle, dict(held.handle.amounts), now)
+            else:
+                fresh = _usage_value(usage, "input_tokens")
+                written = _usage_value(usage, "cache_creation_input_tokens")
+                read = _usage_value(usage, "cache_read_input_tokens")
+                counted = (
+                    fresh
+                    + written
+                    + (read if cache_reads_count(reservation.pool) else 0)
+                )
+                self._store.settle(
+                    held.handle,
+                    {
+                        Budget.INPUT_TOKENS: counted,
+                        Budget.OUTPUT_TOKENS: _usage_value(usage, "output_tokens"),
+                    },
+                    now,
+                )
+                if held.estimate is not None:
+                    self._estimator.learn(
+                        held.estimate,
+                        input_tokens=fresh,
+                        cache_written=written,
+                        cache_read=read,
+                        now=now,
+                    )
+            self._pool(reservation.pool).wake_head()
+
+    def release(self, reservation: Reservation) -> None:
+        """Give back a reservation the server never counted (refused before it started)."""
+        with self._lock:
+            held = self._held.pop(reservation.reservation_id, None)
+            if held is None:
+                return
+            self._store.settle(
+                held.handle, {name: 0 for name in BUDGETS}, self._clock()
+            )
+            self._pool(reservation.pool).wake_head()
+
+    # ---- what the server says --------------------------------------------
+
+    def update_from_headers(
+        self, headers: Mapping[str, str] | Any, *, model: str | None = None
+    ) -> None:
+        """Learn limits and remaining budget from `anthropic-ratelimit-*` headers
+        for `model`'s pool; every waiter of that pool re-checks."""
+        pool_name = rate_limit_pool(model)
+        with self._lock:
+            pool = self._pool(pool_name)
+            now, wall = self._clock(), self._wall_clock()
+            window = self._configured.window_seconds
+            learned = False
+            for budget in BUDGETS:
+                said = budget_headers(headers, budget)
+                state = pool.server[budget]
+                if said.limit is not None:
+                    learned = learned or state.learned_limit != said.limit
+                    state.learned_limit = said.limit
+                if said.remaining is None:
+                    continue
+                state.remaining = said.remaining
+                server_limit = (
+                    state.learned_limit
+                    or self._limits_of(pool_name).by_budget()[budget]
+                )
+                if server_limit is None:
+                    continue
+                expires_in = window
+                if said.reset_at is not None:
+                    expires_in = min(window, max(0.0, said.reset_at - wall))
+                self._store.set_ceiling(
+                    pool_name,
+                    budget,
+                    max(0, server_limit - said.remaining),
+                    expires_in,
+                    window,
+                    now,
+                )
+            if learned:
+                self._store.record(
+                    pool_name, limits=self._limits_of(pool_name).by_budget()
+                )
+            # retry-after comes with 429s (and overloads): everyone waits it out.
+            retry_after = retry_after_seconds(headers)
+            if retry_after is not None:
+                self._pause(pool, retry_after, now)
+            pool.wake_all()
+
+    def pause(self, seconds: float, *, model: str | None = None) -> None:
+        """Hold every caller of `model`'s pool for `seconds` (a 429's retry-after)."""
+        with self._lock:
+            pool = self._pool(rate_limit_pool(model))
+            self._pause(pool, seconds, self._clock())
+            pool.wake_all()
+
+    @staticmethod
+    def _pause(pool: PoolState, seconds: float, now: float) -> None:
+        if pool.pause(seconds, now):
+            logger.info("rate limited by the API: every request waits %.1f s", seconds)
+
+    def observe_response(self, response: Any, *, model: str | None = None) -> None:
+        """An httpx response hook: every response, the SDK's retries included."""
+        headers = response.headers
+        self.update_from_headers(headers, model=model)
+        if getattr(response, "status_code", None) == 429:
+            pool = rate_limit_pool(model)
+            with self._lock:
+                self._pool(pool).rate_limited += 1
+                self._store.record(pool, rate_limited=1)
+            if retry_after_seconds(headers) is None:
+                self.pause(1.0, model=model)
+
+    def reset(self) -> None:
+        """Forget every charge and wait (tests, and the UI's reset)."""
+        with self._lock:
+            self._store.local = MemoryStore(self._configured.window_seconds)
+            self._held.clear()
+            for pool in self._pools.values():
+                pool.paused_until = 0.0
+                pool.wake_all()
+
+
+def _usage_value(usage: Any, name: str) -> int:
+    value = usage.get(name) if isinstance(usage, Mapping) else getattr(usage, name, 0)
+    return int(value or 0)

@@ -1,0 +1,82 @@
+"""What the manager shows: one pool's snapshot for the UI, every pool's report
+for a status command (a part of `TokenManager`)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from .budgets import BUDGETS
+from .limits import RateLimits
+from .pool_state import PoolState
+from .pools import rate_limit_pool
+from .snapshot import BudgetSnapshot, LimiterSnapshot
+from .stores import FallbackStore, PoolReport
+
+
+class MeterMixin:
+    """Snapshots and reports; `TokenManager` provides the state below."""
+
+    _lock: threading.RLock
+    _clock: Callable[[], float]
+    _store: FallbackStore
+    _configured: RateLimits
+    _pools: dict[str, PoolState]
+    _explicit: dict[str, bool]
+
+    def _pool(self, pool: str) -> PoolState:
+        raise NotImplementedError
+
+    def _limits_of(self, pool: str) -> RateLimits:
+        raise NotImplementedError
+
+    def snapshot(self, *, model: str | None = None) -> LimiterSnapshot:
+        pool_name = rate_limit_pool(model)
+        with self._lock:
+            pool = self._pool(pool_name)
+            now = self._clock()
+            window = self._configured.window_seconds
+            usage = self._store.usage(pool_name, window, now)
+            limits = self._limits_of(pool_name).by_budget()
+            budgets: dict[str, BudgetSnapshot] = {
+                name: BudgetSnapshot(
+                    used=usage[name],
+                    limit=limits[name],
+                    limit_source=self._limit_source(pool, name),
+                    server_remaining=pool.server[name].remaining,
+                )
+                for name in BUDGETS
+            }
+            head = pool.queue[0] if pool.queue else None
+            return LimiterSnapshot(
+                budgets=budgets,
+                window_seconds=window,
+                waiters=len(pool.queue),
+                next_free_in=None
+                if head is None or head.ready_at is None
+                else max(0.0, head.ready_at - now),
+                waiting_for=head.waiting_for if head else None,
+                paused_for=max(0.0, pool.paused_until - now),
+                shared=self._store.shared is not None,
+                shared_available=self._store.available(),
+                pool=pool_name,
+            )
+
+    def pool_reports(self) -> list[PoolReport]:
+        """Every pool the store knows (shared: every process's), with usage,
+        limits, waiters and 429s seen: what a status command prints."""
+        with self._lock:
+            window, now = self._configured.window_seconds, self._clock()
+            names = sorted({*self._store.pools(), *self._pools})
+            for name in self._pools:
+                self._store.record(
+                    name,
+                    limits=self._limits_of(name).by_budget(),
+                    waiters=len(self._pools[name].queue),
+                )
+            return [self._store.report(name, window, now) for name in names]
+
+    def _limit_source(self, pool: PoolState, budget: str) -> str:
+        if pool.server[budget].learned_limit is not None:
+            return "server"
+        return "configured" if self._explicit[budget] else "default"

@@ -1,0 +1,93 @@
+"""What every store of charges offers, and the values that cross its boundary.
+
+A store only records and checks; waiting, fairness and estimates live above it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..window import Entry
+
+
+class StorageUnavailable(Exception):
+    """The shared store cannot be reached; the caller falls back to local limiting."""
+
+
+@dataclass
+class Handle:
+    """What the stores need to find a reservation again."""
+
+    reservation_id: str
+    pool: str
+    amounts: dict[str, int]
+    entries: dict[str, Entry] = field(default_factory=dict)  # the local windows'
+    shared: bool = False  # also charged in the shared store
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A store's answer to "may this go now?"."""
+
+    handle: Handle | None
+    wait: float = 0.0
+    budget: str | None = None
+    too_large: bool = False  # above the whole limit: refused, never granted
+
+
+@dataclass(frozen=True)
+class PoolReport:
+    """One pool as a status command shows it."""
+
+    pool: str
+    usage: dict[str, int]
+    limits: dict[str, int | None]
+    waiters: int
+    rate_limited: int
+
+
+class Store(Protocol):
+    def try_reserve(
+        self,
+        pool: str,
+        amounts: dict[str, int],
+        limits: dict[str, int | None],
+        window: float,
+        now: float,
+    ) -> Decision:
+        """Charge all amounts at once (in flight) if every budget admits them."""
+
+    def settle(self, handle: Handle, amounts: dict[str, int], now: float) -> None:
+        """The real amounts; their window starts now."""
+
+    def usage(self, pool: str, window: float, now: float) -> dict[str, int]:
+        """Per budget, what the pool's current window holds."""
+
+    def set_ceiling(
+        self,
+        pool: str,
+        budget: str,
+        server_used: int,
+        expires_in: float,
+        window: float,
+        now: float,
+    ) -> int:
+        """The server counts `server_used`: hold the part the store does not know
+        of as one phantom charge (replacing the previous one); return it."""
+
+    def pools(self) -> list[str]:
+        """Every pool the store has seen."""
+
+    def record(
+        self,
+        pool: str,
+        *,
+        limits: dict[str, int | None] | None = None,
+        waiters: int | None = None,
+        rate_limited: int = 0,
+    ) -> None:
+        """Keep what a status command shows besides usage."""
+
+    def report(self, pool: str, window: float, now: float) -> PoolReport:
+        """Usage, limits, waiters and 429s seen of one pool."""

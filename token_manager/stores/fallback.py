@@ -1,0 +1,153 @@
+"""The store the manager talks to: the shared one when it answers, this
+process's own windows always, and the switch between them in one place.
+
+Every shared grant is mirrored locally, so a Redis outage loses no track of
+our own charges; while Redis is gone, limiting goes on locally (and says so).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from .base import Decision, Handle, PoolReport, StorageUnavailable, Store
+from .memory import MemoryStore
+
+logger = logging.getLogger("token_manager")
+
+REDIS_RETRY_SECONDS = 5.0
+# Other processes free budget without telling us: look again after this share
+# of the window (at most a second), whatever the store said.
+SHARED_RECHECK_SHARE = 0.05
+SHARED_RECHECK_SECONDS = 1.0
+
+T = TypeVar("T")
+
+
+class FallbackStore:
+    def __init__(
+        self,
+        local: MemoryStore,
+        shared: Store | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self.local, self.shared, self._clock = local, shared, clock
+        self._down_until = 0.0
+
+    def available(self) -> bool:
+        """Whether the shared store is in use right now (not known to be down)."""
+        return self.shared is not None and self._clock() >= self._down_until
+
+    def _shared_call(self, call: Callable[[Store], T]) -> T | None:
+        """Run `call` on the shared store; None when there is none or it is down."""
+        if self.shared is None or not self.available():
+            return None
+        try:
+            return call(self.shared)
+        except StorageUnavailable as error:
+            self._down_until = self._clock() + REDIS_RETRY_SECONDS
+            logger.warning("%s; limiting locally until it is back", error)
+            return None
+
+    def try_reserve_shared(
+        self,
+        pool: str,
+        amounts: dict[str, int],
+        limits: dict[str, int | None],
+        window: float,
+        now: float,
+    ) -> Decision | None:
+        """The shared store's answer (network I/O: call it without holding locks);
+        None when there is no shared store or it is down."""
+        decision = self._shared_call(
+            lambda store: store.try_reserve(pool, amounts, limits, window, now)
+        )
+        if decision is None or decision.handle is not None or decision.too_large:
+            return decision
+        return Decision(
+            None,
+            wait=min(
+                decision.wait, SHARED_RECHECK_SECONDS, window * SHARED_RECHECK_SHARE
+            ),
+            budget=decision.budget,
+        )
+
+    def complete(
+        self,
+        pool: str,
+        amounts: dict[str, int],
+        limits: dict[str, int | None],
+        window: float,
+        now: float,
+        shared: Decision | None,
+    ) -> Decision:
+        """Local half of a reservation (under the caller's lock): mirror a shared
+        grant, or decide locally when the shared store gave no answer."""
+        if shared is None:
+            return self.local.try_reserve(pool, amounts, limits, window, now)
+        if shared.handle is None:
+            return shared
+        mirror = self.local.record_reservation(
+            pool, amounts, now, shared.handle.reservation_id
+        )
+        mirror.shared = True
+        return Decision(mirror)
+
+    def settle(self, handle: Handle, amounts: dict[str, int], now: float) -> None:
+        if handle.shared:
+            shared_amounts = dict(handle.amounts)  # what the shared store holds now
+            self._shared_call(
+                lambda store: store.settle(
+                    Handle(handle.reservation_id, handle.pool, shared_amounts),
+                    amounts,
+                    now,
+                )
+            )
+        self.local.settle(handle, amounts, now)
+
+    def usage(self, pool: str, window: float, now: float) -> dict[str, int]:
+        shared = self._shared_call(lambda store: store.usage(pool, window, now))
+        return shared if shared is not None else self.local.usage(pool, window, now)
+
+    def set_ceiling(
+        self,
+        pool: str,
+        budget: str,
+        server_used: int,
+        expires_in: float,
+        window: float,
+        now: float,
+    ) -> None:
+        # Locally too: while Redis is gone, the server's word still holds.
+        self.local.set_ceiling(pool, budget, server_used, expires_in, window, now)
+        self._shared_call(
+            lambda store: store.set_ceiling(
+                pool, budget, server_used, expires_in, window, now
+            )
+        )
+
+    def pools(self) -> list[str]:
+        shared = self._shared_call(lambda store: store.pools()) or []
+        return sorted({*self.local.pools(), *shared})
+
+    def record(
+        self,
+        pool: str,
+        *,
+        limits: dict[str, int | None] | None = None,
+        waiters: int | None = None,
+        rate_limited: int = 0,
+    ) -> None:
+        self.local.record(
+            pool, limits=limits, waiters=waiters, rate_limited=rate_limited
+        )
+        self._shared_call(
+            lambda store: store.record(
+                pool, limits=limits, waiters=waiters, rate_limited=rate_limited
+            )
+        )
+
+    def report(self, pool: str, window: float, now: float) -> PoolReport:
+        shared = self._shared_call(lambda store: store.report(pool, window, now))
+        return shared if shared is not None else self.local.report(pool, window, now)

@@ -1,0 +1,124 @@
+"""One process's windows, per pool.
+
+Not locked: the TokenManager holds its lock around every call.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from ..budgets import BUDGETS
+from ..window import SlidingWindow, seconds_until_fits
+from .base import Decision, Handle, PoolReport
+
+
+@dataclass
+class _Stats:
+    limits: dict[str, int | None] = field(default_factory=dict)
+    waiters: int = 0
+    rate_limited: int = 0
+
+
+class MemoryStore:
+    def __init__(self, window: float) -> None:
+        self._window = window
+        self._pools: dict[str, dict[str, SlidingWindow]] = {}
+        self._stats: dict[str, _Stats] = {}
+
+    def windows(self, pool: str) -> dict[str, SlidingWindow]:
+        found = self._pools.get(pool)
+        if found is None:
+            found = self._pools[pool] = {
+                name: SlidingWindow(self._window) for name in BUDGETS
+            }
+        return found
+
+    def resize(self, window: float) -> None:
+        self._window = window
+        for windows in self._pools.values():
+            for sliding in windows.values():
+                sliding.window = window
+
+    def try_reserve(
+        self,
+        pool: str,
+        amounts: dict[str, int],
+        limits: dict[str, int | None],
+        window: float,
+        now: float,
+    ) -> Decision:
+        for name, amount in amounts.items():
+            limit = limits.get(name)
+            if limit is not None and amount > limit:
+                return Decision(None, budget=name, too_large=True)
+        wait, binding = seconds_until_fits(self.windows(pool), amounts, limits, now)
+        if wait > 0:
+            return Decision(None, wait=wait, budget=binding)
+        return Decision(self.record_reservation(pool, amounts, now))
+
+    def record_reservation(
+        self,
+        pool: str,
+        amounts: dict[str, int],
+        now: float,
+        reservation_id: str | None = None,
+    ) -> Handle:
+        """Charge in flight without checking (also: a mirror of a shared grant)."""
+        handle = Handle(reservation_id or uuid.uuid4().hex, pool, dict(amounts))
+        windows = self.windows(pool)
+        for name, amount in amounts.items():
+            handle.entries[name] = windows[name].reserve(now, amount)
+        return handle
+
+    def settle(self, handle: Handle, amounts: dict[str, int], now: float) -> None:
+        windows = self.windows(handle.pool)
+        for name, entry in handle.entries.items():
+            windows[name].settle(entry, amounts.get(name, entry.amount), now)
+        handle.amounts.update(amounts)
+
+    def usage(self, pool: str, window: float, now: float) -> dict[str, int]:
+        return {name: sliding.used(now) for name, sliding in self.windows(pool).items()}
+
+    def set_ceiling(
+        self,
+        pool: str,
+        budget: str,
+        server_used: int,
+        expires_in: float,
+        window: float,
+        now: float,
+    ) -> int:
+        sliding = self.windows(pool)[budget]
+        phantom = max(0, server_used - sliding.used_without_ceiling(now))
+        sliding.set_ceiling(phantom, now + expires_in - sliding.window, now)
+        return phantom
+
+    def pools(self) -> list[str]:
+        return sorted(self._pools)
+
+    def record(
+        self,
+        pool: str,
+        *,
+        limits: dict[str, int | None] | None = None,
+        waiters: int | None = None,
+        rate_limited: int = 0,
+    ) -> None:
+        self.windows(pool)
+        stats = self._stats.setdefault(pool, _Stats())
+        if limits is not None:
+            stats.limits = dict(limits)
+        if waiters is not None:
+            stats.waiters = waiters
+        stats.rate_limited += rate_limited
+
+    def report(self, pool: str, window: float, now: float) -> PoolReport:
+        stats = self._stats.get(pool, _Stats())
+        return PoolReport(
+            pool=pool,
+            usage=self.usage(pool, window, now),
+            limits={name: stats.limits.get(name) for name in BUDGETS},
+            waiters=stats.waiters,
+            rate_limited=stats.rate_limited,
+        )
