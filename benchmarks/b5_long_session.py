@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import io
 import json
 import os
@@ -31,7 +32,7 @@ from PIL import Image
 
 from computer_use_demo.conversation import (
     ContextBudget,
-    build_request_messages,
+    fit_request_view,
     validate_conversation,
 )
 from computer_use_demo.models import context_window_for
@@ -299,20 +300,36 @@ def main() -> None:
     cached_share: list[float] = []
     previous: list[Any] = []
     rss_mid = rss_start
+    kept_cut: object | None = None
+    request_tokens: list[int] = []
+    uncached_tokens: list[int] = []
+
+    def uncached(previous: list[Any], view: list[BetaMessageParam]) -> int:
+        """What the prompt cache cannot serve: everything after the prefix this
+        view shares with the previous request (all of it on the first)."""
+        same = common_prefix(previous, cast(list[Any], view))
+        fresh = sum(counter.count(message) for message in view[same:])
+        return fresh + (frame if not previous else 0)
+
     for number, (assistant, user) in enumerate(turns, 1):
         history.extend((assistant, user))
         started = time.perf_counter()
-        view, report = build_request_messages(
+        view, report = fit_request_view(
             cast(list[BetaMessageParam], history),
             budget,
             counter.count,
-            fixed_tokens=frame,
+            functools.partial(uncached, previous),
+            frame,
+            keep_from=kept_cut,
         )
+        kept_cut = report.first_kept_message
+        uncached_tokens.append(uncached(previous, view))
         seconds.append(time.perf_counter() - started)
         counts = [counter.count(message) for message in view]
         tokens = frame + sum(counts)  # recounted: the report must not flatter itself
         assert tokens == report.tokens_after, (tokens, report)
         observe(ours, number, tokens, budget.max_input_tokens, window)
+        request_tokens.append(tokens)
         invalid += bool(validate_conversation(view))
         same = common_prefix(previous, view)
         prefix_kept += same == len(previous)
@@ -362,6 +379,9 @@ def main() -> None:
                 "budget": budget.max_input_tokens,
                 "context_window": window,
                 "max_request_tokens": ours.max_request_tokens,
+                "median_request_tokens": int(statistics.median(request_tokens)),
+                "uncached_budget": budget.max_uncached_tokens,
+                "max_uncached_tokens": max(uncached_tokens),
                 "final_request_tokens": ours.final_request_tokens,
                 "within_budget": ours.first_turn_over_budget is None,
                 "invalid_requests": invalid,

@@ -25,6 +25,7 @@ from anthropic.types.beta import (
 
 import token_manager as token_manager_module
 from token_manager import (
+    RequestEstimate,
     RequestTooLargeError,
     Reservation,
     TokenManager,
@@ -34,9 +35,10 @@ from token_manager import (
 from .api_client import AnyAsyncClient, ClientTimeouts, make_client
 from .conversation import (
     ContextBudget,
+    PruneReport,
     answer_unanswered_tool_calls,
     answered_ids,
-    build_request_messages,
+    fit_request_view,
     inject_cache_breakpoints,
     is_tool_use,
     server_context_management,
@@ -221,6 +223,9 @@ class _AgentLoop:
     clamp_announced: bool = False
     partial_usage: Any = None
     context_window: int | None = None  # learned from a "prompt is too long" error
+    # The oldest turn the last request kept (the cut holds the cached prefix).
+    kept_cut: object | None = None
+    announced_left_out: tuple[int, int, int] = (0, 0, 0)
 
     # ---- the turn cycle -------------------------------------------------
 
@@ -300,9 +305,9 @@ class _AgentLoop:
         shrinks = 0
         while True:
             attempt += 1
-            params = self._request_params(shrinks)
+            params, estimate = self._request_params(shrinks)
             try:
-                reservation = await self._reserve(params)
+                reservation = await self._reserve(params, estimate)
             except RequestTooLargeError as error:
                 # Input above the (perhaps newly learned) limit: send less history,
                 # as for "prompt is too long"; other budgets cannot shrink here.
@@ -370,7 +375,7 @@ class _AgentLoop:
                 continue
             return sampled
 
-    def _request_params(self, shrinks: int) -> dict[str, Any]:
+    def _request_params(self, shrinks: int) -> tuple[dict[str, Any], RequestEstimate]:
         system = system_block(self.system_suffix, cache=self.options.prompt_caching)
         tool_params = self.tools.to_params()
         budget = ContextBudget.for_model(
@@ -382,24 +387,23 @@ class _AgentLoop:
             images_to_keep=self.images_to_keep,
             context_window=self.context_window,
         )
-        request_messages, report = build_request_messages(
-            self.messages,
-            budget,
-            self.manager.estimate_message_tokens,
-            fixed_tokens=self.manager.estimate_frame_tokens(
-                system=[system], tools=tool_params
-            ),
+        request_messages, report, estimate = self._fitting_view(
+            budget, [system], tool_params
         )
-        if report.pruned_for_budget:
+        left_out = (
+            report.turns_dropped,
+            report.tool_outputs_shortened,
+            report.images_removed_for_budget,
+        )
+        if report.pruned_for_budget and left_out != self.announced_left_out:
             self._status("context_pruned", report.describe())
-        if self.options.prompt_caching:
-            inject_cache_breakpoints(request_messages)
+        self.announced_left_out = left_out
         max_tokens = self._clamped_max_tokens()
         mode, effort, thinking_budget = self.thinking
         extra_body = thinking_body(mode, effort, thinking_budget, max_tokens)
         if self.server_edits:
             extra_body["context_management"] = self.server_edits
-        return {
+        params = {
             "model": self.model,
             "max_tokens": max_tokens,
             "system": [system],
@@ -408,6 +412,35 @@ class _AgentLoop:
             "betas": self.options.betas(),
             "extra_body": extra_body,
         }
+        return params, estimate
+
+    def _fitting_view(
+        self, budget: ContextBudget, system: list[Any], tools: list[Any]
+    ) -> tuple[list[BetaMessageParam], PruneReport, RequestEstimate]:
+        """The request view (see `fit_request_view`), its cache marks, its estimate."""
+        estimated: list[tuple[list[BetaMessageParam], RequestEstimate]] = []
+
+        def estimate(view: list[BetaMessageParam]) -> RequestEstimate:
+            if self.options.prompt_caching:
+                inject_cache_breakpoints(view)
+            result = self.manager.estimate_request(
+                system=system, messages=view, tools=tools, model=self.model
+            )
+            estimated.append((view, result))
+            return result
+
+        view, report = fit_request_view(
+            self.messages,
+            budget,
+            self.manager.estimate_message_tokens,
+            lambda view: estimate(view).uncached_tokens,
+            self.manager.estimate_frame_tokens(system=system, tools=tools),
+            keep_from=self.kept_cut,
+        )
+        self.kept_cut = report.first_kept_message
+        if estimated and estimated[-1][0] is view:
+            return view, report, estimated[-1][1]
+        return view, report, estimate(view)
 
     def _clamped_max_tokens(self) -> int:
         clamped = self.manager.clamp_max_tokens(self.max_tokens, model=self.model)
@@ -420,14 +453,9 @@ class _AgentLoop:
             )
         return self.manager.max_tokens_for_next_request(clamped, model=self.model)
 
-    async def _reserve(self, params: dict[str, Any]) -> Reservation:
-        estimate = self.manager.estimate_request(
-            system=params["system"],
-            messages=params["messages"],
-            tools=params["tools"],
-            model=self.model,
-        )
-
+    async def _reserve(
+        self, params: dict[str, Any], estimate: RequestEstimate
+    ) -> Reservation:
         def on_wait(budget: str, seconds: float) -> None:
             self._status(
                 "rate_limit_wait",

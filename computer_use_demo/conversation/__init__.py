@@ -26,6 +26,7 @@ from .request_view import (
     SCREENSHOT_PLACEHOLDER,
     build_request_messages,
     drop_before_last_compaction,
+    fit_request_view,
     shorten_text,
 )
 from .server_context import (
@@ -55,6 +56,7 @@ __all__ = [
     "build_request_messages",
     "content_blocks",
     "drop_before_last_compaction",
+    "fit_request_view",
     "inject_cache_breakpoints",
     "is_tool_result",
     "is_tool_use",

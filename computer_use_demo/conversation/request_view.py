@@ -16,7 +16,7 @@ steps instead of changing every turn.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
 from anthropic.types.beta import BetaMessageParam
@@ -343,6 +343,38 @@ def build_request_messages(
         first_kept_message=first_kept,
     )
     return cast(list[BetaMessageParam], messages), report
+
+
+def fit_request_view(
+    history: Sequence[BetaMessageParam],
+    budget: ContextBudget,
+    count_message: CountMessage,
+    uncached_tokens: Callable[[list[BetaMessageParam]], int],
+    fixed_tokens: int = 0,
+    *,
+    keep_from: object | None = None,
+) -> tuple[list[BetaMessageParam], PruneReport]:
+    """The view as large as the window allows while the prompt cache carries it;
+    when the cache cannot (the first request, an expired cache, a new cut), one
+    small enough that all of it fits `max_uncached_tokens`.
+
+    `uncached_tokens(view)` predicts what of a view the cache will not carry.
+    Give the report's `first_kept_message` back as `keep_from` next time: the
+    cut holds, so the following requests extend this one and hit the cache.
+    """
+    view, report = build_request_messages(
+        history, budget, count_message, fixed_tokens, keep_from=keep_from
+    )
+    limit = budget.max_uncached_tokens
+    if limit is not None and uncached_tokens(view) > limit:
+        view, report = build_request_messages(
+            history,
+            budget.without_cache(),
+            count_message,
+            fixed_tokens,
+            keep_from=keep_from,
+        )
+    return view, report
 
 
 def _drop_oldest_turns(

@@ -16,6 +16,7 @@ from computer_use_demo.conversation import (
     SCREENSHOT_PLACEHOLDER,
     ContextBudget,
     drop_before_last_compaction,
+    fit_request_view,
     inject_cache_breakpoints,
     shorten_text,
     validate_conversation,
@@ -333,6 +334,45 @@ def test_a_kept_cut_holds_the_prefix_until_the_budget_forces_a_larger_one() -> N
         assert next_report.fits
     assert deeper_cuts
     assert validate_conversation(view) == []
+
+
+def test_fit_request_view_grows_with_the_cache_and_collapses_only_when_it_must() -> (
+    None
+):
+    """A simulated prompt cache serves what a request shares with the previous
+    one: requests grow far past the uncached limit while only the new turn is
+    uncached, and every request keeps what the cache cannot carry in budget."""
+    limit = 6_000
+    budget = ContextBudget(max_input_tokens=30_000, max_uncached_tokens=limit)
+    history = session(1, output="u" * 1_600)
+    previous: list[Any] = []
+    keep: object | None = None
+    sizes, uncached_sizes, collapses = [], [], 0
+
+    def uncached(view: list[Any]) -> int:
+        same = 0
+        for old, new in zip(previous, view, strict=False):
+            if old is not new and old != new:
+                break
+            same += 1
+        return total_tokens(view[same:])
+
+    for number in range(1, 200):
+        history.extend(turn(number, output="u" * 1_600))
+        view, report = fit_request_view(
+            cast(Any, history), budget, count, uncached, keep_from=keep
+        )
+        keep = report.first_kept_message
+        sizes.append(report.tokens_after)
+        uncached_sizes.append(uncached(cast(Any, view)))
+        collapses += bool(previous) and uncached_sizes[-1] > 3_000
+        assert validate_conversation(cast(Any, view)) == []
+        previous = cast(Any, view)
+    assert max(uncached_sizes) <= limit
+    assert max(sizes) <= budget.max_input_tokens
+    assert max(sizes) > 4 * limit, "far past one minute of input"
+    assert sorted(sizes)[len(sizes) // 2] > 2 * limit
+    assert collapses <= 199 // 20, "the prefix is kept for many turns at a time"
 
 
 def test_a_kept_cut_that_is_gone_from_the_history_is_ignored() -> None:
