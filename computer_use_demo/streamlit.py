@@ -18,6 +18,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from computer_use_demo import loop
 from computer_use_demo.loop import APIProvider
+from computer_use_demo.process_guard import guard_process
 from computer_use_demo.redaction import install_log_redaction, redact, register_secret
 from computer_use_demo.streaming import Usage
 from computer_use_demo.tools import ToolResult
@@ -221,6 +222,7 @@ def _wait_for_a_stopped_turn(finished: threading.Event | None) -> None:
 async def main() -> None:
     """One run of the script: sidebar, history, and the turn if one is due."""
     install_log_redaction()
+    guard_process()
     setup_state()
     state = st.session_state
     _wait_for_a_stopped_turn(state.get("turn_finished"))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import loop, storage
+from ..process_guard import guard_process
 from ..redaction import install_log_redaction, register_secret
 from ..status import LoopStatus
 from .options import (
@@ -160,6 +161,7 @@ async def run(options: Options, prompt: str, renderer: Renderer) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     install_log_redaction(logging.WARNING)
+    guard_process()
     options = parse(argv, os.environ.get("API_PROVIDER"))
     prompt = options.prompt
     if prompt is None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import signal
+
+from ..redaction import has_url_credentials, is_credential_name
 
 MAX_RESPONSE_LEN: int = 16_000
 TRUNCATED_MESSAGE: str = (
@@ -20,18 +21,18 @@ TRUNCATED_MESSAGE: str = (
 )
 
 
-_SECRET_NAME = re.compile(
-    r"(API_KEY|AUTH_TOKEN|SECRET|SECRET_ACCESS_KEY|SESSION_TOKEN|PASSWORD)$|"
-    r"^(ANTHROPIC_API_KEY|ANTHROPIC_AUTH_TOKEN|TOKEN_MANAGER_REDIS_URL)$",
-    re.IGNORECASE,
-)
-
-
 def shell_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment every tool process gets: ours minus every credential."""
+    """The environment every tool process gets: ours minus every credential.
+
+    Dropped: credential variables (`*_API_KEY`, `*_TOKEN`, `*SECRET*`,
+    `*PASSWORD*`, AWS keys, the Redis URL) and any variable holding a URL with
+    a `user:password@` part (a proxy without credentials is kept).
+    """
     source = dict(os.environ if environ is None else environ)
     return {
-        name: value for name, value in source.items() if not _SECRET_NAME.search(name)
+        name: value
+        for name, value in source.items()
+        if not is_credential_name(name) and not has_url_credentials(value)
     }
 
 
