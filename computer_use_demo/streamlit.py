@@ -16,6 +16,14 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from computer_use_demo.environment_check import environment_problems
+
+if __name__ == "__main__" and (_problems := environment_problems(os.environ)):
+    # Before anything reads the environment at import: one clear line, no traceback.
+    st.set_option("client.showErrorDetails", "type")
+    st.error(f"The app cannot start: {_problems[0]}", icon=":material/error:")
+    st.stop()
+
 from computer_use_demo import loop
 from computer_use_demo.loop import APIProvider
 from computer_use_demo.process_guard import guard_process
@@ -223,6 +231,8 @@ async def main() -> None:
     """One run of the script: sidebar, history, and the turn if one is due."""
     install_log_redaction()
     guard_process()
+    # Tracebacks stay in the log: the browser is told only the error's type.
+    st.set_option("client.showErrorDetails", "type")
     setup_state()
     state = st.session_state
     _wait_for_a_stopped_turn(state.get("turn_finished"))

@@ -231,10 +231,18 @@ def _usage_panel() -> DeltaGenerator:
 
 
 def _conversations_panel() -> None:
-    saved = storage.list_conversations()
+    listing = storage.scan_conversations()
+    saved = listing.conversations
     with st.expander("Conversations"):
         if st.button("New conversation"):
             start_new_conversation()
+        if listing.unreadable:
+            st.caption(
+                "Unreadable, skipped: "
+                + "; ".join(f"{name} ({why})" for name, why in listing.unreadable),
+                help="These files in the conversations folder are not saved "
+                "conversations; they are left as they are.",
+            )
         if not saved:
             st.caption("Conversations are saved here after every turn.")
             return
