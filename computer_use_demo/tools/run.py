@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import os
 import signal
+from collections.abc import Sequence
 
 from ..redaction import has_url_credentials, is_credential_name
 
@@ -79,6 +80,33 @@ async def run(
         start_new_session=True,
         env=shell_environment(),
     )
+    return await _finish(process, cmd, timeout, truncate_after)
+
+
+async def run_argv(
+    argv: Sequence[str],
+    timeout: float | None = 120.0,  # noqa: ASYNC109 - same as run()
+    truncate_after: int | None = MAX_RESPONSE_LEN,
+) -> tuple[int, str, str]:
+    """Run a program with these exact arguments, no shell: a path or name with
+    quotes, `$(...)` or spaces is only ever an argument."""
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+        env=shell_environment(),
+    )
+    return await _finish(process, " ".join(argv), timeout, truncate_after)
+
+
+async def _finish(
+    process: asyncio.subprocess.Process,
+    cmd: str,
+    timeout: float | None,  # noqa: ASYNC109 - passed through from the callers
+    truncate_after: int | None,
+) -> tuple[int, str, str]:
     try:
         async with asyncio.timeout(timeout):
             stdout, stderr = await process.communicate()
