@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -151,11 +152,12 @@ async def test_pipes_and_devices_are_refused_without_blocking_the_loop(
 
     ticker = asyncio.create_task(tick())
     try:
-        for command, extra in [
+        calls: list[tuple[Any, dict[str, Any]]] = [
             ("view", {}),
             ("str_replace", {"old_str": "a", "new_str": "b"}),
             ("insert", {"insert_line": 0, "insert_text": "x"}),
-        ]:
+        ]
+        for command, extra in calls:
             async with asyncio.timeout(5):
                 with pytest.raises(ToolError, match="not a regular file"):
                     await editor(command=command, path=str(path), **extra)
