@@ -10,7 +10,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -77,19 +77,19 @@ def stack(tmp_path: Path, stubs: Path) -> Iterator[subprocess.Popen[str]]:
         text=True,
         start_new_session=True,
     )
-    _wait_for(
-        lambda: "python" in _calls(tmp_path) and len(_calls(tmp_path)["python"]) == 2
-    )
-    time.sleep(0.5)
-    yield process
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=10)
+    try:
+        _wait_for(lambda: len(_calls(tmp_path).get("python", [])) == 2)
+        time.sleep(0.5)
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
 
 
-def _wait_for(condition: object, seconds: float = 20) -> None:
+def _wait_for(condition: Callable[[], bool], seconds: float = 20) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
+        if condition():
             return
         time.sleep(0.1)
     raise AssertionError("timed out")
