@@ -16,7 +16,8 @@ RUN useradd -m -u 1000 -s /bin/bash -d /home/computeruse computeruse \
 
 # An empty default anywhere else; CI passes the host's CA bundle for pip.
 ARG PIP_CERT=
-COPY pyproject.toml README.md token_manager.py /opt/app/
+# The locked versions (with hashes) and a pinned pip: see requirements.lock.
+COPY pyproject.toml README.md token_manager.py requirements.lock /opt/app/
 COPY ratelimit /opt/app/ratelimit
 COPY computer_use_demo /opt/app/computer_use_demo
 COPY image/provision.sh /opt/app/image/provision.sh
