@@ -173,3 +173,44 @@ def _record_figures(**figures: int) -> None:
     path.parent.mkdir(exist_ok=True)
     existing = json.loads(path.read_text()) if path.exists() else {}
     path.write_text(json.dumps({**existing, **figures}, indent=1))
+
+
+def test_with_a_vnc_password_the_handshake_asks_for_it(
+    tmp_path: Path, xvfb_display: object
+) -> None:
+    """The real x11vnc with start_all.sh's password flags: VNC authentication
+    (type 2) is offered and "none" (type 1) is not; the password is not in argv."""
+    password_file = tmp_path / "vnc.passwd"
+    password_file.write_text("pw-7531-secret\n")
+    password_file.chmod(0o600)
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            "x11vnc",
+            "-display",
+            os.environ["DISPLAY"],
+            "-rfbport",
+            str(port),
+            "-localhost",
+            "-noipv6",
+            "-passwdfile",
+            str(password_file),
+            "-forever",
+            "-shared",
+            "-noxdamage",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, 30)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+            assert connection.recv(12).startswith(b"RFB 003.")
+            connection.sendall(b"RFB 003.008\n")
+            count = connection.recv(1)[0]
+            offered = set(connection.recv(count))
+        assert 2 in offered and 1 not in offered, offered
+        assert "pw-7531" not in " ".join(psutil.Process(server.pid).cmdline())
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
