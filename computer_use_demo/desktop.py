@@ -23,6 +23,7 @@ class ResetOutcome:
 
 
 def _read_pid(path: Path) -> int | None:
+    """The number in a pid (or generation) file, None when absent or garbled."""
     try:
         return int(path.read_text().strip())
     except (OSError, ValueError):
@@ -58,8 +59,8 @@ def restart_desktop(
     timeout: float = 60.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> ResetOutcome:
-    """Ask the supervisor to restart the desktop and wait until the display
-    answers again with a new X server."""
+    """Ask the supervisor to restart the desktop and wait until it says the
+    desktop is up again (X, window manager, panel, VNC) and the display answers."""
     env = os.environ if environ is None else environ
     run_dir = env.get("COMPUTER_USE_RUN_DIR")
     supervisor = env.get("COMPUTER_USE_SUPERVISOR_PID", "")
@@ -69,13 +70,14 @@ def restart_desktop(
             "The desktop is not run by start_all.sh here: only the conversation "
             "was reset.",
         )
-    xvfb_pid_file = Path(run_dir) / "xvfb.pid"
-    before = _read_pid(xvfb_pid_file)
+    # start_all.sh counts each time the whole desktop (X to VNC) is up again.
+    ready_file = Path(run_dir) / "desktop.ready"
+    before = _read_pid(ready_file)
     os.kill(int(supervisor), signal.SIGUSR1)
     display = env.get("DISPLAY") or f":{env.get('DISPLAY_NUM', '1')}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        now = _read_pid(xvfb_pid_file)
+        now = _read_pid(ready_file)
         if now is not None and now != before and _display_answers(display):
             return ResetOutcome(True, "The desktop was restarted.")
         sleep(0.25)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Starts the desktop (Xvfb, window manager, panel, x11vnc), noVNC, the combined
 # page and the Streamlit app, each waiting for the one it needs, and supervises
-# them: a service that dies is reported by name and everything stops. SIGUSR1
-# (the app's Reset) restarts only the desktop's own processes, by their pids.
+# them: a service that dies is reported by name; a desktop process brings the
+# desktop back (a few times), any other stops everything. SIGUSR1 (the app's
+# Reset) restarts only the desktop's own processes, by their pids.
 #
 # Network: every service listens on 127.0.0.1 unless BIND_ADDRESS says otherwise
 # (e.g. BIND_ADDRESS=0.0.0.0); exposed, VNC (and so noVNC) needs VNC_PASSWORD.
@@ -63,7 +64,12 @@ names=()
 start() {  # start NAME COMMAND...: run in the background, logging to LOG_DIR/NAME.log
   local name="$1"
   shift
-  "$@" >"$LOG_DIR/$name.log" 2>&1 &
+  if [ -n "${pid_of[$name]:-}" ]; then  # a restart: keep the earlier log
+    echo "--- restarted $(date '+%F %T') ---" >>"$LOG_DIR/$name.log"
+  else
+    : >"$LOG_DIR/$name.log"
+  fi
+  "$@" >>"$LOG_DIR/$name.log" 2>&1 &
   pid_of[$name]=$!
   echo "$!" >"$RUN_DIR/$name.pid"
   case " ${names[*]} " in *" $name "*) ;; *) names+=("$name") ;; esac
@@ -112,8 +118,11 @@ start_desktop() {
   start panel tint2 -c "$here/tint2rc"
   start x11vnc x11vnc -display "$DISPLAY" -forever -shared -wait 50 -rfbport "$VNC_PORT" \
     "${vnc_listen[@]}" "${vnc_auth[@]}" -noxdamage
-  wait_for "VNC on port $VNC_PORT" 30 port_open "$VNC_PORT"
+  wait_for "VNC on port $VNC_PORT" 30 port_open "$VNC_PORT" || return 1
+  desktop_generation=$((desktop_generation + 1))
+  echo "$desktop_generation" >"$RUN_DIR/desktop.ready"  # Reset waits for this
 }
+desktop_generation=0
 
 restart_desktop() {  # the app's Reset: the desktop only; the app and noVNC stay up
   echo "start_all: restarting the desktop"
@@ -143,17 +152,32 @@ echo "$$" >"$RUN_DIR/start_all.pid"
 
 echo "start_all: ready — open http://localhost:${PAGE_PORT} (app http://localhost:${STREAMLIT_PORT}, noVNC http://localhost:${NOVNC_PORT}/vnc.html)"
 
-# Report the first service that dies, by name, and stop; restart the desktop on request.
+# Report a service that dies, by name. A desktop process is restarted with the
+# desktop (3 times at most within 5 minutes); anything else stops the stack.
+# The desktop is also restarted on request (Reset).
+desktop_failures=0
+last_failure_at=0
 while true; do
   if [ "$reset_requested" = 1 ]; then
     reset_requested=0
     restart_desktop
   fi
+  if [ $((SECONDS - last_failure_at)) -gt 300 ]; then desktop_failures=0; fi
   for name in "${names[@]}"; do
     if ! kill -0 "${pid_of[$name]}" 2>/dev/null; then
       status=0
       wait "${pid_of[$name]}" || status=$?
       echo "start_all: $name exited (status $status); see $LOG_DIR/$name.log" >&2
+      case " ${DESKTOP[*]} " in
+        *" $name "*)
+          if [ "$desktop_failures" -lt 3 ]; then
+            desktop_failures=$((desktop_failures + 1))
+            last_failure_at=$SECONDS
+            restart_desktop
+            continue 2
+          fi
+          ;;
+      esac
       exit 1
     fi
   done

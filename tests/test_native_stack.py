@@ -107,11 +107,22 @@ def _non_loopback_addresses() -> list[str]:
     ]
 
 
+def _describe(process: psutil.Process) -> tuple[str, str] | None:
+    """Name and command line; None for a process that just ended (the
+    supervisor's `sleep 1` and port probes come and go)."""
+    try:
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return process.name(), " ".join(process.cmdline())
+    except psutil.Error:
+        return None
+
+
 def _children_named(supervisor: int, name: str) -> list[int]:
     return [
         process.pid
         for process in _stack_processes(supervisor)
-        if process.name() == name and process.status() != psutil.STATUS_ZOMBIE
+        if (described := _describe(process)) and described[0] == name
     ]
 
 
@@ -151,7 +162,7 @@ def test_the_default_native_run_listens_on_loopback_only_and_reset_keeps_the_app
     app_before = [
         p.pid
         for p in _stack_processes(process.pid)
-        if "streamlit" in " ".join(p.cmdline())
+        if (described := _describe(p)) and "streamlit" in described[1]
     ]
     assert len(xvfb_before) == 1 and app_before
     with chromium_page() as page:

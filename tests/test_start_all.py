@@ -4,6 +4,7 @@ where the logs go, and that Reset (SIGUSR1) restarts only the desktop."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import stat
@@ -82,7 +83,8 @@ def stack(tmp_path: Path, stubs: Path) -> Iterator[subprocess.Popen[str]]:
         time.sleep(0.5)
         yield process
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=10)
 
 
@@ -201,3 +203,24 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def test_a_crashed_window_manager_brings_the_desktop_back_not_down(
+    tmp_path: Path, stack: subprocess.Popen[str]
+) -> None:
+    before = _calls(tmp_path)
+    os.kill(int(before["mutter"][0].split()[0]), signal.SIGKILL)
+    _wait_for(lambda: len(_calls(tmp_path).get("x11vnc", [])) == 2)
+    time.sleep(1.5)
+    after = _calls(tmp_path)
+    assert stack.poll() is None and len(after["Xvfb"]) == 2
+    assert after["python"] == before["python"], "the app was left alone"
+    assert all(_alive(int(call.split()[0])) for call in after["python"])
+
+
+def test_a_dead_app_still_stops_the_stack(
+    tmp_path: Path, stack: subprocess.Popen[str]
+) -> None:
+    app = next(call for call in _calls(tmp_path)["python"] if "streamlit" in call)
+    os.kill(int(app.split()[0]), signal.SIGKILL)
+    assert stack.wait(timeout=15) == 1
