@@ -16,7 +16,8 @@ RUN useradd -m -u 1000 -s /bin/bash -d /home/computeruse computeruse \
 
 # An empty default anywhere else; CI passes the host's CA bundle for pip.
 ARG PIP_CERT=
-COPY pyproject.toml README.md /opt/app/
+# The locked versions (with hashes) and a pinned pip: see requirements.lock.
+COPY pyproject.toml README.md requirements.lock /opt/app/
 COPY token_manager /opt/app/token_manager
 COPY computer_use_demo /opt/app/computer_use_demo
 COPY image/provision.sh /opt/app/image/provision.sh

@@ -12,11 +12,13 @@ image/provision.sh --native
 # What only the tests need: Redis, Chromium for the browser tests, tmux for the CLI's.
 image/provision.sh --packages redis-server chromium tmux x11-apps
 
-# The dev extra (pytest, playwright, ruff, ...), reinstalled only when it changed.
+# The dev extra (pytest, playwright, ruff, ...) at its locked versions, checked
+# against their hashes; reinstalled only when the lock or pyproject.toml changed.
 stamp=.venv/.installed-dev
-if [ ! -f "$stamp" ] || ! cmp -s pyproject.toml "$stamp"; then
-  .venv/bin/python -m pip install -q -e '.[dev]'
-  cp pyproject.toml "$stamp"
+if [ ! -f "$stamp" ] || ! cat pyproject.toml requirements-dev.lock | cmp -s - "$stamp"; then
+  .venv/bin/python -m pip install -q --require-hashes -r requirements-dev.lock
+  .venv/bin/python -m pip install -q --no-deps -e '.[dev]'
+  cat pyproject.toml requirements-dev.lock >"$stamp"
 fi
 
 set +e

@@ -1,8 +1,10 @@
 """Runs the reliability suite and prints its figures as one JSON line.
 
 Figures: faults tried and survived, load sessions and turns, soak turns and
-memory, secret leaks found. Baseline, measured in the same run: the same API
-faults met by a quickstart-style call (non-streaming create, max_retries=4).
+memory, secret leaks found; bad inputs tried and crashes, secrets planted and
+places found, services reachable beyond loopback (benchmarks/hardening.py).
+Baseline, measured in the same run: the same API faults met by a
+quickstart-style call (non-streaming create, max_retries=4).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 import anthropic  # noqa: E402
 
+from benchmarks.hardening import hardening_figures  # noqa: E402
 from tests.fake_api import FakeAnthropicAPI  # noqa: E402
 
 FIGURES = ROOT / "artifacts" / "reliability-figures.json"
@@ -111,6 +114,11 @@ def quickstart_baseline() -> dict[str, Any]:
 if __name__ == "__main__":
     print(
         json.dumps(
-            {"bench": "reliability", **run_suite(), "baseline": quickstart_baseline()}
+            {
+                "bench": "reliability",
+                **run_suite(),
+                **hardening_figures(),  # bad inputs, secrets, exposure (issue 13)
+                "baseline": quickstart_baseline(),
+            }
         )
     )

@@ -1,4 +1,4 @@
-"""Keeps secrets out of logs, error texts and the HTTP log tab.
+"""Keeps secrets out of logs, error texts, tool results and the HTTP log tab.
 
 Pure string work plus one logging filter; it must never store a key itself
 beyond the process's memory.
@@ -7,16 +7,41 @@ beyond the process's memory.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+if TYPE_CHECKING:
+    from .tools.base import ToolResult
 
 REDACTED = "[REDACTED]"
 SECRET_HEADERS = frozenset(
-    {"x-api-key", "authorization", "proxy-authorization", "x-goog-api-key", "cookie"}
+    {
+        "x-api-key",
+        "authorization",
+        "proxy-authorization",
+        "x-goog-api-key",
+        "cookie",
+        "set-cookie",
+        "x-amz-security-token",
+    }
 )
 # Anthropic keys, and anything that looks like one, even if we never saw it.
 _KEY_SHAPES = re.compile(r"sk-ant-[A-Za-z0-9_\-]{6,}")
+# The `user:password@` of any URL, known or not.
+_URL_CREDENTIALS = re.compile(
+    r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/@:'\"<>]*:[^\s/@'\"<>]*@"
+)
+# Variables whose values are credentials: never handed to a tool, always redacted.
+_CREDENTIAL_NAME = re.compile(
+    r"(_API_KEY|_ACCESS_KEY|_PRIVATE_KEY|_TOKEN|_CREDENTIALS?)$|SECRET|PASSWORD|PASSWD|"
+    r"^(ANTHROPIC_API_KEY|TOKEN_MANAGER_REDIS_URL|AWS_ACCESS_KEY_ID)$",
+    re.IGNORECASE,
+)
 
 _known_secrets: set[str] = set()
 _lock = threading.Lock()
@@ -30,12 +55,60 @@ def register_secret(secret: str | None) -> None:
 
 
 def redact(text: str) -> str:
-    """`text` with every registered secret and key-shaped string replaced."""
+    """`text` with every registered secret, URL credential and key-shaped string replaced."""
     with _lock:
         secrets = sorted(_known_secrets, key=len, reverse=True)
     for secret in secrets:
         text = text.replace(secret, REDACTED)
+    text = _URL_CREDENTIALS.sub(rf"\1{REDACTED}@", text)
     return _KEY_SHAPES.sub(REDACTED, text)
+
+
+def is_credential_name(name: str) -> bool:
+    """True for a variable that holds a credential (`*_TOKEN`, `*PASSWORD*`, AWS keys...)."""
+    return bool(_CREDENTIAL_NAME.search(name))
+
+
+def has_url_credentials(value: str) -> bool:
+    """True when `value` holds a URL with a `user:password@` part."""
+    return bool(_URL_CREDENTIALS.search(value))
+
+
+def environment_secrets(environ: Mapping[str, str]) -> set[str]:
+    """Every secret an environment holds: credential variables' values and the
+    `user:password` (and the password alone, raw and decoded) of every URL."""
+    found: set[str] = set()
+    for name, value in environ.items():
+        if is_credential_name(name) and value and "://" not in value:
+            found.add(value)
+        for match in re.finditer(r"(?i)[a-z][a-z0-9+.\-]*://([^\s/@]*)@", value):
+            userinfo = match.group(1)
+            password = userinfo.partition(":")[2]
+            for secret in (userinfo, unquote(userinfo), password, unquote(password)):
+                if secret:
+                    found.add(secret)
+    return found
+
+
+def register_environment_secrets(environ: Mapping[str, str] | None = None) -> None:
+    """Register every secret of the process's environment (cheap; call at start)."""
+    for secret in environment_secrets(os.environ if environ is None else environ):
+        register_secret(secret)
+
+
+def redact_tool_result(result: ToolResult) -> ToolResult:
+    """A tool's result with every secret removed from its text, before anyone sees it.
+
+    The environment is read again each time: a tool may print what the process
+    was started with (`/proc/$PPID/environ`) even if the app never registered it.
+    """
+    register_environment_secrets()
+    changes = {
+        name: redact(value)
+        for name in ("output", "error", "system")
+        if isinstance(value := getattr(result, name), str) and redact(value) != value
+    }
+    return replace(result, **changes) if changes else result
 
 
 def redact_headers(

@@ -119,19 +119,105 @@ def save_conversation_file(
     write_private(path, json.dumps(document, default=_json_default))
 
 
+class ConversationFileError(ValueError):
+    """A file that is not a readable saved conversation (the message says why)."""
+
+
+MAX_CONVERSATION_BYTES = 512 * 1024 * 1024
+MAX_NESTING = 64  # deeper than any real block; deeper JSON is refused, not recursed
+_ROLES = ("user", "assistant")
+
+
+def _nesting_depth(value: Any) -> int:
+    """How deeply lists and objects nest in `value` (iterative: never recurses)."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_NESTING:
+            return deepest
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def conversation_problem(document: Any) -> str | None:
+    """Why `document` is not a saved conversation, or None when it is one."""
+    if not isinstance(document, dict):
+        return "not a JSON object"
+    messages = document.get("messages")
+    if not isinstance(messages, list):
+        return "no message list"
+    for position, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in _ROLES:
+            return f"message {position} is not a user or assistant message"
+        content = message.get("content")
+        if isinstance(content, str):
+            continue
+        if not isinstance(content, list) or not all(
+            isinstance(block, dict) and isinstance(block.get("type"), str)
+            for block in content
+        ):
+            return f"message {position} has content that is not a list of blocks"
+    if not isinstance(document.get("title"), str | None):
+        return "its title is not text"
+    updated_at = document.get("updated_at")
+    if updated_at is not None and (
+        isinstance(updated_at, bool)
+        or not isinstance(updated_at, int | float)
+        or not 0 <= updated_at < 1e11  # also refuses NaN and infinities
+    ):
+        return "its updated_at is not a time"
+    if not isinstance(document.get("settings"), dict | None):
+        return "its settings are not an object"
+    if _nesting_depth(document) > MAX_NESTING:
+        return f"it nests deeper than {MAX_NESTING} levels"
+    return None
+
+
 def load_conversation_file(path: Path) -> SavedConversation:
-    """Read a conversation saved by the app or the CLI; raises ValueError if it is not one."""
+    """Read a conversation saved by the app or the CLI, its shape checked.
+
+    Raises ConversationFileError (a ValueError) for anything else: a directory,
+    an unreadable or huge file, non-UTF-8, bad JSON, or a wrong shape.
+    """
+    path = Path(path)
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not a saved conversation: {error}") from error
-    if not isinstance(document, dict) or not isinstance(document.get("messages"), list):
-        raise ValueError(f"{path} is not a saved conversation (no message list)")
+        if not path.is_file():
+            raise ConversationFileError(
+                f"{path} is not a saved conversation (not a file)"
+            )
+        if path.stat().st_size > MAX_CONVERSATION_BYTES:
+            raise ConversationFileError(
+                f"{path} is too large to be a saved conversation"
+            )
+        document = json.loads(path.read_bytes().decode("utf-8"))
+        stamp = path.stat().st_mtime
+    except ConversationFileError:
+        raise
+    except OSError as error:
+        raise ConversationFileError(
+            f"{path} could not be read: {error.strerror or error}"
+        ) from error
+    except (ValueError, RecursionError) as error:  # bad UTF-8, bad JSON, too deep
+        reason = str(error) if isinstance(error, ValueError) else "it nests too deeply"
+        raise ConversationFileError(
+            f"{path} is not a saved conversation: {reason}"
+        ) from error
+    if problem := conversation_problem(document):
+        raise ConversationFileError(f"{path} is not a saved conversation ({problem})")
+    messages = document["messages"]
     return SavedConversation(
         conversation_id=path.stem,
-        title=str(document.get("title") or title_of(document["messages"])),
-        updated_at=float(document.get("updated_at") or path.stat().st_mtime),
-        messages=document["messages"],
+        title=document.get("title") or title_of(messages),
+        updated_at=float(document.get("updated_at") or stamp),
+        messages=messages,
         settings=dict(document.get("settings") or {}),
     )
 
@@ -147,15 +233,36 @@ def save_conversation(
     return path
 
 
-def list_conversations(directory: Path | None = None) -> list[SavedConversation]:
-    """Saved conversations, newest first; unreadable files are skipped with a warning."""
+@dataclass(frozen=True)
+class ConversationListing:
+    """The conversations folder: the readable conversations, newest first, and
+    the files that could not be read (name and why), shown, never fatal."""
+
+    conversations: list[SavedConversation]
+    unreadable: list[tuple[str, str]]
+
+
+def scan_conversations(directory: Path | None = None) -> ConversationListing:
     found: list[SavedConversation] = []
-    for path in conversations_dir(directory).glob("*.json"):
+    unreadable: list[tuple[str, str]] = []
+    try:
+        paths = sorted(conversations_dir(directory).glob("*.json"))
+    except OSError as error:
+        logger.warning("could not list the conversations: %s", error)
+        paths = []
+    for path in paths:
         try:
             found.append(load_conversation_file(path))
-        except (OSError, ValueError) as error:
+        except ConversationFileError as error:
             logger.warning("skipping %s: %s", path.name, error)
-    return sorted(found, key=lambda saved: saved.updated_at, reverse=True)
+            unreadable.append((path.name, str(error).removeprefix(f"{path} ")))
+    found.sort(key=lambda saved: saved.updated_at, reverse=True)
+    return ConversationListing(found, unreadable)
+
+
+def list_conversations(directory: Path | None = None) -> list[SavedConversation]:
+    """Saved conversations, newest first; unreadable files are skipped with a warning."""
+    return scan_conversations(directory).conversations
 
 
 def _json_default(value: Any) -> Any:

@@ -16,7 +16,16 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from computer_use_demo.environment_check import environment_problems
+
+if __name__ == "__main__" and (_problems := environment_problems(os.environ)):
+    # Before anything reads the environment at import: one clear line, no traceback.
+    st.set_option("client.showErrorDetails", "type")
+    st.error(f"The app cannot start: {_problems[0]}", icon=":material/error:")
+    st.stop()
+
 from computer_use_demo import loop
+from computer_use_demo.process_guard import guard_process
 from computer_use_demo.providers import APIProvider
 from computer_use_demo.redaction import install_log_redaction, redact, register_secret
 from computer_use_demo.startup_log import log_budget_once
@@ -222,6 +231,9 @@ def _wait_for_a_stopped_turn(finished: threading.Event | None) -> None:
 async def main() -> None:
     """One run of the script: sidebar, history, and the turn if one is due."""
     install_log_redaction()
+    guard_process()
+    # Tracebacks stay in the log: the browser is told only the error's type.
+    st.set_option("client.showErrorDetails", "type")
     log_budget_once()
     setup_state()
     state = st.session_state

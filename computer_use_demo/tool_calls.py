@@ -17,7 +17,7 @@ from anthropic.types.beta import (
     BetaToolResultBlockParam,
 )
 
-from .redaction import redact
+from .redaction import redact, redact_tool_result
 from .tools import ToolResult
 
 logger = logging.getLogger(__name__)
@@ -68,8 +68,21 @@ async def run_tool_safely(
 ) -> ToolResult:
     """Run one tool; a timeout or any exception becomes an error result, never a raise.
 
-    Cancellation is the one exception that passes through: the user asked to stop.
+    Every secret is redacted from the result here, before the history, the UI,
+    the terminal or any file sees it. Cancellation is the one exception that
+    passes through: the user asked to stop.
     """
+    return redact_tool_result(
+        await _run_tool_catching(run_tool, name, tool_input, time_limit)
+    )
+
+
+async def _run_tool_catching(
+    run_tool: RunTool,
+    name: str,
+    tool_input: dict[str, Any],
+    time_limit: float | None,
+) -> ToolResult:
     try:
         async with asyncio.timeout(time_limit):
             return await run_tool(name, tool_input)

@@ -36,6 +36,9 @@ def main() -> None:
     parser.add_argument("directory", nargs="?", default="static")
     parser.add_argument("--app-port", type=int, default=8501)
     parser.add_argument("--vnc-port", type=int, default=6080)
+    parser.add_argument(
+        "--bind", default="127.0.0.1", help="address to listen on (default: loopback)"
+    )
     args = parser.parse_args()
     handler = type(
         "Handler",
@@ -43,7 +46,7 @@ def main() -> None:
         {"ports": {"app": args.app_port, "vnc": args.vnc_port}},
     )
     server = ThreadingHTTPServer(
-        ("0.0.0.0", args.port), partial(handler, directory=args.directory)
+        (args.bind, args.port), partial(handler, directory=args.directory)
     )
     print(f"serving {args.directory} on port {args.port}", flush=True)
     server.serve_forever()

@@ -6,6 +6,8 @@
 #   provision.sh --packages NAME...   just these Debian packages, if missing (test.sh)
 # Idempotent: installs only what is missing.
 set -euo pipefail
+# The pip every venv is built with (pinned like the locked packages).
+PIP_VERSION=26.3
 
 mode="${1:---native}"
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -56,10 +58,12 @@ case "$mode" in
     venv="$here/.venv"
     [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
     stamp="$venv/.installed-app"
-    if [ ! -f "$stamp" ] || ! cmp -s "$here/pyproject.toml" "$stamp"; then
-      "$venv/bin/python" -m pip install -q --upgrade pip
-      "$venv/bin/python" -m pip install -q -e "$here"
-      cp "$here/pyproject.toml" "$stamp"
+    if [ ! -f "$stamp" ] || ! cat "$here/pyproject.toml" "$here/requirements.lock" | cmp -s - "$stamp"; then
+      "$venv/bin/python" -m pip install -q "pip==$PIP_VERSION"
+      # The locked versions, each checked against its hash; then the app itself.
+      "$venv/bin/python" -m pip install -q --require-hashes -r "$here/requirements.lock"
+      "$venv/bin/python" -m pip install -q --no-deps -e "$here"
+      cat "$here/pyproject.toml" "$here/requirements.lock" >"$stamp"
     fi
     ;;
   --packages)
@@ -72,8 +76,9 @@ case "$mode" in
     cert=()
     if [ -n "${PIP_CERT:-}" ]; then cert=(--cert "$PIP_CERT"); fi
     [ -x /opt/venv/bin/python ] || python3 -m venv /opt/venv
-    /opt/venv/bin/python -m pip install -q --no-cache-dir "${cert[@]}" --upgrade pip
-    /opt/venv/bin/python -m pip install -q --no-cache-dir "${cert[@]}" "$here"
+    /opt/venv/bin/python -m pip install -q --no-cache-dir "${cert[@]}" "pip==$PIP_VERSION"
+    /opt/venv/bin/python -m pip install -q --no-cache-dir "${cert[@]}" --require-hashes -r "$here/requirements.lock"
+    /opt/venv/bin/python -m pip install -q --no-cache-dir "${cert[@]}" --no-deps "$here"
     ;;
   *)
     echo "usage: provision.sh --native|--system|--app|--packages NAME..." >&2

@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# Starts the desktop (Xvfb, window manager, panel), VNC, noVNC, the combined page
-# and the Streamlit app, each waiting for the one it needs. Exits non-zero if the
-# desktop cannot start; a service that dies is reported by name.
+# Starts the desktop (Xvfb, window manager, panel, x11vnc), noVNC, the combined
+# page and the Streamlit app, each waiting for the one it needs, and supervises
+# them: a service that dies is reported by name; a desktop process brings the
+# desktop back (a few times), any other stops everything. SIGUSR1 (the app's
+# Reset) restarts only the desktop's own processes, by their pids.
+#
+# Network: every service listens on 127.0.0.1 unless BIND_ADDRESS says otherwise
+# (e.g. BIND_ADDRESS=0.0.0.0); exposed, VNC (and so noVNC) needs VNC_PASSWORD.
+# The image's entrypoint binds inside the container (CONTAINER_NETWORK=1): its
+# ports are reachable only where `docker run -p` publishes them.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -16,17 +23,56 @@ STREAMLIT_PORT="${STREAMLIT_PORT:-8501}"
 APP_ROOT="${APP_ROOT:-$(cd "$here/.." && pwd)}"
 PYTHON="${PYTHON:-$APP_ROOT/.venv/bin/python}"
 [ -x "$PYTHON" ] || PYTHON=/opt/venv/bin/python
-LOG_DIR="${LOG_DIR:-/tmp/computer-use-logs}"
-mkdir -p "$LOG_DIR"
+BIND_ADDRESS="${BIND_ADDRESS:-127.0.0.1}"
 
-pids=()
+# Logs and pid files: a private per-user folder (0700, ours, never a planted
+# link), not a shared path under /tmp.
+private_dir() {  # private_dir NAME [REQUESTED]: print a safe folder, or fail
+  "$PYTHON" "$APP_ROOT/computer_use_demo/tools/private_files.py" "$@"
+}
+LOG_DIR="$(private_dir logs "${LOG_DIR:-}")" || {
+  echo "start_all: no private folder for the logs" >&2
+  exit 1
+}
+RUN_DIR="$(private_dir "run-display-$DISPLAY_NUM")" || exit 1
+export COMPUTER_USE_RUN_DIR="$RUN_DIR"
+
+case "$BIND_ADDRESS" in
+  127.* | localhost | ::1) exposed=0 ;;
+  *) exposed=1 ;;
+esac
+if [ "$exposed" = 1 ] && [ "${CONTAINER_NETWORK:-0}" != 1 ] && [ -z "${VNC_PASSWORD:-}" ]; then
+  echo "start_all: BIND_ADDRESS=$BIND_ADDRESS would expose the desktop without a password: set VNC_PASSWORD (VNC and noVNC ask for it), or leave BIND_ADDRESS unset for 127.0.0.1" >&2
+  exit 1
+fi
+vnc_auth=(-nopw)
+if [ -n "${VNC_PASSWORD:-}" ]; then
+  # printf is a builtin: the password never appears in a process's arguments.
+  (umask 077 && printf '%s\n' "$VNC_PASSWORD" >"$RUN_DIR/vnc.passwd")
+  vnc_auth=(-passwdfile "$RUN_DIR/vnc.passwd")
+fi
+unset VNC_PASSWORD  # no service after this point needs it in its environment
+if [ "$exposed" = 1 ]; then
+  vnc_listen=(-listen "$BIND_ADDRESS")
+else
+  vnc_listen=(-localhost)
+fi
+case "$BIND_ADDRESS" in *:*) ;; *) vnc_listen+=(-noipv6) ;; esac
+
+declare -A pid_of=()
 names=()
 start() {  # start NAME COMMAND...: run in the background, logging to LOG_DIR/NAME.log
   local name="$1"
   shift
-  "$@" >"$LOG_DIR/$name.log" 2>&1 &
-  pids+=("$!")
-  names+=("$name")
+  if [ -n "${pid_of[$name]:-}" ]; then  # a restart: keep the earlier log
+    echo "--- restarted $(date '+%F %T') ---" >>"$LOG_DIR/$name.log"
+  else
+    : >"$LOG_DIR/$name.log"
+  fi
+  "$@" >>"$LOG_DIR/$name.log" 2>&1 &
+  pid_of[$name]=$!
+  echo "$!" >"$RUN_DIR/$name.pid"
+  case " ${names[*]} " in *" $name "*) ;; *) names+=("$name") ;; esac
   echo "start_all: started $name (pid $!, log $LOG_DIR/$name.log)"
 }
 
@@ -45,47 +91,98 @@ wait_for() {  # wait_for WHAT SECONDS COMMAND...: until COMMAND succeeds
 
 port_open() { nc -z 127.0.0.1 "$1"; }
 
+stop_service() {  # stop_service NAME: by the pid we started, never by name
+  local pid="${pid_of[$1]:-}"
+  [ -n "$pid" ] || return 0
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  rm -f "$RUN_DIR/$1.pid"
+}
+
 stop_all() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for name in "${names[@]}"; do kill "${pid_of[$name]}" 2>/dev/null || true; done
+  rm -f "$RUN_DIR"/*.pid
 }
 trap stop_all EXIT
 trap 'echo "start_all: stopping"; exit 0' INT TERM
+reset_requested=0
+trap 'reset_requested=1' USR1
+
+DESKTOP=(x11vnc panel window-manager xvfb)
+start_desktop() {
+  rm -f "/tmp/.X${DISPLAY_NUM}-lock"
+  start xvfb Xvfb "$DISPLAY" -screen 0 "${WIDTH}x${HEIGHT}x24" -dpi 96 -nolisten tcp -nolisten unix
+  wait_for "the X display $DISPLAY" 30 xdpyinfo -display "$DISPLAY" || return 1
+  XDG_SESSION_TYPE=x11 start window-manager mutter --replace --x11 --sm-disable
+  wait_for "the window manager" 30 sh -c "xprop -root _NET_SUPPORTING_WM_CHECK | grep -q window" || true
+  start panel tint2 -c "$here/tint2rc"
+  start x11vnc x11vnc -display "$DISPLAY" -forever -shared -wait 50 -rfbport "$VNC_PORT" \
+    "${vnc_listen[@]}" "${vnc_auth[@]}" -noxdamage
+  wait_for "VNC on port $VNC_PORT" 30 port_open "$VNC_PORT" || return 1
+  desktop_generation=$((desktop_generation + 1))
+  echo "$desktop_generation" >"$RUN_DIR/desktop.ready"  # Reset waits for this
+}
+desktop_generation=0
+
+restart_desktop() {  # the app's Reset: the desktop only; the app and noVNC stay up
+  echo "start_all: restarting the desktop"
+  for name in "${DESKTOP[@]}"; do stop_service "$name"; done
+  if ! start_desktop; then
+    echo "start_all: the desktop did not come back" >&2
+    exit 1
+  fi
+  echo "start_all: desktop restarted"
+}
 
 if [ -e "/tmp/.X${DISPLAY_NUM}-lock" ] && xdpyinfo -display "$DISPLAY" >/dev/null 2>&1; then
   echo "start_all: display $DISPLAY is already in use; set DISPLAY_NUM to another number" >&2
   exit 1
 fi
-rm -f "/tmp/.X${DISPLAY_NUM}-lock"
-start xvfb Xvfb "$DISPLAY" -screen 0 "${WIDTH}x${HEIGHT}x24" -dpi 96 -nolisten tcp -nolisten unix
-wait_for "the X display $DISPLAY" 30 xdpyinfo -display "$DISPLAY" || exit 1
-
-XDG_SESSION_TYPE=x11 start window-manager mutter --replace --x11 --sm-disable
-wait_for "the window manager" 30 sh -c "xprop -root _NET_SUPPORTING_WM_CHECK | grep -q window" || true
-start panel tint2 -c "$here/tint2rc"
-start x11vnc x11vnc -display "$DISPLAY" -forever -shared -wait 50 -rfbport "$VNC_PORT" -nopw -noxdamage
-wait_for "VNC on port $VNC_PORT" 30 port_open "$VNC_PORT" || exit 1
-start novnc websockify --web /usr/share/novnc "$NOVNC_PORT" "127.0.0.1:$VNC_PORT"
+start_desktop || exit 1
+start novnc websockify --web /usr/share/novnc "$BIND_ADDRESS:$NOVNC_PORT" "127.0.0.1:$VNC_PORT"
 wait_for "noVNC on port $NOVNC_PORT" 30 port_open "$NOVNC_PORT" || exit 1
 start page "$PYTHON" "$here/http_server.py" "$PAGE_PORT" "$here/static" \
-  --app-port "$STREAMLIT_PORT" --vnc-port "$NOVNC_PORT"
+  --bind "$BIND_ADDRESS" --app-port "$STREAMLIT_PORT" --vnc-port "$NOVNC_PORT"
 # The app logs its budget to its own log; say it here too, in the container's.
 (cd "$APP_ROOT" && "$PYTHON" -m computer_use_demo.startup_log) || true
+export COMPUTER_USE_SUPERVISOR_PID=$$
 start streamlit "$PYTHON" -m streamlit run "$APP_ROOT/computer_use_demo/streamlit.py" \
-  --server.port "$STREAMLIT_PORT" --server.address 0.0.0.0 --server.headless true \
-  --browser.gatherUsageStats false
+  --server.port "$STREAMLIT_PORT" --server.address "$BIND_ADDRESS" --server.headless true \
+  --browser.gatherUsageStats false --client.showErrorDetails type
 wait_for "Streamlit on port $STREAMLIT_PORT" 60 port_open "$STREAMLIT_PORT" || exit 1
+echo "$$" >"$RUN_DIR/start_all.pid"
 
 echo "start_all: ready — open http://localhost:${PAGE_PORT} (app http://localhost:${STREAMLIT_PORT}, noVNC http://localhost:${NOVNC_PORT}/vnc.html)"
 
-# Report the first service that dies, by name, and stop.
+# Report a service that dies, by name. A desktop process is restarted with the
+# desktop (3 times at most within 5 minutes); anything else stops the stack.
+# The desktop is also restarted on request (Reset).
+desktop_failures=0
+last_failure_at=0
 while true; do
-  for index in "${!pids[@]}"; do
-    if ! kill -0 "${pids[$index]}" 2>/dev/null; then
+  if [ "$reset_requested" = 1 ]; then
+    reset_requested=0
+    restart_desktop
+  fi
+  if [ $((SECONDS - last_failure_at)) -gt 300 ]; then desktop_failures=0; fi
+  for name in "${names[@]}"; do
+    if ! kill -0 "${pid_of[$name]}" 2>/dev/null; then
       status=0
-      wait "${pids[$index]}" || status=$?
-      echo "start_all: ${names[$index]} exited (status $status); see $LOG_DIR/${names[$index]}.log" >&2
+      wait "${pid_of[$name]}" || status=$?
+      echo "start_all: $name exited (status $status); see $LOG_DIR/$name.log" >&2
+      case " ${DESKTOP[*]} " in
+        *" $name "*)
+          if [ "$desktop_failures" -lt 3 ]; then
+            desktop_failures=$((desktop_failures + 1))
+            last_failure_at=$SECONDS
+            restart_desktop
+            continue 2
+          fi
+          ;;
+      esac
       exit 1
     fi
   done
-  sleep 1
+  sleep 1 &
+  wait $! || true  # a signal ends the wait at once
 done

@@ -251,3 +251,64 @@ def test_in_a_real_terminal_text_streams_and_ctrl_c_stops(
         screen = pane()
     assert "EXIT=130" in screen and "Interrupted" in screen
     assert validate_conversation(storage.load_conversation_file(saved).messages) == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"settings": 5, "messages": []}',
+        b'{"updated_at": [1], "messages": []}',
+        b'{"messages": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+        b'{"messages": ["not an object"]}',
+        b'{"messages": [], "title": "caf\xe9"}',
+        None,  # a directory
+    ],
+)
+def test_resume_of_a_bad_file_exits_2_with_one_line_and_leaves_it(
+    tmp_path: Path, content: bytes | None
+) -> None:
+    target = tmp_path / "old.json"
+    if content is None:
+        target.mkdir()
+    else:
+        target.write_bytes(content)
+    before = target.stat().st_mtime_ns
+    with FakeAnthropicAPI() as api:
+        result = run_cli(
+            ["go on", "--resume", str(target), "--save", str(tmp_path / "new.json")],
+            cli_env(api, tmp_path),
+        )
+        assert api.message_requests() == [], "nothing was sent"
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "not a saved conversation" in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    if content is not None:
+        assert target.read_bytes() == content
+    assert target.stat().st_mtime_ns == before
+    assert not (tmp_path / "new.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({"TOKEN_MANAGER_REDIS_URL": "http//host"}, "TOKEN_MANAGER_REDIS_URL"),
+        (
+            {"TOKEN_MANAGER_REDIS_URL": "redis://:hunter2-pw@host:port/0"},
+            "TOKEN_MANAGER_REDIS_URL",
+        ),
+        ({"WIDTH": "wide"}, "WIDTH"),
+        ({"WIDTH": ""}, "WIDTH"),
+        ({"HEIGHT": "-5"}, "HEIGHT"),
+        ({"TOKEN_MANAGER_RPM": "fifty"}, "TOKEN_MANAGER_RPM"),
+    ],
+)
+def test_a_bad_environment_is_one_clear_line_and_exit_2(
+    tmp_path: Path, variables: dict[str, str], expected: str
+) -> None:
+    with FakeAnthropicAPI() as api:
+        result = run_cli(["hello"], cli_env(api, tmp_path, **variables))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], result.stderr
+    assert "hunter2" not in result.stderr

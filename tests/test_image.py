@@ -70,6 +70,9 @@ def container(tmp_path: Path) -> Iterator[tuple[str, StackPorts]]:
             "/tmp/.X11-unix:/tmp/.X11-unix",
             "-e",
             f"DISPLAY_NUM={ports.display}",
+            # The host's network: listen on its loopback only, as tests must.
+            "-e",
+            "BIND_ADDRESS=127.0.0.1",
             "-e",
             f"VNC_PORT={ports.vnc}",
             "-e",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.fake_api import free_port
@@ -20,6 +23,7 @@ from tests.plugins.stack_checks import (
     check_x_display,
     wait_for_port,
 )
+from tests.plugins.streamlit_app import chromium_page
 from tests.plugins.xvfb import _free_display_number
 
 pytestmark = [pytest.mark.desktop, pytest.mark.slow]
@@ -87,3 +91,137 @@ def test_a_busy_display_is_refused_with_a_clear_error(
     )
     assert result.returncode != 0
     assert "already in use" in result.stderr
+
+
+def _stack_processes(supervisor: int) -> list[psutil.Process]:
+    root = psutil.Process(supervisor)
+    return [root, *root.children(recursive=True)]
+
+
+def _non_loopback_addresses() -> list[str]:
+    return [
+        address.address
+        for addresses in psutil.net_if_addrs().values()
+        for address in addresses
+        if address.family == socket.AF_INET and not address.address.startswith("127.")
+    ]
+
+
+def _describe(process: psutil.Process) -> tuple[str, str] | None:
+    """Name and command line; None for a process that just ended (the
+    supervisor's `sleep 1` and port probes come and go)."""
+    try:
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return process.name(), " ".join(process.cmdline())
+    except psutil.Error:
+        return None
+
+
+def _children_named(supervisor: int, name: str) -> list[int]:
+    return [
+        process.pid
+        for process in _stack_processes(supervisor)
+        if (described := _describe(process)) and described[0] == name
+    ]
+
+
+def test_the_default_native_run_listens_on_loopback_only_and_reset_keeps_the_app(
+    native_stack: tuple[StackPorts, subprocess.Popen[bytes]],
+) -> None:
+    ports, process = native_stack
+    pids = {p.pid for p in _stack_processes(process.pid)}
+    listening: list[tuple[str, int]] = [
+        (str(connection.laddr[0]), int(connection.laddr[1]))
+        for connection in psutil.net_connections(kind="inet")
+        if connection.status == psutil.CONN_LISTEN
+        and connection.pid in pids
+        and connection.laddr
+    ]
+    ours = {port for _, port in listening}
+    assert {ports.vnc, ports.novnc, ports.page, ports.app} <= ours
+    exposed = [
+        f"{ip}:{port}" for ip, port in listening if ip not in ("127.0.0.1", "::1")
+    ]
+    reachable = []
+    for address in _non_loopback_addresses():
+        for port in (ports.vnc, ports.novnc, ports.page, ports.app):
+            with socket.socket() as probe:
+                probe.settimeout(1)
+                if probe.connect_ex((address, port)) == 0:
+                    reachable.append(f"{address}:{port}")
+    _record_figures(
+        services_listening=len(ours),
+        services_reachable_non_loopback=len(set(exposed) | set(reachable)),
+        non_loopback_addresses_probed=len(_non_loopback_addresses()),
+    )
+    assert exposed == [] and reachable == []
+
+    # Reset in the browser: only the desktop comes back, with new pids.
+    xvfb_before = _children_named(process.pid, "Xvfb")
+    app_before = [
+        p.pid
+        for p in _stack_processes(process.pid)
+        if (described := _describe(p)) and "streamlit" in described[1]
+    ]
+    assert len(xvfb_before) == 1 and app_before
+    with chromium_page() as page:
+        page.goto(f"http://127.0.0.1:{ports.app}")
+        page.get_by_role("button", name="Reset").click(timeout=60_000)
+        page.get_by_text("The desktop was restarted.").wait_for(timeout=60_000)
+        assert page.get_by_text("Claude Computer Use Demo").is_visible()
+    xvfb_after = _children_named(process.pid, "Xvfb")
+    assert len(xvfb_after) == 1 and xvfb_after != xvfb_before
+    assert process.poll() is None, "the supervisor kept running"
+    assert all(psutil.pid_exists(pid) for pid in app_before), "the app kept running"
+    check_x_display(ports)
+    check_vnc_handshake(ports)
+    check_novnc_and_app(ports)
+
+
+def _record_figures(**figures: int) -> None:
+    path = ROOT / "artifacts" / "reliability-figures.json"
+    path.parent.mkdir(exist_ok=True)
+    existing = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps({**existing, **figures}, indent=1))
+
+
+def test_with_a_vnc_password_the_handshake_asks_for_it(
+    tmp_path: Path, xvfb_display: object
+) -> None:
+    """The real x11vnc with start_all.sh's password flags: VNC authentication
+    (type 2) is offered and "none" (type 1) is not; the password is not in argv."""
+    password_file = tmp_path / "vnc.passwd"
+    password_file.write_text("pw-7531-secret\n")
+    password_file.chmod(0o600)
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            "x11vnc",
+            "-display",
+            os.environ["DISPLAY"],
+            "-rfbport",
+            str(port),
+            "-localhost",
+            "-noipv6",
+            "-passwdfile",
+            str(password_file),
+            "-forever",
+            "-shared",
+            "-noxdamage",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, 30)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+            assert connection.recv(12).startswith(b"RFB 003.")
+            connection.sendall(b"RFB 003.008\n")
+            count = connection.recv(1)[0]
+            offered = set(connection.recv(count))
+        assert 2 in offered and 1 not in offered, offered
+        assert "pw-7531" not in " ".join(psutil.Process(server.pid).cmdline())
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

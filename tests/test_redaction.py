@@ -9,10 +9,13 @@ import pytest
 from computer_use_demo.redaction import (
     REDACTED,
     RedactingFilter,
+    environment_secrets,
     redact,
     redact_headers,
+    redact_tool_result,
     register_secret,
 )
+from computer_use_demo.tools import ToolResult
 
 FAKE_KEY = "sk-ant-api03-RECOGNISABLE-fake-key-000"
 
@@ -48,3 +51,46 @@ def test_log_records_are_scrubbed_with_args_and_tracebacks(
             logger.exception("boom")
     assert FAKE_KEY not in caplog.text
     assert "calling with" in caplog.text
+
+
+def test_url_credentials_are_removed_even_when_never_registered() -> None:
+    text = redact("proxy http://bob:s3cr%40t@proxy:3128 and redis://:pw@r:6379/0")
+    assert "s3cr" not in text and ":pw@" not in text
+    assert "http://[REDACTED]@proxy:3128" in text and "redis://[REDACTED]@r" in text
+
+
+def test_the_environment_secrets_are_the_credentials_and_url_passwords() -> None:
+    found = environment_secrets(
+        {
+            "TOKEN_MANAGER_REDIS_URL": "redis://:redis-password-1@h:6379/0",
+            "HTTPS_PROXY": "http://alice:proxy%2Fpassword@p:3128",
+            "GITHUB_TOKEN": "ghp_abcdefghijklmnop",
+            "PATH": "/usr/bin",
+            "HTTP_PROXY": "http://p:3128",
+        }
+    )
+    assert {"redis-password-1", "proxy%2Fpassword", "proxy/password"} <= found
+    assert "ghp_abcdefghijklmnop" in found
+    assert not {"/usr/bin", "http://p:3128", "alice"} & found
+
+
+def test_tool_results_lose_the_environment_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SOME_SERVICE_TOKEN", "tok-0123456789-unique")
+    result = redact_tool_result(
+        ToolResult(
+            output="SOME_SERVICE_TOKEN=tok-0123456789-unique",
+            error=f"key {FAKE_KEY}",
+            system="ok",
+            base64_image="aW1n",
+        )
+    )
+    assert result.output == f"SOME_SERVICE_TOKEN={REDACTED}"
+    assert result.error == f"key {REDACTED}"
+    assert (result.system, result.base64_image) == ("ok", "aW1n")
+
+
+def test_cookies_are_masked_in_shown_headers() -> None:
+    shown = redact_headers({"Set-Cookie": "session=abc", "cookie": "a=b"})
+    assert shown == {"Set-Cookie": REDACTED, "cookie": REDACTED}

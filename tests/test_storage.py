@@ -47,3 +47,57 @@ def test_a_corrupt_file_is_skipped_not_fatal(tmp_path: Path) -> None:
 def test_conversation_ids_cannot_escape_the_folder(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         storage.conversation_path("../../etc/passwd", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        (b'{"settings": 5, "messages": []}', "settings"),
+        (b'{"updated_at": [1], "messages": []}', "updated_at"),
+        (b'{"updated_at": 1e300, "messages": []}', "updated_at"),
+        (b'{"messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "deep"),
+        (b'{"messages": [[[[' + b"{}" + b"]]]]}", "not a user or assistant"),
+        (b'{"messages": [{"role": "user", "content": [{"a": 1}]}]}', "content"),
+        (
+            b'{"messages": [{"role": "user", "content": "x", "z": '
+            + b"[" * 80
+            + b"]" * 80
+            + b"}]}",
+            "nests deeper",
+        ),
+        (b'{"messages": ["hello"]}', "not a user or assistant"),
+        (b'{"messages": [{"role": "user", "content": [5]}]}', "not a list of blocks"),
+        (b'{"messages": [], "title": "\xe9"}', "utf-8"),
+        (b'{"messages": [], "title": 5}', "title"),
+        (b"", "not a saved conversation"),
+    ],
+)
+def test_a_badly_shaped_conversation_is_refused_with_a_reason(
+    tmp_path: Path, data: bytes, why: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(data)
+    with pytest.raises(storage.ConversationFileError, match=f"(?i){why}"):
+        storage.load_conversation_file(path)
+    listing = storage.scan_conversations(tmp_path.parent / "none")
+    assert listing.conversations == []
+
+
+def test_the_listing_names_unreadable_files_and_keeps_the_good_ones(
+    tmp_path: Path,
+) -> None:
+    folder = storage.conversations_dir(tmp_path)
+    folder.mkdir(parents=True)
+    (folder / "settings.json").write_text('{"settings": 5, "messages": []}')
+    (folder / "folder.json").mkdir()
+    storage.save_conversation(
+        "good", [{"role": "user", "content": "hi"}], None, tmp_path
+    )
+    listing = storage.scan_conversations(tmp_path)
+    assert [saved.title for saved in listing.conversations] == ["hi"]
+    assert sorted(name for name, _ in listing.unreadable) == [
+        "folder.json",
+        "settings.json",
+    ]
+    with pytest.raises(storage.ConversationFileError, match="not a file"):
+        storage.load_conversation_file(folder / "folder.json")

@@ -178,3 +178,106 @@ def test_after_a_stop_the_app_waits_for_the_next_message(
         "go on",
     ]
     assert not app.session_state["in_sampling_loop"], "the turn ended: not stuck"
+
+
+BAD_CONVERSATIONS: dict[str, bytes] = {
+    "settings.json": b'{"settings": 5, "messages": []}',
+    "updated.json": b'{"updated_at": [1], "messages": []}',
+    "nan.json": b'{"updated_at": NaN, "messages": []}',
+    "deep.json": b'{"messages": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+    "strings.json": b'{"messages": ["hi", 5]}',
+    "blocks.json": b'{"messages": [{"role": "user", "content": [5]}]}',
+    "latin1.json": '{"messages": [], "title": "caf\u00e9"}'.encode("latin-1"),
+    "list.json": b"[1, 2]",
+    "empty.json": b"",
+}
+
+
+def plant_bad_conversations(config: Path) -> Path:
+    folder = storage.conversations_dir(config)
+    folder.mkdir(parents=True)
+    for name, data in BAD_CONVERSATIONS.items():
+        (folder / name).write_bytes(data)
+    (folder / "a-directory.json").mkdir()
+    return folder
+
+
+def test_bad_files_in_the_conversations_folder_leave_the_app_working(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    plant_bad_conversations(tmp_path / "config")
+    storage.save_conversation(
+        "20260101-000000-abcdef",
+        [
+            {"role": "user", "content": [{"type": "text", "text": "the good one"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "answered"}]},
+        ],
+        {},
+        tmp_path / "config",
+    )
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-badfiles-000000")
+    app = AppTest.from_file(APP).run(timeout=30)
+    assert not app.exception
+    assert app.title[0].value == "Claude Computer Use Demo"
+    skipped = " ".join(caption.value for caption in app.sidebar.caption)
+    for name in [*BAD_CONVERSATIONS, "a-directory.json"]:
+        assert name in skipped, f"{name} is listed as unreadable"
+    next(b for b in app.sidebar.button if b.label == "Open").click().run(timeout=30)
+    assert app.session_state["conversation_id"] == "20260101-000000-abcdef"
+    from streamlit import config
+
+    assert config.get_option("client.showErrorDetails") in ("type", "none")
+
+
+def test_blocks_the_app_cannot_draw_do_not_break_the_page(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    storage.save_conversation(
+        "20260101-000000-abcdef",
+        [
+            {"role": "user", "content": [{"type": "text", "text": "question"}]},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "image", "source": 5},
+                    {"type": "tool_use", "name": "bash", "input": {"a": {"b": [1]}}},
+                    {"type": "text", "text": "still shown"},
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": "x", "content": [7, None]},
+                    {"type": "tool_result", "tool_use_id": "y", "content": 5},
+                ],
+            },
+        ],
+        {"usage": [{"turn": "zero"}, 5, {"turn": 0, "input_tokens": [1]}]},
+        tmp_path / "config",
+    )
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-badblocks-000000")
+    app = AppTest.from_file(APP).run(timeout=30)
+    next(b for b in app.sidebar.button if b.label == "Open").click().run(timeout=30)
+    assert not app.exception
+    assert "still shown" in " ".join(element.value for element in app.markdown)
+    assert "(a block that could not be shown)" in " ".join(
+        caption.value for caption in app.caption
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WIDTH", "wide"),
+        ("HEIGHT", ""),
+        ("TOKEN_MANAGER_REDIS_URL", "redis://:hunter2-pw@host:port/0"),
+    ],
+)
+def test_a_bad_environment_is_one_clear_line_in_the_app(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    app = AppTest.from_file(APP).run(timeout=30)
+    assert not app.exception
+    assert len(app.error) == 1 and name in app.error[0].value
+    assert "hunter2" not in app.error[0].value

@@ -75,3 +75,22 @@ def test_only_the_newest_exchanges_are_kept() -> None:
         log.add(request({"n": index}), None, None)
     assert len(log.entries) == MAX_ENTRIES
     assert json.loads(log.entries[-1].request_body) == {"n": MAX_ENTRIES + 24}
+
+
+def test_cookies_and_url_credentials_are_masked() -> None:
+    sent = httpx.Request(
+        "POST",
+        "https://gateway-user:gateway-pass-123@gateway.example/v1/messages",
+        headers={"cookie": "session=abc123", "x-api-key": KEY},
+        content=b"{}",
+    )
+    response = httpx.Response(
+        200,
+        headers=[("set-cookie", "session=secret-session-9"), ("request-id", "req_2")],
+    )
+    exchange = ExchangeLog().add(sent, response, None)
+    shown = json.dumps(exchange.__dict__)
+    assert "secret-session-9" not in shown and "abc123" not in shown
+    assert "gateway-pass-123" not in shown
+    assert exchange.response_headers["set-cookie"] == "[REDACTED]"
+    assert exchange.response_headers["request-id"] == "req_2"

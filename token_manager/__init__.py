@@ -2,8 +2,12 @@
 pool per model class, and budgets tool results.
 
 The face of the package; `token_manager` is the process's one manager, built
-from the environment.
+from the environment when first used (not at import: the app and the CLI check
+the environment first and say in one line what is wrong with it).
 """
+
+import threading
+from typing import Any
 
 from .budgets import Budget, wait_label, wait_phrase
 from .estimator import RequestEstimate
@@ -31,4 +35,15 @@ __all__ = [
     "wait_phrase",
 ]
 
-token_manager = TokenManager.from_env()
+token_manager: TokenManager  # built on first use, by __getattr__ below
+_built: list[TokenManager] = []
+_building = threading.Lock()
+
+
+def __getattr__(name: str) -> Any:
+    if name != "token_manager":
+        raise AttributeError(f"module 'token_manager' has no attribute {name!r}")
+    with _building:
+        if not _built:
+            _built.append(TokenManager.from_env())
+    return _built[0]

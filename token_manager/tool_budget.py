@@ -10,6 +10,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from computer_use_demo.tools.private_files import private_directory
+
 from .estimate import count_text
 
 COUNT_EXACTLY_UP_TO_CHARS = 400_000
@@ -33,7 +35,7 @@ def _tokens_at_most(text: str, budget: int) -> tuple[bool, int]:
 
 
 def save_private(text: str, directory: Path, label: str) -> Path:
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    directory = private_directory(directory)  # per-user, 0700, never a planted link
     path = directory / f"{label}-{uuid.uuid4().hex[:12]}.txt"
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8", errors="replace") as handle:

@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .. import loop, storage
+from .. import storage
+from ..environment_check import environment_problems
+from ..process_guard import guard_process
 from ..redaction import install_log_redaction, register_secret
 from ..startup_log import log_budget_once
 from ..status import LoopStatus
@@ -72,6 +74,8 @@ def _limits(options: Options) -> None:
 
 
 async def run(options: Options, prompt: str, renderer: Renderer) -> int:
+    from .. import loop  # imported here: main() checks the environment first
+
     api_key = _api_key(options.provider)
     if options.provider == "anthropic" and not api_key:
         renderer.status(
@@ -162,7 +166,11 @@ async def run(options: Options, prompt: str, renderer: Renderer) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     install_log_redaction(logging.WARNING)
+    guard_process()
     options = parse(argv, os.environ.get("API_PROVIDER"))
+    if problems := environment_problems(os.environ):
+        print(f"computer-use-demo: {problems[0]}", file=sys.stderr)
+        sys.exit(EXIT_BAD_ARGUMENTS)
     prompt = options.prompt
     if prompt is None:
         if sys.stdin.isatty():
@@ -177,6 +185,12 @@ def main(argv: list[str] | None = None) -> None:
             file=sys.stderr,
         )
         sys.exit(EXIT_BAD_ARGUMENTS)
+    if options.resume is not None:
+        try:  # read-only: a bad file is reported and left as it is
+            storage.load_conversation_file(Path(options.resume))
+        except storage.ConversationFileError as error:
+            print(f"computer-use-demo: --resume: {error}", file=sys.stderr)
+            sys.exit(EXIT_BAD_ARGUMENTS)
     renderer: Renderer = (
         JsonRenderer(show_thinking=options.show_thinking)
         if options.json

@@ -14,13 +14,13 @@ import os
 import shlex
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any, ClassVar, Literal, TypedDict, cast, get_args
 from uuid import uuid4
 
 from anthropic.types.beta import BetaToolUnionParam
 
 from .base import BaseAnthropicTool, ToolError, ToolResult
+from .private_files import private_directory
 from .run import run
 from .screen import ScalingSource, ScreenScaling, crop_png, resize_png
 
@@ -331,8 +331,8 @@ class BaseComputerTool:
         return ToolResult(base64_image=base64.b64encode(png).decode())
 
     async def _capture_png(self) -> bytes:
-        output_dir = Path(OUTPUT_DIR)
-        await asyncio.to_thread(output_dir.mkdir, parents=True, exist_ok=True)
+        # Not the shared OUTPUT_DIR: a private per-user folder no one can plant in.
+        output_dir = await asyncio.to_thread(private_directory, None, "screenshots")
         path = output_dir / f"screenshot_{uuid4().hex}.png"
         result = await self.shell(
             f"{self._display_prefix}scrot -p -o {path}", take_screenshot=False

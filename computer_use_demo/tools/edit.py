@@ -1,19 +1,33 @@
 """The file editor tool (`str_replace_based_edit_tool`): view, create, edit, undo.
 
 Reads tolerate any bytes; every bad argument is a ToolError the model can act on.
+It never runs a shell, never opens anything but a regular file (a named pipe or
+a device could block or never end), never reads more than MAX_FILE_BYTES, and
+does its file work off the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import stat
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 from .base import BaseAnthropicTool, CLIResult, ToolError, ToolResult
-from .run import maybe_truncate, run
+from .run import maybe_truncate, run_argv
 
 Command = Literal["view", "create", "str_replace", "insert", "undo_edit"]
 SNIPPET_LINES = 4
+MAX_FILE_BYTES = 10 * 1024 * 1024
+_KINDS = {
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFDIR: "a directory",
+}
 
 
 class EditTool20250728(BaseAnthropicTool):
@@ -51,7 +65,7 @@ class EditTool20250728(BaseAnthropicTool):
         if command == "create":
             if file_text is None:
                 raise ToolError("Parameter `file_text` is required for command: create")
-            self.write_file(target, file_text)
+            await asyncio.to_thread(self.write_file, target, file_text)
             self._file_history[target].append(file_text)
             return ToolResult(output=f"File created successfully at: {target}")
         if command == "str_replace":
@@ -59,7 +73,7 @@ class EditTool20250728(BaseAnthropicTool):
                 raise ToolError(
                     "Parameter `old_str` is required for command: str_replace"
                 )
-            return self.str_replace(target, old_str, new_str)
+            return await asyncio.to_thread(self.str_replace, target, old_str, new_str)
         if command == "insert":
             if insert_line is None:
                 raise ToolError(
@@ -71,9 +85,9 @@ class EditTool20250728(BaseAnthropicTool):
                 raise ToolError(
                     "Parameter `insert_text` is required for command: insert"
                 )
-            return self.insert(target, insert_line, text)
+            return await asyncio.to_thread(self.insert, target, insert_line, text)
         if command == "undo_edit":
-            return self.undo_edit(target)
+            return await asyncio.to_thread(self.undo_edit, target)
         raise ToolError(
             f"Unrecognized command {command}. The allowed commands for the {self.name} "
             f"tool are: {', '.join(get_args(Command))}"
@@ -108,8 +122,8 @@ class EditTool20250728(BaseAnthropicTool):
                 raise ToolError(
                     "The `view_range` parameter is not allowed when `path` points to a directory."
                 )
-            _, stdout, stderr = await run(
-                f"find '{path}' -maxdepth 2 -not -path '*/.*'"
+            _, stdout, stderr = await run_argv(
+                ["find", str(path), "-maxdepth", "2", "-not", "-path", "*/.*"]
             )
             if not stderr:
                 stdout = (
@@ -118,7 +132,7 @@ class EditTool20250728(BaseAnthropicTool):
                 )
             return CLIResult(output=stdout, error=stderr)
 
-        text = self.read_file(path)
+        text = await asyncio.to_thread(self.read_file, path)
         first_line = 1
         if view_range:
             lines = text.split("\n")
@@ -237,18 +251,57 @@ class EditTool20250728(BaseAnthropicTool):
         )
 
     def read_file(self, path: Path) -> str:
+        """A regular file's text, at most MAX_FILE_BYTES; anything else is refused.
+
+        Opened without blocking (a named pipe with no writer would wait forever)
+        and checked on the open descriptor, so a swapped path cannot slip by.
+        """
         try:
-            return path.read_text(encoding="utf-8", errors="replace")
-        except Exception as error:
-            raise ToolError(f"Ran into {error} while trying to read {path}") from None
+            _refuse_unless_regular(os.stat(path), path)  # a clear word for a socket
+            descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        except OSError as error:
+            raise ToolError(
+                f"Ran into {error.strerror or error} while trying to read {path}"
+            ) from None
+        with os.fdopen(descriptor, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            _refuse_unless_regular(info, path)
+            if info.st_size > MAX_FILE_BYTES:
+                raise ToolError(_too_large(path, info.st_size))
+            try:
+                data = handle.read(MAX_FILE_BYTES + 1)
+            except OSError as error:
+                raise ToolError(
+                    f"Ran into {error.strerror or error} while trying to read {path}"
+                ) from None
+        if len(data) > MAX_FILE_BYTES:
+            raise ToolError(_too_large(path, len(data)))
+        return data.decode("utf-8", errors="replace")
 
     def write_file(self, path: Path, content: str) -> None:
+        """Write a regular file (created if absent); a pipe or a device is refused."""
         try:
-            path.write_text(content)
-        except Exception as error:
+            if path.exists():
+                _refuse_unless_regular(os.stat(path), path)
+            descriptor = os.open(
+                path,
+                os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | os.O_NOCTTY,
+                0o666,
+            )
+        except OSError as error:
             raise ToolError(
-                f"Ran into {error} while trying to write to {path}"
+                f"Ran into {error.strerror or error} while trying to write to {path}"
             ) from None
+        with os.fdopen(descriptor, "wb") as handle:
+            _refuse_unless_regular(os.fstat(handle.fileno()), path)
+            try:
+                os.set_blocking(handle.fileno(), True)
+                handle.truncate(0)
+                handle.write(content.encode("utf-8", errors="surrogateescape"))
+            except (OSError, UnicodeError) as error:
+                raise ToolError(
+                    f"Ran into {error} while trying to write to {path}"
+                ) from None
 
     @staticmethod
     def _numbered(text: str, descriptor: str, first_line: int = 1) -> str:
@@ -259,3 +312,19 @@ class EditTool20250728(BaseAnthropicTool):
             for number, line in enumerate(text.split("\n"), start=first_line)
         )
         return f"Here's the result of running `cat -n` on {descriptor}:\n{numbered}\n"
+
+
+def _refuse_unless_regular(info: os.stat_result, path: Path) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+        raise ToolError(
+            f"{path} is {kind}, not a regular file: the editor only reads and "
+            "writes regular files (use the bash tool, with a timeout, for anything else)"
+        )
+
+
+def _too_large(path: Path, size: int) -> str:
+    return (
+        f"{path} is {size:,} bytes, more than the {MAX_FILE_BYTES:,} the editor reads: "
+        "use bash (grep -n, head, sed -n 'A,Bp') to read the part you need"
+    )

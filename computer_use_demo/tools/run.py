@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import signal
+from collections.abc import Sequence
+
+from ..redaction import has_url_credentials, is_credential_name
 
 MAX_RESPONSE_LEN: int = 16_000
 TRUNCATED_MESSAGE: str = (
@@ -20,18 +22,18 @@ TRUNCATED_MESSAGE: str = (
 )
 
 
-_SECRET_NAME = re.compile(
-    r"(API_KEY|AUTH_TOKEN|SECRET|SECRET_ACCESS_KEY|SESSION_TOKEN|PASSWORD)$|"
-    r"^(ANTHROPIC_API_KEY|ANTHROPIC_AUTH_TOKEN|TOKEN_MANAGER_REDIS_URL)$",
-    re.IGNORECASE,
-)
-
-
 def shell_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment every tool process gets: ours minus every credential."""
+    """The environment every tool process gets: ours minus every credential.
+
+    Dropped: credential variables (`*_API_KEY`, `*_TOKEN`, `*SECRET*`,
+    `*PASSWORD*`, AWS keys, the Redis URL) and any variable holding a URL with
+    a `user:password@` part (a proxy without credentials is kept).
+    """
     source = dict(os.environ if environ is None else environ)
     return {
-        name: value for name, value in source.items() if not _SECRET_NAME.search(name)
+        name: value
+        for name, value in source.items()
+        if not is_credential_name(name) and not has_url_credentials(value)
     }
 
 
@@ -78,6 +80,33 @@ async def run(
         start_new_session=True,
         env=shell_environment(),
     )
+    return await _finish(process, cmd, timeout, truncate_after)
+
+
+async def run_argv(
+    argv: Sequence[str],
+    timeout: float | None = 120.0,  # noqa: ASYNC109 - same as run()
+    truncate_after: int | None = MAX_RESPONSE_LEN,
+) -> tuple[int, str, str]:
+    """Run a program with these exact arguments, no shell: a path or name with
+    quotes, `$(...)` or spaces is only ever an argument."""
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+        env=shell_environment(),
+    )
+    return await _finish(process, " ".join(argv), timeout, truncate_after)
+
+
+async def _finish(
+    process: asyncio.subprocess.Process,
+    cmd: str,
+    timeout: float | None,  # noqa: ASYNC109 - passed through from the callers
+    truncate_after: int | None,
+) -> tuple[int, str, str]:
     try:
         async with asyncio.timeout(timeout):
             stdout, stderr = await process.communicate()

@@ -7,20 +7,24 @@ image when "hide screenshots" is on.
 from __future__ import annotations
 
 import base64
+import logging
 from typing import Any
 
 import streamlit as st
 
-from ..conversation import block_type, blocks, content_blocks
+from ..conversation import content_blocks
 from ..tools import ToolResult
 from .usage import Prices, UsageRecord, describe, usage_by_turn
 
+logger = logging.getLogger(__name__)
+
 TOOL = "tool"
+UNSHOWABLE = "(a block that could not be shown)"
 
 
 def starts_turn(message: dict[str, Any]) -> bool:
     """A user message the user typed (not only tool results) starts a turn."""
-    if message.get("role") != "user":
+    if not isinstance(message, dict) or message.get("role") != "user":
         return False
     content = message.get("content")
     if isinstance(content, str):
@@ -36,16 +40,38 @@ def render_history(
     prices: Prices,
     hide_images: bool,
 ) -> None:
-    """Every message, with each finished turn's usage under it."""
-    per_turn = usage_by_turn(usage_records)
+    """Every message, with each finished turn's usage under it.
+
+    Survives any content (a hand-edited or foreign history): a block that
+    cannot be drawn becomes a caption and a log line, never an exception.
+    """
+    try:
+        per_turn = usage_by_turn(usage_records)
+    except (TypeError, ValueError, AttributeError):
+        per_turn = {}
     turn: int | None = None
     for index, message in enumerate(messages):
         if starts_turn(message):
             _turn_caption(per_turn, turn, prices)
             turn = index
-        for block in blocks(message):
-            render_block(message["role"], block, hide_images)
+        if not isinstance(message, dict):
+            _unshowable(index, TypeError(type(message).__name__))
+            continue
+        sender = message.get("role")
+        sender = sender if sender in ("user", "assistant") else "assistant"
+        content = message.get("content")
+        blocks = content if isinstance(content, list) else [content]
+        for block in blocks:
+            try:
+                render_block(sender, block, hide_images)
+            except Exception as error:  # one bad block must not take the page
+                _unshowable(index, error)
     _turn_caption(per_turn, turn, prices)
+
+
+def _unshowable(index: int, error: Exception) -> None:
+    logger.warning("message %d has a block that cannot be shown: %r", index, error)
+    st.caption(UNSHOWABLE)
 
 
 def _turn_caption(per_turn: dict[int, Any], turn: int | None, prices: Prices) -> None:
@@ -55,7 +81,13 @@ def _turn_caption(per_turn: dict[int, Any], turn: int | None, prices: Prices) ->
 
 def render_block(sender: str, block: Any, hide_images: bool) -> None:
     """One stored block."""
-    kind = block_type(block)
+    if isinstance(block, str):
+        if block:
+            st.chat_message(sender).markdown(block)
+        return
+    if not isinstance(block, dict):
+        raise TypeError(f"a block that is a {type(block).__name__}")
+    kind = block.get("type")
     if kind == "tool_result":
         render_tool_result_block(block, hide_images)
         return
@@ -80,7 +112,9 @@ def render_block(sender: str, block: Any, hide_images: bool) -> None:
 def render_tool_result_block(block: dict[str, Any], hide_images: bool) -> None:
     with st.chat_message(TOOL):
         for item in content_blocks(block.get("content")):
-            if item.get("type") == "text":
+            if not isinstance(item, dict):
+                st.caption(UNSHOWABLE)
+            elif item.get("type") == "text":
                 if block.get("is_error"):
                     st.error(item.get("text", ""))
                 else:

@@ -5,7 +5,6 @@ Widgets only; what a setting means is decided by the loop and the token manager.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from dataclasses import asdict, dataclass
 from typing import get_args
@@ -16,6 +15,7 @@ from streamlit.delta_generator import DeltaGenerator
 from token_manager import RateLimits, token_manager
 
 from .. import storage
+from ..desktop import restart_desktop
 from ..models import DEFAULT_MODEL_CONF, ThinkingEffort, lookup_model_conf
 from ..providers import APIProvider
 from ..tools import ToolVersion
@@ -123,10 +123,10 @@ def sidebar() -> SidebarSlots:
         with st.spinner("Resetting..."):
             st.session_state.clear()
             setup_state()
-            # As the quickstart does: restart the desktop inside the container.
-            subprocess.run("pkill Xvfb; pkill tint2", shell=True, check=False)
-            time.sleep(1)
-            subprocess.run("./start_all.sh", shell=True, check=False)
+            # The desktop's own processes only, by their pids (start_all.sh
+            # restarts them); the app and the other services keep running.
+            outcome = restart_desktop()
+        (st.success if outcome.restarted else st.info)(outcome.message)
     return SidebarSlots(meter=meter, usage=usage)
 
 
@@ -233,10 +233,18 @@ def _usage_panel() -> DeltaGenerator:
 
 
 def _conversations_panel() -> None:
-    saved = storage.list_conversations()
+    listing = storage.scan_conversations()
+    saved = listing.conversations
     with st.expander("Conversations"):
         if st.button("New conversation"):
             start_new_conversation()
+        if listing.unreadable:
+            st.caption(
+                "Unreadable, skipped: "
+                + "; ".join(f"{name} ({why})" for name, why in listing.unreadable),
+                help="These files in the conversations folder are not saved "
+                "conversations; they are left as they are.",
+            )
         if not saved:
             st.caption("Conversations are saved here after every turn.")
             return

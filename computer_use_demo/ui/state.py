@@ -112,8 +112,16 @@ def open_conversation(saved: storage.SavedConversation) -> None:
     st.session_state.messages = saved.messages
     st.session_state.tools = {}
     st.session_state.conversation_id = saved.conversation_id
+    stored = saved.settings.get("usage")
+    # Only well-formed records: a hand-edited file must not break the meter.
     usage: list[UsageRecord] = [
-        record for record in saved.settings.get("usage", []) if isinstance(record, dict)
+        record
+        for record in (stored if isinstance(stored, list) else [])
+        if isinstance(record, dict)
+        and all(
+            isinstance(value, int) and not isinstance(value, bool)
+            for value in record.values()
+        )
     ]
     st.session_state.turn_usage = usage
     st.session_state.in_sampling_loop = False

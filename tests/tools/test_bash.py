@@ -100,6 +100,32 @@ def test_shell_environment_filter() -> None:
     assert env == {"PATH": "/bin"}
 
 
+def test_every_credential_and_proxy_with_credentials_stays_out_of_tools() -> None:
+    env = shell_environment(
+        {
+            "GH_TOKEN": "t",
+            "CLIENT_SECRET_FILE": "s",
+            "DB_PASSWORD_FILE": "p",
+            "VNC_PASSWORD": "v",
+            "AWS_ACCESS_KEY_ID": "a",
+            "AWS_SECRET_ACCESS_KEY": "b",
+            "AWS_SESSION_TOKEN": "c",
+            "TOKEN_MANAGER_REDIS_URL": "redis://:pw@host:6379/0",
+            "HTTPS_PROXY": "http://user:pw@proxy:3128",
+            "all_proxy": "socks5://u:p@proxy:1080",
+            "ANTHROPIC_BASE_URL": "https://u:p@gateway.example",
+            "HTTP_PROXY": "http://proxy:3128",
+            "NO_PROXY": "localhost",
+            "DISPLAY": ":1",
+        }
+    )
+    assert env == {
+        "HTTP_PROXY": "http://proxy:3128",
+        "NO_PROXY": "localhost",
+        "DISPLAY": ":1",
+    }
+
+
 async def test_bad_calls_become_error_results(bash: BashTool20250124) -> None:
     collection = ToolCollection(bash)
     assert (

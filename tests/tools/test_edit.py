@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,3 +112,91 @@ async def test_errors_say_what_to_fix(
     }
     with pytest.raises(ToolError, match=message):
         await editor(**concrete)  # type: ignore[arg-type]
+
+
+async def test_a_directory_name_is_never_run_as_a_command(
+    editor: EditTool20250728, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    hostile = tmp_path / "q'$(touch pwned)'"
+    hostile.mkdir()
+    (hostile / "inside.txt").write_text("x")
+    listing = await editor(command="view", path=str(hostile))
+    assert not (tmp_path / "pwned").exists(), "the name ran as a command"
+    assert "inside.txt" in (listing.output or "")
+
+
+@pytest.mark.parametrize("target", ["fifo", "/dev/zero", "/dev/null", "socket"])
+async def test_pipes_and_devices_are_refused_without_blocking_the_loop(
+    editor: EditTool20250728, tmp_path: Path, target: str
+) -> None:
+    import os
+    import socket
+
+    if target == "fifo":
+        path = tmp_path / "pipe"
+        os.mkfifo(path)
+    elif target == "socket":
+        path = tmp_path / "sock"
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(path))
+    else:
+        path = Path(target)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        calls: list[tuple[Any, dict[str, Any]]] = [
+            ("view", {}),
+            ("str_replace", {"old_str": "a", "new_str": "b"}),
+            ("insert", {"insert_line": 0, "insert_text": "x"}),
+        ]
+        for command, extra in calls:
+            async with asyncio.timeout(5):
+                with pytest.raises(ToolError, match="not a regular file"):
+                    await editor(command=command, path=str(path), **extra)
+    finally:
+        ticker.cancel()
+    if target == "fifo":
+        assert stat.S_ISFIFO(path.stat().st_mode), "the pipe is left as it was"
+
+
+async def test_a_huge_file_is_refused_with_what_to_do_instead(
+    editor: EditTool20250728, tmp_path: Path
+) -> None:
+    from computer_use_demo.tools import edit
+
+    big = tmp_path / "big.log"
+    with big.open("wb") as handle:
+        handle.truncate(edit.MAX_FILE_BYTES + 1)
+    with pytest.raises(ToolError, match=r"more than the .*grep -n"):
+        await editor(command="view", path=str(big))
+
+
+async def test_a_slow_filesystem_read_does_not_hold_the_event_loop(
+    editor: EditTool20250728, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from computer_use_demo.tools import edit
+
+    target = tmp_path / "slow.txt"
+    target.write_text("content")
+    real = edit.EditTool20250728.read_file
+
+    def slow_read(self: EditTool20250728, path: Path) -> str:
+        time.sleep(0.5)  # a stalled network filesystem
+        return real(self, path)
+
+    monkeypatch.setattr(edit.EditTool20250728, "read_file", slow_read)
+    started = time.monotonic()
+    viewing = asyncio.create_task(editor(command="view", path=str(target)))
+    await asyncio.sleep(0.05)
+    assert time.monotonic() - started < 0.3, "the loop was held by the read"
+    assert "content" in ((await viewing).output or "")

@@ -1,0 +1,226 @@
+"""start_all.sh as a supervisor, with every program it starts replaced by a stub
+that records its arguments: where each service listens, what needs a password,
+where the logs go, and that Reset (SIGUSR1) restarts only the desktop."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LONG_RUNNING = ["Xvfb", "mutter", "tint2", "x11vnc", "websockify"]
+DISPLAY_NUM = "917"
+
+
+@pytest.fixture
+def stubs(tmp_path: Path) -> Path:
+    """A bin folder of stubs: each records `name args` and stays up (or answers)."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    calls = tmp_path / "calls.log"
+    for name in LONG_RUNNING:
+        script = f'#!/bin/sh\necho "{name} $$ $*" >> {calls}\n'
+        script += "exec sleep 300\n"
+        (folder / name).write_text(script)
+    for name in ["xdpyinfo", "nc"]:
+        (folder / name).write_text("#!/bin/sh\nexit 0\n")
+    (folder / "xprop").write_text("#!/bin/sh\necho window\n")
+    (folder / "python").write_text(
+        "#!/bin/sh\n"
+        'case "$1" in *private_files.py) exec ' + sys.executable + ' "$@";; esac\n'
+        f'echo "python $$ $*" >> {calls}\nexec sleep 300\n'
+    )
+    for path in folder.iterdir():
+        path.chmod(0o755)
+    return folder
+
+
+def _env(tmp_path: Path, stubs: Path, **extra: str) -> dict[str, str]:
+    shared_tmp = tmp_path / "tmp"
+    shared_tmp.mkdir(exist_ok=True)
+    shared_tmp.chmod(0o1777)
+    env = {
+        "PATH": f"{stubs}:{os.environ['PATH']}",
+        "PYTHON": str(stubs / "python"),
+        "TMPDIR": str(shared_tmp),
+        "DISPLAY_NUM": DISPLAY_NUM,
+        "HOME": str(tmp_path),
+        **extra,
+    }
+    return env
+
+
+def _calls(tmp_path: Path) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    log = tmp_path / "calls.log"
+    for line in log.read_text().splitlines() if log.exists() else []:
+        name, pid, *args = line.split(" ")
+        found.setdefault(name, []).append(" ".join([pid, *args]))
+    return found
+
+
+@pytest.fixture
+def stack(tmp_path: Path, stubs: Path) -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        [str(ROOT / "image" / "start_all.sh")],
+        env=_env(tmp_path, stubs),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _wait_for(lambda: len(_calls(tmp_path).get("python", [])) == 2)
+        time.sleep(0.5)
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_by_default_every_service_listens_on_loopback_only(
+    tmp_path: Path, stack: subprocess.Popen[str]
+) -> None:
+    calls = _calls(tmp_path)
+    vnc = calls["x11vnc"][0]
+    assert "-localhost" in vnc and "-noipv6" in vnc and "-listen 0.0.0.0" not in vnc
+    assert calls["websockify"][0].split()[3].startswith("127.0.0.1:")
+    page = next(call for call in calls["python"] if "http_server.py" in call)
+    app = next(call for call in calls["python"] if "streamlit" in call)
+    assert "--bind 127.0.0.1" in page
+    assert "--server.address 127.0.0.1" in app
+    assert "--client.showErrorDetails type" in app
+
+
+def test_exposing_without_a_vnc_password_is_refused(
+    tmp_path: Path, stubs: Path
+) -> None:
+    result = subprocess.run(
+        [str(ROOT / "image" / "start_all.sh")],
+        env=_env(tmp_path, stubs, BIND_ADDRESS="0.0.0.0"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert "set VNC_PASSWORD" in result.stderr
+    assert "Xvfb" not in _calls(tmp_path), "nothing was started"
+
+
+def test_exposed_with_a_password_vnc_asks_for_it(tmp_path: Path, stubs: Path) -> None:
+    process = subprocess.Popen(
+        [str(ROOT / "image" / "start_all.sh")],
+        env=_env(tmp_path, stubs, BIND_ADDRESS="0.0.0.0", VNC_PASSWORD="pw-123456"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait_for(lambda: len(_calls(tmp_path).get("python", [])) == 2)
+        calls = _calls(tmp_path)
+        vnc = calls["x11vnc"][0]
+        assert "-passwdfile" in vnc and "-nopw" not in vnc
+        assert "-listen 0.0.0.0" in vnc
+        assert "pw-123456" not in " ".join(calls["python"] + [vnc])
+        password_file = Path(vnc.split("-passwdfile ")[1].split()[0])
+        assert password_file.read_text() == "pw-123456\n"
+        assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+
+
+def test_a_planted_log_folder_link_is_not_followed(tmp_path: Path, stubs: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    shared_tmp = tmp_path / "tmp"
+    shared_tmp.mkdir()
+    shared_tmp.chmod(0o1777)
+    planted = shared_tmp / f"computer-use-{os.getuid()}"
+    planted.symlink_to(victim)
+    if os.getuid() == 0:
+        os.lchown(planted, 65534, 65534)
+    process = subprocess.Popen(
+        [str(ROOT / "image" / "start_all.sh")],
+        env=_env(tmp_path, stubs),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _wait_for(lambda: len(_calls(tmp_path).get("python", [])) == 2)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        output = process.communicate(timeout=10)[0]
+    assert list(victim.iterdir()) == [], "logs were written through the link"
+    log_line = next(line for line in output.splitlines() if "started xvfb" in line)
+    log_dir = Path(log_line.split("log ")[1].rstrip(")")).parent
+    info = os.lstat(log_dir)
+    assert stat.S_ISDIR(info.st_mode) and stat.S_IMODE(info.st_mode) & 0o077 == 0
+
+
+def test_reset_restarts_only_the_desktop_by_pid(
+    tmp_path: Path, stack: subprocess.Popen[str]
+) -> None:
+    before = _calls(tmp_path)
+    stack.send_signal(signal.SIGUSR1)
+    _wait_for(lambda: len(_calls(tmp_path).get("x11vnc", [])) == 2)
+    time.sleep(1.5)
+    after = _calls(tmp_path)
+    assert stack.poll() is None, "the supervisor is still running"
+    for name in ["Xvfb", "mutter", "tint2", "x11vnc"]:
+        assert len(after[name]) == 2, f"{name} restarted once"
+        old_pid = int(before[name][0].split()[0])
+        assert not _alive(old_pid), f"the old {name} was stopped"
+    for name in ["websockify", "python"]:
+        assert after[name] == before[name], f"{name} was left alone"
+        assert all(_alive(int(call.split()[0])) for call in after[name])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def test_a_crashed_window_manager_brings_the_desktop_back_not_down(
+    tmp_path: Path, stack: subprocess.Popen[str]
+) -> None:
+    before = _calls(tmp_path)
+    os.kill(int(before["mutter"][0].split()[0]), signal.SIGKILL)
+    _wait_for(lambda: len(_calls(tmp_path).get("x11vnc", [])) == 2)
+    time.sleep(1.5)
+    after = _calls(tmp_path)
+    assert stack.poll() is None and len(after["Xvfb"]) == 2
+    assert after["python"] == before["python"], "the app was left alone"
+    assert all(_alive(int(call.split()[0])) for call in after["python"])
+
+
+def test_a_dead_app_still_stops_the_stack(
+    tmp_path: Path, stack: subprocess.Popen[str]
+) -> None:
+    app = next(call for call in _calls(tmp_path)["python"] if "streamlit" in call)
+    os.kill(int(app.split()[0]), signal.SIGKILL)
+    assert stack.wait(timeout=15) == 1
