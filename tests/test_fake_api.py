@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -775,3 +777,43 @@ def test_stop_when_ends_each_conversation_on_its_own() -> None:
         done = answer_to("step 9\nALL DONE")
         assert answer_to("more").stop_reason == "tool_use"
     assert done.stop_reason == "end_turn" and done.content[0].text == "Finished."
+
+
+def test_the_command_line_server_takes_latency_and_class_limits() -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "tests.fake_api",
+        "--latency",
+        "0.4",
+        "--rpm",
+        "5",
+        "--class-limits",
+        '{"opus-4": {"rpm": 7}}',
+    ]
+    server = subprocess.Popen(
+        command, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1]
+    )
+    try:
+        assert server.stdout is not None
+        base_url = server.stdout.readline().strip()
+        for _ in range(100):
+            try:
+                httpx.get(f"{base_url}/_stats", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        started = time.monotonic()
+        response = httpx.post(
+            f"{base_url}/v1/messages",
+            json=REQUEST,
+            headers={**HEADERS, "x-api-key": "sk-ant-test-fake-api-key-0000"},
+            timeout=10,
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert response.status_code == 200
+    assert elapsed >= 0.4
+    assert response.headers["anthropic-ratelimit-requests-limit"] == "7"
