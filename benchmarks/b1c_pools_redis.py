@@ -38,6 +38,9 @@ from token_manager import TokenManager  # noqa: E402
 MODELS = {"sonnet-4": "claude-sonnet-4-6", "opus-4": "claude-opus-4-8"}
 PROCESSES_PER_CLASS = 2
 AGENTS_PER_PROCESS = 3
+# Processes take seconds to import the SDK on a busy machine: all of them start
+# sending at one agreed wall-clock time, and the windows are counted from it.
+STARTUP_SECONDS = 8.0
 
 
 def require_pools() -> None:
@@ -71,6 +74,7 @@ def child(config: dict[str, Any]) -> None:
         }
     )
     counts = {"ok": 0, "gave_up": 0}
+    time.sleep(max(0.0, config["wall_start"] - time.time()))
     until = time.monotonic() + (config["wall_until"] - time.time())
     model = config["model"]
 
@@ -100,8 +104,9 @@ def run(
     with FakeAnthropicAPI(
         itpm=ITPM, rpm=1_000, otpm=100_000, window_seconds=window, latency=latency
     ) as api:
-        started = time.monotonic()
-        wall_until = time.time() + windows * window
+        wall_start = time.time() + STARTUP_SECONDS
+        started = time.monotonic() + STARTUP_SECONDS
+        wall_until = wall_start + windows * window
         prefix = f"b1c-{'pools' if pooled else 'shared'}-{int(wall_until)}"
         processes = []
         for number, model in enumerate(
@@ -112,6 +117,7 @@ def run(
                 "api_key": api.api_key,
                 "redis_url": redis_url,
                 "prefix": prefix,
+                "wall_start": wall_start,
                 "wall_until": wall_until,
                 "seed": number,
                 "model": model,
@@ -128,7 +134,7 @@ def run(
                 )
             )
         for process in processes:
-            process.communicate(timeout=windows * window + 120)
+            process.communicate(timeout=STARTUP_SECONDS + windows * window + 120)
             if process.returncode != 0:
                 raise SystemExit(f"a B1c process failed (exit {process.returncode})")
         stats = api.stats()
