@@ -67,6 +67,7 @@ SESSIONS = 4
 RPM, ITPM, OTPM = 50, 30_000, 8_000
 LARGE_CONVERSATION = 100_000
 DONE_MARKER = "B6 SESSION COMPLETE"
+FINAL_ANSWER = "All reports are read."
 # One line of the tool's output, ~51 server tokens; 38 of them and the call make ~2k a turn.
 LINE = (
     "turn $n line $i: -rw-r--r-- 1 computeruse computeruse 18734 Nov 24 13:05 "
@@ -96,7 +97,7 @@ def scenario(turns: int, lines: int) -> dict[str, Any]:
     return {
         "default": tool_turn,
         "stop_when": DONE_MARKER,
-        "final": {"content": [{"type": "text", "text": "All reports are read."}]},
+        "final": {"content": [{"type": "text", "text": FINAL_ANSWER}]},
     }
 
 
@@ -105,7 +106,7 @@ class Session:
     number: int
     messages: list[Any] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    finished: bool = False
+    completed: bool = False  # the fake model gave its final answer
 
 
 def make_manager(window: float, cache_aware: bool | None) -> TokenManager:
@@ -121,6 +122,10 @@ async def run_session(
     def on_status(status: LoopStatus) -> None:
         if status.kind == "error":
             session.errors.append(status.message)
+
+    def on_block(block: Any) -> None:
+        if block.get("type") == "text" and block.get("text") == FINAL_ANSWER:
+            session.completed = True
 
     session.messages.append(
         {
@@ -139,7 +144,7 @@ async def run_session(
         provider=APIProvider.ANTHROPIC,
         system_prompt_suffix=f"You are working in session {session.number}.",
         messages=session.messages,
-        output_callback=lambda block: None,
+        output_callback=on_block,
         tool_output_callback=lambda result, tool_use_id: None,
         api_response_callback=lambda request, response, error: None,
         api_key=api.api_key,
@@ -148,7 +153,6 @@ async def run_session(
         status_callback=on_status,
         token_manager=manager,
     )
-    session.finished = True
 
 
 async def run_arm(
@@ -189,8 +193,9 @@ async def run_arm(
     return {
         **figures,
         "rate_limited": stats["rate_limited"],
-        "sessions_finished": sum(session.finished for session in sessions),
-        "stopped_by": "turns" if not pending else "time",
+        "sessions_completed": sum(session.completed for session in sessions),
+        "sessions_failed": sum(bool(session.errors) for session in sessions),
+        "stopped_by": "time" if pending else "every session ended",
         "seconds": round(elapsed, 1),
         "errors": [error for session in sessions for error in session.errors][:5],
     }
