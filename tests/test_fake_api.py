@@ -817,3 +817,16 @@ def test_the_command_line_server_takes_latency_and_class_limits() -> None:
     assert response.status_code == 200
     assert elapsed >= 0.4
     assert response.headers["anthropic-ratelimit-requests-limit"] == "7"
+
+
+def test_the_fixtures_take_the_latency_option(
+    fake_api_factory: Any, request: pytest.FixtureRequest
+) -> None:
+    """`pytest --fake-api-latency S` sets every fixture API's latency; `latency=` wins."""
+    default = fake_api_factory()
+    own = fake_api_factory(latency=0.25)
+    assert default.config.latency == request.config.getoption("--fake-api-latency")
+    assert own.config.latency == 0.25
+    started = time.monotonic()
+    assert post(own, REQUEST).status_code == 200
+    assert time.monotonic() - started >= 0.25
