@@ -25,7 +25,10 @@ RUN PIP_CERT="$PIP_CERT" /opt/app/image/provision.sh --app
 COPY --chown=1000:1000 image/ $HOME/image/
 COPY --chown=1000:1000 computer_use_demo/ $HOME/computer_use_demo/
 COPY --chown=1000:1000 image/.streamlit/ $HOME/.streamlit/
-RUN ln -s "$HOME/image/start_all.sh" "$HOME/start_all.sh"
+# The saved key and conversations: made here so that a named volume mounted on
+# it (compose.yaml) starts out owned by the user, not by root.
+RUN ln -s "$HOME/image/start_all.sh" "$HOME/start_all.sh" \
+    && install -d -o 1000 -g 1000 -m 0700 "$HOME/.anthropic"
 
 USER 1000:1000
 WORKDIR $HOME

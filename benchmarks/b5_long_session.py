@@ -29,12 +29,12 @@ import psutil
 from anthropic.types.beta import BetaMessageParam
 from PIL import Image
 
-from computer_use_demo.context import (
+from computer_use_demo.conversation import (
     ContextBudget,
     build_request_messages,
-    context_window_for,
     validate_conversation,
 )
+from computer_use_demo.models import context_window_for
 from computer_use_demo.request import system_prompt
 from ratelimit.estimate import MessageCounter, system_tokens, tools_tokens
 

@@ -8,20 +8,15 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import httpx2
 from anthropic import AsyncAnthropic, AsyncAnthropicBedrock, AsyncAnthropicVertex
 
+from .providers import APIProvider
+
 # The SDK retries 408/409/429/5xx before a stream starts; the loop retries the rest.
 SDK_MAX_RETRIES = 2
-
-
-class APIProvider(StrEnum):
-    ANTHROPIC = "anthropic"
-    BEDROCK = "bedrock"
-    VERTEX = "vertex"
 
 
 @dataclass(frozen=True)

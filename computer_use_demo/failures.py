@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import anthropic
 
@@ -28,6 +28,20 @@ class Failure:
     retryable: bool
     message: str
     retry_after: float | None = None
+
+
+class StreamBroken(Exception):
+    """The stream did not deliver a whole, well-ordered message: the turn is retried.
+
+    The SDK raises nothing when a connection closes cleanly before
+    `message_stop`, when events come duplicated or out of order, or while only
+    `ping`s keep the socket alive; the loop raises this instead.
+    """
+
+    def __init__(self, how: Literal["cut", "stalled", "invalid"], detail: str) -> None:
+        super().__init__(detail)
+        self.how = how
+        self.detail = detail
 
 
 class MalformedToolInput(Exception):
@@ -127,6 +141,18 @@ def classify(error: BaseException) -> Failure:
             )
         return Failure(
             "bad_request", False, f"The API rejected the request ({status}): {detail}"
+        )
+    if isinstance(error, StreamBroken):
+        if error.how == "stalled":
+            return Failure(
+                "timeout", True, f"The API stopped sending data ({error.detail})."
+            )
+        if error.how == "cut":
+            return Failure(
+                "connection", True, f"The stream was cut off ({error.detail})."
+            )
+        return Failure(
+            "connection", True, f"The stream was malformed ({error.detail})."
         )
     if isinstance(error, MalformedToolInput):
         return Failure("bad_request", False, str(error))

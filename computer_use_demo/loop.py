@@ -25,19 +25,30 @@ from anthropic.types.beta import (
 import token_manager as token_manager_module
 from token_manager import RequestTooLargeError, Reservation, TokenManager
 
-from .api_client import AnyAsyncClient, APIProvider, make_client
-from .context import (
+from .api_client import AnyAsyncClient, ClientTimeouts, make_client
+from .conversation import (
     ContextBudget,
+    answer_unanswered_tool_calls,
+    answered_ids,
     build_request_messages,
     inject_cache_breakpoints,
+    is_tool_use,
     server_context_management,
 )
-from .failures import Failure, backoff_seconds, classify, prompt_limit
+from .failures import (
+    Failure,
+    StreamBroken,
+    backoff_seconds,
+    classify,
+    prompt_limit,
+)
 from .models import ThinkingEffort, ThinkingMode
+from .providers import APIProvider  # re-exported: the quickstart imports it from here
 from .redaction import redact, register_secret
 from .request import RequestOptions, system_block, system_prompt, thinking_body
 from .status import LoopStatus, StatusCallback
 from .streaming import (
+    TOOL_INPUT_BLOCKS,
     StreamCallback,
     StreamEvent,
     StreamInterrupted,
@@ -46,12 +57,7 @@ from .streaming import (
     message_to_params,
     tool_input_problem,
 )
-from .tool_calls import (
-    answer_unanswered_tool_calls,
-    answered_ids,
-    run_tool_safely,
-    tool_result_param,
-)
+from .tool_calls import run_tool_safely, tool_result_param
 from .tools import TOOL_GROUPS_BY_VERSION, ToolCollection, ToolResult, ToolVersion
 
 __all__ = [
@@ -114,6 +120,7 @@ async def sampling_loop(
     tool_group = TOOL_GROUPS_BY_VERSION[tool_version]
     tools = ToolCollection(*(tool_class() for tool_class in tool_group.tools))
     manager = token_manager or token_manager_module.token_manager
+    timeouts = ClientTimeouts.from_env()
     # The API's own context management, for the first-party API only; it acts
     # just below the client budget, which stays as the fallback.
     client_budget = ContextBudget.for_model(
@@ -148,6 +155,7 @@ async def sampling_loop(
         server_edits=server_edits,
         context_fraction=context_budget_fraction,
         tool_timeout=tool_timeout,
+        stall_seconds=timeouts.read,
         max_attempts=max(1, max_attempts),
         on_block=output_callback,
         on_tool_result=tool_output_callback,
@@ -155,7 +163,9 @@ async def sampling_loop(
         on_stream_event=stream_callback,
         on_status=status_callback,
     )
-    client = make_client(provider, api_key, observe_response=manager.observe_response)
+    client = make_client(
+        provider, api_key, observe_response=manager.observe_response, timeouts=timeouts
+    )
     try:
         await agent.run(client)
     finally:
@@ -189,6 +199,9 @@ class _AgentLoop:
     server_edits: dict[str, Any] | None
     context_fraction: float
     tool_timeout: float | None
+    stall_seconds: (
+        float  # no stream progress this long: stalled (pings are no progress)
+    )
     max_attempts: int
     on_block: Callable[[BetaContentBlockParam], None]
     on_tool_result: Callable[[ToolResult, str], None]
@@ -218,18 +231,15 @@ class _AgentLoop:
     async def _act_on(self, sampled: _Sampled) -> bool:
         """Show the turn, run its tools; True when the loop must go on."""
         results: list[BetaToolResultBlockParam] = []
-        has_tool_calls = any(
-            isinstance(block, dict) and block.get("type") == "tool_use"
-            for block in sampled.content
-        )
+        has_tool_calls = any(is_tool_use(block) for block in sampled.content)
         if has_tool_calls:
             # Appended before any tool runs, so an interruption keeps what ran.
             self.messages.append({"role": "user", "content": cast(Any, results)})
         for block in sampled.content:
             self.on_block(block)
-            fields = cast(dict[str, Any], block)
-            if fields.get("type") != "tool_use":
+            if not is_tool_use(block):
                 continue
+            fields = cast(dict[str, Any], block)
             tool_use_id = str(fields["id"])
             result = await self._tool_result_for(fields, sampled)
             results.append(tool_result_param(result, tool_use_id))
@@ -446,9 +456,9 @@ class _AgentLoop:
         messages_api: Any = client.beta.messages  # the same call on every provider
         async with messages_api.stream(**params) as stream:
             try:
-                async for event in stream:
-                    router.route(event)
+                await self._consume(stream, router)
                 message = await stream.get_final_message()
+                self._check_tool_ids(message)
             except BaseException as error:
                 if _is_malformed_tool_json(error):
                     # The SDK could not parse a tool's streamed JSON: answer that
@@ -472,6 +482,59 @@ class _AgentLoop:
                 raise
             self.on_api_response(stream.response.request, stream.response, None)
         return _sampled_from_message(message, router), message
+
+    async def _consume(self, stream: Any, router: StreamRouter) -> None:
+        """Route every event; raise `StreamBroken` unless one whole message arrived.
+
+        The SDK swallows `ping`s, so the watchdog sees only real progress.
+        """
+        loop = asyncio.get_running_loop()
+        events = aiter(stream)
+        try:
+            async with asyncio.timeout(self.stall_seconds) as watchdog:
+                while True:
+                    try:
+                        event = await anext(events)
+                    except StopAsyncIteration:
+                        break
+                    except (
+                        LookupError,
+                        AssertionError,
+                        TypeError,
+                        ValueError,
+                    ) as error:
+                        if _is_malformed_tool_json(error):
+                            raise
+                        # The SDK's accumulator choked on an event out of place.
+                        raise StreamBroken(
+                            "invalid",
+                            f"an event could not be read: {type(error).__name__}",
+                        ) from error
+                    watchdog.reschedule(loop.time() + self.stall_seconds)
+                    router.route(event)
+                    if router.protocol_error is not None:
+                        raise StreamBroken("invalid", router.protocol_error)
+        except TimeoutError as error:
+            if not watchdog.expired():
+                raise
+            raise StreamBroken(
+                "stalled", f"no progress for {self.stall_seconds:g} s"
+            ) from error
+        if router.protocol_error is not None:
+            raise StreamBroken("invalid", router.protocol_error)
+        if not router.message_stopped:
+            raise StreamBroken("cut", "the stream ended before message_stop")
+
+    def _check_tool_ids(self, message: BetaMessage) -> None:
+        """A tool_use id seen twice would make the history unsendable: retry instead."""
+        ids = [
+            str(getattr(block, "id", ""))
+            for block in message.content
+            if getattr(block, "type", None) in TOOL_INPUT_BLOCKS
+        ]
+        reused = [i for i in ids if i in self.executed_tool_ids]
+        if len(set(ids)) != len(ids) or reused:
+            raise StreamBroken("invalid", "a tool_use id came twice")
 
     # ---- reporting -------------------------------------------------------
 
@@ -529,11 +592,7 @@ def _sampled_from_message(message: BetaMessage, router: StreamRouter) -> _Sample
         content = [
             block
             for block in content
-            if not (
-                isinstance(block, dict)
-                and block.get("type") == "tool_use"
-                and block.get("id") in cut_off
-            )
+            if not (is_tool_use(block) and block.get("id") in cut_off)
         ]
     return _Sampled(
         content=content,

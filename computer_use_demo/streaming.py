@@ -150,6 +150,20 @@ class _OpenBlock:
 
 
 TOOL_INPUT_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
+# Stops that can cut the block being written (its tool input then never runs).
+MAY_END_INSIDE_A_BLOCK = frozenset(
+    {"max_tokens", "model_context_window_exceeded", "refusal"}
+)
+WIRE_EVENT_KINDS = frozenset(
+    {
+        "message_start",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    }
+)
 
 
 @dataclass
@@ -167,11 +181,21 @@ class StreamRouter:
     # mode), so only this text says whether an input really is complete.
     _tool_json: dict[int, list[str]] = field(default_factory=dict)
     stop_reason: str | None = None
+    message_started: bool = False
     message_stopped: bool = False
+    # The first way the stream broke the API's event order (a duplicated,
+    # dropped or misplaced event): the message cannot be trusted and is retried.
+    protocol_error: str | None = None
+    _blocks_started: int = 0
 
     def route(self, event: Any) -> None:
         kind = getattr(event, "type", None)
+        if problem := self._order_problem(kind, event):
+            if self.protocol_error is None:
+                self.protocol_error = problem
+            return
         if kind == "message_start":
+            self.message_started = True
             message = event.message
             self.emit(
                 MessageStarted(
@@ -204,9 +228,47 @@ class StreamRouter:
             )
         elif kind == "message_stop":
             self.message_stopped = True
+            if self._open_blocks and self.stop_reason not in MAY_END_INSIDE_A_BLOCK:
+                self.protocol_error = (
+                    f"the message ended ({self.stop_reason}) inside block "
+                    f"{min(self._open_blocks)}"
+                )
             message = getattr(event, "message", None)
             usage = Usage.from_api(message.usage) if message is not None else Usage()
             self.emit(MessageFinished(stop_reason=self.stop_reason, usage=usage))
+
+    @property
+    def complete(self) -> bool:
+        """The whole message arrived in order: `message_stop` seen, nothing broken."""
+        return self.message_stopped and self.protocol_error is None
+
+    def _order_problem(self, kind: Any, event: Any) -> str | None:
+        """Why `event` cannot come now, or None when the order is the API's.
+
+        The SDK accumulates whatever arrives (a duplicated block start becomes a
+        second block with the same tool_use id), so the order is checked here.
+        """
+        if kind not in WIRE_EVENT_KINDS:
+            return None  # the SDK's derived events (`text`, `input_json`, ...)
+        if self.message_stopped:
+            return f"a {kind} event arrived after message_stop"
+        if kind == "message_start":
+            return "message_start arrived twice" if self.message_started else None
+        if not self.message_started:
+            return f"a {kind} event arrived before message_start"
+        index = getattr(event, "index", None)
+        if kind == "content_block_start":
+            if index != self._blocks_started:
+                return (
+                    f"block {index} started where block {self._blocks_started} was due"
+                )
+            self._blocks_started += 1
+        elif (
+            kind in ("content_block_delta", "content_block_stop")
+            and index not in self._open_blocks
+        ):
+            return f"a {kind} event for block {index}, which is not open"
+        return None
 
     def tool_input_json(self, index: int) -> str | None:
         """The tool input's JSON text as streamed, or None if no fragment came."""

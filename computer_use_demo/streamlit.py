@@ -17,8 +17,9 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from computer_use_demo import loop
-from computer_use_demo.loop import APIProvider
+from computer_use_demo.providers import APIProvider
 from computer_use_demo.redaction import install_log_redaction, redact, register_secret
+from computer_use_demo.startup_log import log_budget_once
 from computer_use_demo.streaming import Usage
 from computer_use_demo.tools import ToolResult
 from computer_use_demo.ui.heartbeat import Heartbeat, InterruptRelay
@@ -221,6 +222,7 @@ def _wait_for_a_stopped_turn(finished: threading.Event | None) -> None:
 async def main() -> None:
     """One run of the script: sidebar, history, and the turn if one is due."""
     install_log_redaction()
+    log_budget_once()
     setup_state()
     state = st.session_state
     _wait_for_a_stopped_turn(state.get("turn_finished"))

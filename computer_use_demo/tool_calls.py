@@ -1,20 +1,18 @@
-"""Runs the model's tool calls at most once each and keeps every tool_use answered.
+"""Runs one of the model's tool calls and gives its outcome the API's form.
 
 Never raises for a tool's failure: every outcome becomes a `tool_result` the
-model can read. The history repair here is what makes any interruption safe.
+model can read. (Answering calls left open lives in `conversation.repair`.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, cast
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from anthropic.types.beta import (
-    BetaContentBlockParam,
     BetaImageBlockParam,
-    BetaMessageParam,
     BetaTextBlockParam,
     BetaToolResultBlockParam,
 )
@@ -23,9 +21,6 @@ from .redaction import redact
 from .tools import ToolResult
 
 logger = logging.getLogger(__name__)
-
-INTERRUPTED_TOOL_ERROR = "human stopped or interrupted tool execution"
-NOT_RUN_TOOL_ERROR = "this tool call was not run: the turn ended before it could start"
 
 RunTool = Callable[[str, dict[str, Any]], Awaitable[ToolResult]]
 
@@ -63,81 +58,6 @@ def tool_result_param(result: ToolResult, tool_use_id: str) -> BetaToolResultBlo
         "content": content,
         "is_error": False,
     }
-
-
-def _blocks(message: BetaMessageParam) -> list[Any]:
-    content = message.get("content")
-    return list(content) if isinstance(content, list) else []
-
-
-def _tool_use_ids(message: BetaMessageParam) -> list[str]:
-    return [
-        str(block["id"])
-        for block in _blocks(message)
-        if isinstance(block, dict) and block.get("type") == "tool_use"
-    ]
-
-
-def answered_ids(messages: Iterable[BetaMessageParam]) -> set[str]:
-    """Every tool_use_id that already has a tool_result somewhere in the history."""
-    return {
-        str(block["tool_use_id"])
-        for message in messages
-        if message.get("role") == "user"
-        for block in _blocks(message)
-        if isinstance(block, dict) and block.get("type") == "tool_result"
-    }
-
-
-def answer_unanswered_tool_calls(
-    messages: list[BetaMessageParam], reason: str = INTERRUPTED_TOOL_ERROR
-) -> list[str]:
-    """Give every tool_use of the last assistant turn a result, in place.
-
-    Results already present are kept; missing ones become error results placed
-    first in the following user turn (created if absent), as the API requires.
-    Returns the ids it answered.
-    """
-    for position in range(len(messages) - 1, -1, -1):
-        if messages[position].get("role") == "assistant":
-            break
-    else:
-        return []
-    tool_use_ids = _tool_use_ids(messages[position])
-    if not tool_use_ids:
-        return []
-    follower = messages[position + 1] if position + 1 < len(messages) else None
-    present = answered_ids([follower]) if follower is not None else set()
-    missing = [
-        tool_use_id for tool_use_id in tool_use_ids if tool_use_id not in present
-    ]
-    if not missing:
-        return []
-    new_results: list[BetaContentBlockParam] = [
-        {
-            "type": "tool_result",
-            "tool_use_id": tool_use_id,
-            "content": reason,
-            "is_error": True,
-        }
-        for tool_use_id in missing
-    ]
-    if follower is None or follower.get("role") != "user":
-        messages.insert(position + 1, {"role": "user", "content": new_results})
-        return missing
-    existing = follower.get("content")
-    if isinstance(existing, str):
-        rest: list[Any] = [{"type": "text", "text": existing}] if existing else []
-    else:
-        rest = list(existing or [])
-    results = [
-        block
-        for block in rest
-        if isinstance(block, dict) and block.get("type") == "tool_result"
-    ]
-    others = [block for block in rest if block not in results]
-    follower["content"] = cast(Any, [*results, *new_results, *others])
-    return missing
 
 
 async def run_tool_safely(

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Builds the desktop image with podman on a Debian host with no container
-# registry: a local debian:bookworm-slim made by debootstrap, then a plain build
-# of the portable Dockerfile. Cached: the base image and build layers are reused.
-# Usage: image/ci-build.sh [IMAGE_NAME]
+# Builds the desktop image, and the fleet's Redis image (compose.yaml), with
+# podman on a Debian host with no container registry: a local
+# debian:bookworm-slim made by debootstrap, then plain builds of the portable
+# Dockerfiles. Cached: the base image and build layers are reused.
+# Also installs podman-compose and the CNI name-resolution plugin the fleet's
+# containers use to find `redis` by name.
+# Usage: image/ci-build.sh [IMAGE_NAME [REDIS_IMAGE_NAME]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 image="${1:-computer-use-demo:local}"
+redis_image="${2:-computer-use-redis:local}"
 base="docker.io/library/debian:bookworm-slim"
 export DEBIAN_FRONTEND=noninteractive
 
@@ -14,9 +18,14 @@ as_root() {
 }
 
 need=()
-for tool in podman runc debootstrap; do
+for tool in podman runc debootstrap podman-compose; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
+# Service names resolve on podman's CNI networks only with the dnsname plugin
+# (netavark, podman's other network backend, has aardvark-dns instead).
+if [ ! -e /usr/lib/cni/dnsname ] && [ ! -e /usr/lib/podman/netavark ]; then
+  need+=(golang-github-containernetworking-plugin-dnsname)
+fi
 if [ "${#need[@]}" -gt 0 ]; then
   as_root apt-get update -qq
   as_root apt-get install -y -qq --no-install-recommends "${need[@]}" uidmap slirp4netns fuse-overlayfs >/dev/null
@@ -46,3 +55,7 @@ fi
 echo "ci-build: building $image"
 "${PODMAN[@]}" build --pull=never --network host "${LIMITS[@]}" "${build_ca[@]}" -t "$image" .
 echo "ci-build: built $image"
+
+echo "ci-build: building $redis_image"
+"${PODMAN[@]}" build --pull=never --network host "${LIMITS[@]}" -f image/redis.Dockerfile -t "$redis_image" image
+echo "ci-build: built $redis_image"

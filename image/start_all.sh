@@ -68,6 +68,8 @@ start novnc websockify --web /usr/share/novnc "$NOVNC_PORT" "127.0.0.1:$VNC_PORT
 wait_for "noVNC on port $NOVNC_PORT" 30 port_open "$NOVNC_PORT" || exit 1
 start page "$PYTHON" "$here/http_server.py" "$PAGE_PORT" "$here/static" \
   --app-port "$STREAMLIT_PORT" --vnc-port "$NOVNC_PORT"
+# The app logs its budget to its own log; say it here too, in the container's.
+(cd "$APP_ROOT" && "$PYTHON" -m computer_use_demo.startup_log) || true
 start streamlit "$PYTHON" -m streamlit run "$APP_ROOT/computer_use_demo/streamlit.py" \
   --server.port "$STREAMLIT_PORT" --server.address 0.0.0.0 --server.headless true \
   --browser.gatherUsageStats false

@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.plugins.xvfb",
     "tests.plugins.fake_api",
     "tests.plugins.redis_server",
+    "tests.plugins.screen",
 ]

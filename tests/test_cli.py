@@ -9,15 +9,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from computer_use_demo import storage
-from computer_use_demo.context import validate_conversation
+from computer_use_demo.conversation import validate_conversation
 from tests.fake_api import FakeAnthropicAPI
+from tests.plugins.screen import SCREEN_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,12 +29,19 @@ def cli_env(api: FakeAnthropicAPI, tmp_path: Path, **extra: str) -> dict[str, st
         "ANTHROPIC_BASE_URL": api.base_url,
         "ANTHROPIC_API_KEY": api.api_key,
         "ANTHROPIC_CONFIG_DIR": str(tmp_path / "config"),
-        "WIDTH": "1024",
-        "HEIGHT": "768",
-        "DISPLAY_NUM": "99",
+        **SCREEN_ENV,
         "PYTHONPATH": str(ROOT),
         **extra,
     }
+
+
+def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll `condition` until it holds; fail saying what did not happen in time."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {seconds:g} s")
+        time.sleep(0.05)
 
 
 def run_cli(
@@ -144,10 +152,12 @@ def test_exit_codes_say_what_went_wrong(
 
 def test_ctrl_c_saves_a_valid_transcript_and_exits_130(tmp_path: Path) -> None:
     saved = tmp_path / "conversation.json"
+    started = tmp_path / "tool-started"
+    command = f"touch {started}; sleep 30"
     scenario = [
         {
             "content": [
-                {"type": "tool_use", "name": "bash", "input": {"command": "sleep 30"}}
+                {"type": "tool_use", "name": "bash", "input": {"command": command}}
             ]
         }
     ]
@@ -160,12 +170,7 @@ def test_ctrl_c_saves_a_valid_transcript_and_exits_130(tmp_path: Path) -> None:
             stderr=subprocess.PIPE,
             text=True,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not any(
-            r.status == 200 for r in api.message_requests()
-        ):
-            time.sleep(0.05)
-        time.sleep(1.0)  # the tool is running now
+        wait_for(started.exists, 30, "the tool starting")
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130, stderr
@@ -234,19 +239,15 @@ def test_in_a_real_terminal_text_streams_and_ctrl_c_stops(
                 check=True,
             ).stdout
 
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and len(pane().strip()) < 40:
-            time.sleep(0.1)
+        wait_for(lambda: len(pane().strip()) >= 40, 30, "text in the terminal")
         first = pane()
-        time.sleep(1.0)
-        second = pane()
-        assert len(second.strip()) > len(first.strip()), (
-            "text keeps arriving in the terminal"
+        wait_for(
+            lambda: len(pane().strip()) > len(first.strip()),
+            10,
+            "more text arriving in the terminal",
         )
         subprocess.run(["tmux", "send-keys", "-t", tmux_session, "C-c"], check=True)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and "EXIT=" not in pane():
-            time.sleep(0.1)
+        wait_for(lambda: "EXIT=" in pane(), 20, "the CLI exiting")
         screen = pane()
     assert "EXIT=130" in screen and "Interrupted" in screen
     assert validate_conversation(storage.load_conversation_file(saved).messages) == []

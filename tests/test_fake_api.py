@@ -21,8 +21,8 @@ from tests.fake_api.model_classes import (
     min_cacheable_tokens,
     model_class,
 )
+from tests.fixtures import own_stream, recorded_stream
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "sse"
 TOOL_TURN = {
     "content": [
         {"type": "text", "text": "I'll check."},
@@ -97,12 +97,23 @@ def test_raw_stream_has_pings_and_fragmented_tool_json() -> None:
     )
 
 
-@pytest.mark.parametrize("recording", ["tool_use_response.sse", "basic_response.sse"])
-def test_the_double_streams_the_same_shapes_as_the_real_api(recording: str) -> None:
-    real_text = (FIXTURES / recording).read_text().rstrip("\n") + "\n\n"
+@pytest.mark.parametrize(
+    ("layer", "recording"),
+    [
+        ("own", "tool_use.sse"),
+        ("own", "text.sse"),
+        ("recorded", "tool_use_response.sse"),
+        ("recorded", "basic_response.sse"),
+    ],
+)
+def test_the_double_streams_the_same_shapes_as_the_real_api(
+    layer: str, recording: str
+) -> None:
+    path = own_stream(recording) if layer == "own" else recorded_stream(recording)
+    real_text = path.read_text().rstrip("\n") + "\n\n"
     with FakeAnthropicAPI(
         scenario=[
-            {"raw_sse": str(FIXTURES / recording)},
+            {"raw_sse": str(path)},
             TOOL_TURN
             if "tool" in recording
             else {"content": [{"type": "text", "tokens": 12}]},

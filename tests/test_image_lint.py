@@ -1,4 +1,4 @@
-"""The Dockerfile passes hadolint; every script passes shellcheck and is executable."""
+"""The Dockerfiles pass hadolint; every script passes shellcheck and is executable."""
 
 from __future__ import annotations
 
@@ -29,9 +29,10 @@ def tool(name: str) -> str:
     return found
 
 
-def test_dockerfile_is_hadolint_clean() -> None:
+@pytest.mark.parametrize("dockerfile", ["Dockerfile", "image/redis.Dockerfile"])
+def test_dockerfile_is_hadolint_clean(dockerfile: str) -> None:
     result = subprocess.run(
-        [tool("hadolint"), str(ROOT / "Dockerfile")],
+        [tool("hadolint"), str(ROOT / dockerfile)],
         capture_output=True,
         text=True,
         check=False,

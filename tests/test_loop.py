@@ -7,14 +7,19 @@ validator checks it), and no tool may run twice for one tool_use_id.
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
+import time
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from computer_use_demo.context import validate_conversation
-from computer_use_demo.loop import APIProvider, sampling_loop
+from computer_use_demo.conversation import validate_conversation
+from computer_use_demo.loop import sampling_loop
+from computer_use_demo.providers import APIProvider
 from computer_use_demo.status import LoopStatus
 from computer_use_demo.streaming import (
     StreamEvent,
@@ -27,6 +32,9 @@ from computer_use_demo.tools import ToolResult
 from tests.fake_api import FakeAnthropicAPI
 from tests.fake_api.validation import APIError, check_conversation
 from token_manager import RateLimits, TokenManager
+
+# The tools are built from the screen variables; no display stands behind them.
+pytestmark = pytest.mark.usefixtures("screen_env")
 
 
 @dataclass
@@ -45,13 +53,6 @@ class Run:
 
     def kinds(self) -> list[str]:
         return [status.kind for status in self.statuses]
-
-
-@pytest.fixture(autouse=True)
-def screen_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WIDTH", "1024")
-    monkeypatch.setenv("HEIGHT", "768")
-    monkeypatch.setenv("DISPLAY_NUM", "99")
 
 
 def fresh_manager(**limits: Any) -> TokenManager:
@@ -402,14 +403,23 @@ async def test_a_tool_exception_and_a_tool_timeout_become_error_results(
 async def test_cancelling_during_a_tool_leaves_a_valid_history(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    scenario = [{"content": [bash("echo first"), bash("sleep 10"), bash("echo never")]}]
+    started = tmp_path / "second-tool-started"
+    scenario = [
+        {
+            "content": [
+                bash("echo first"),
+                bash(f"touch {started}; sleep 10"),
+                bash("echo never"),
+            ]
+        }
+    ]
     with FakeAnthropicAPI(scenario=scenario) as api:
         history: list[Any] = [{"role": "user", "content": "go"}]
         task = asyncio.ensure_future(
             run_loop(api, monkeypatch=monkeypatch, history=history)
         )
         await wait_until(lambda: len(history) >= 3 and len(history[2]["content"]) >= 1)
-        await asyncio.sleep(0.3)
+        await wait_until(started.exists)  # the second tool is running now
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -526,3 +536,186 @@ async def test_a_computer_use_session_on_a_real_display(
     assert len(screenshots) == 1, "images_to_keep=1 sends only the newest screenshot"
     assert run.messages[-1]["content"][0]["text"] == "I can see the desktop."
     assert_valid(run.messages)
+
+
+def _sse(*events: dict[str, Any]) -> str:
+    return "".join(
+        f"event: {event['type']}\ndata: {json.dumps(event)}\n\n" for event in events
+    )
+
+
+def _message_start() -> dict[str, Any]:
+    return {
+        "type": "message_start",
+        "message": {
+            "id": "msg_cut",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-opus-4-8",
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 10, "output_tokens": 1},
+        },
+    }
+
+
+def _text_start_and_delta(text: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "text", "text": ""},
+        },
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "text_delta", "text": text},
+        },
+    ]
+
+
+async def test_a_stream_closed_cleanly_without_message_stop_is_retried(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(
+        "computer_use_demo.loop.backoff_seconds", lambda attempt, jitter: 0.01
+    )
+    cut = tmp_path / "cut.sse"
+    cut.write_text(_sse(_message_start(), *_text_start_and_delta("I")))
+    scenario = [
+        {"raw_sse": str(cut)},
+        {"content": [{"type": "text", "text": "The whole answer."}]},
+    ]
+    with FakeAnthropicAPI(scenario=scenario) as api:
+        run = await run_loop(api, monkeypatch=monkeypatch)
+        requests = len(api.message_requests())
+    interruptions = [e for e in run.events if isinstance(e, StreamInterrupted)]
+    assert interruptions and interruptions[0].will_retry
+    assert "cut off" in interruptions[0].reason
+    assert requests == 2
+    assert run.messages[-1]["content"] == [
+        {"type": "text", "text": "The whole answer."}
+    ]
+    assert_valid(run.messages)
+
+
+async def test_a_stream_closed_inside_a_tool_call_never_runs_it_and_is_retried(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(
+        "computer_use_demo.loop.backoff_seconds", lambda attempt, jitter: 0.01
+    )
+    log = tmp_path / "ran.log"
+    command = json.dumps({"command": f"echo ran >> {log}"})
+    cut = tmp_path / "cut.sse"
+    cut.write_text(
+        _sse(
+            _message_start(),
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {
+                    "type": "tool_use",
+                    "id": "toolu_cut_01",
+                    "name": "bash",
+                    "input": {},
+                },
+            },
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "input_json_delta", "partial_json": command[:12]},
+            },
+        )
+    )
+    scenario = [
+        {"raw_sse": str(cut)},
+        {"content": [{"type": "text", "text": "Nothing ran."}]},
+    ]
+    with FakeAnthropicAPI(scenario=scenario) as api:
+        run = await run_loop(api, monkeypatch=monkeypatch)
+    assert not log.exists(), "half a tool call never runs"
+    assert "tool_call_cut_off" not in run.kinds(), "not blamed on max tokens"
+    assert not any("toolu_cut_01" in json.dumps(m) for m in run.messages)
+    assert run.messages[-1]["content"][0]["text"] == "Nothing ran."
+    assert_valid(run.messages)
+
+
+async def test_a_stream_of_only_pings_counts_as_stalled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pings keep the socket busy, so the HTTP read timeout never fires."""
+    monkeypatch.setenv("COMPUTER_USE_READ_TIMEOUT", "0.5")
+    monkeypatch.setattr(
+        "computer_use_demo.loop.backoff_seconds", lambda attempt, jitter: 0.01
+    )
+    served: list[int] = []
+
+    class PingsOnly(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            served.append(len(served))
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("connection", "close")
+            self.end_headers()
+            if len(served) == 1:
+                # message_start, then nothing but pings for far longer than the timeout.
+                self.wfile.write(_sse(_message_start()).encode())
+                for _ in range(60):
+                    try:
+                        self.wfile.write(b'event: ping\ndata: {"type": "ping"}\n\n')
+                        self.wfile.flush()
+                    except OSError:
+                        return  # the client gave up on us, as it should
+                    time.sleep(0.1)
+                return
+            self.wfile.write(
+                _sse(
+                    _message_start(),
+                    *_text_start_and_delta("After the stall."),
+                    {"type": "content_block_stop", "index": 0},
+                    {
+                        "type": "message_delta",
+                        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                        "usage": {"output_tokens": 4},
+                    },
+                    {"type": "message_stop"},
+                ).encode()
+            )
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), PingsOnly)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv(
+        "ANTHROPIC_BASE_URL", f"http://127.0.0.1:{server.server_address[1]}"
+    )
+    run = Run(messages=[{"role": "user", "content": "hello"}])
+    started = time.monotonic()
+    try:
+        await sampling_loop(
+            model="claude-opus-4-8",
+            provider=APIProvider.ANTHROPIC,
+            system_prompt_suffix="",
+            messages=run.messages,
+            output_callback=run.blocks.append,
+            tool_output_callback=lambda result, tool_id: None,
+            api_response_callback=lambda request, response, error: None,
+            api_key="sk-ant-test-pings-000000",
+            tool_version="computer_use_20250124",
+            stream_callback=run.events.append,
+            status_callback=run.statuses.append,
+            token_manager=fresh_manager(),
+        )
+    finally:
+        server.shutdown()
+    assert time.monotonic() - started < 5, "the stall ended at the read timeout"
+    interruptions = [e for e in run.events if isinstance(e, StreamInterrupted)]
+    assert interruptions and "stopped sending data" in interruptions[0].reason
+    assert len(served) == 2
+    assert run.messages[-1]["content"] == [{"type": "text", "text": "After the stall."}]

@@ -1,7 +1,9 @@
-"""The stream router on every recorded API stream, replayed over real HTTP.
+"""The stream router on every SSE stream we have, replayed over real HTTP.
 
 The deltas it emits must add up exactly to the message the SDK assembles, and
 blocks that are not ours (server tools, compaction, fallback) pass through.
+The project's own streams (tests/fixtures/sse/) always run; the recorded API
+streams of the conformance layer (../shared) run beside them when present.
 """
 
 from __future__ import annotations
@@ -30,13 +32,42 @@ from computer_use_demo.streaming import (
     message_to_params,
     tool_input_problem,
 )
+from tests.fixtures import (
+    RECORDED_SSE,
+    own_stream,
+    own_streams,
+    recorded_stream,
+    recorded_streams,
+    skip_without_recordings,
+)
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "sse"
-if not FIXTURES.is_dir():  # CI clones the repo with shared/ beside it
-    FIXTURES = (
-        Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "sse"
-    )
-RECORDINGS = sorted(FIXTURES.glob("*.sse"))
+# Every stream shape the tests rely on, written here (see tests/fixtures/sse/).
+OWN_SHAPES = {
+    "text.sse",
+    "thinking.sse",
+    "tool_use.sse",
+    "parallel_tool_calls.sse",
+    "tool_input_cut_by_max_tokens.sse",
+    "server_tool_use.sse",
+    "refusal.sse",
+    "compaction.sse",
+    "fallback.sse",
+    "error_mid_stream.sse",
+}
+BROKEN_STREAMS = {"error_mid_stream.sse"}  # they raise instead of finishing
+COMPLETE_STREAMS = [
+    *(
+        pytest.param(path, id=f"own/{path.stem}")
+        for path in own_streams()
+        if path.name not in BROKEN_STREAMS
+    ),
+    *(pytest.param(path, id=f"recorded/{path.stem}") for path in recorded_streams()),
+]
+
+
+def stream_file(layer: str, name: str) -> Path:
+    """An own fixture, or a recorded stream (the test skips when there is none)."""
+    return own_stream(name) if layer == "own" else recorded_stream(name)
 
 
 class _Replay(BaseHTTPRequestHandler):
@@ -73,12 +104,12 @@ def replay() -> Iterator[Any]:
     server.server_close()
 
 
-def stream_recording(base_url: str) -> tuple[list[StreamEvent], Any, StreamRouter]:
+def route_stream(base_url: str, events: list[StreamEvent], router: StreamRouter) -> Any:
+    """Stream a request to `base_url` through the real SDK and `router`; the final
+    message (an error in the stream raises from here)."""
     client = anthropic.Anthropic(
         api_key="sk-ant-test-replay-0000", base_url=base_url, max_retries=0
     )
-    events: list[StreamEvent] = []
-    router = StreamRouter(emit=events.append)
     with client.beta.messages.stream(
         model="claude-opus-4-8",
         max_tokens=1024,
@@ -86,15 +117,28 @@ def stream_recording(base_url: str) -> tuple[list[StreamEvent], Any, StreamRoute
     ) as stream:
         for event in stream:
             router.route(event)
-        message = stream.get_final_message()
+        return stream.get_final_message()
+
+
+def stream_recording(base_url: str) -> tuple[list[StreamEvent], Any, StreamRouter]:
+    events: list[StreamEvent] = []
+    router = StreamRouter(emit=events.append)
+    message = route_stream(base_url, events, router)
     return events, message, router
 
 
+def test_every_stream_shape_has_its_own_fixture() -> None:
+    assert {path.name for path in own_streams()} >= OWN_SHAPES
+
+
+@skip_without_recordings
 def test_every_recording_is_present() -> None:
-    assert len(RECORDINGS) >= 10, f"expected the recorded streams in {FIXTURES}"
+    assert len(recorded_streams()) >= 10, (
+        f"expected the recorded streams in {RECORDED_SSE}"
+    )
 
 
-@pytest.mark.parametrize("recording", RECORDINGS, ids=lambda path: path.stem)
+@pytest.mark.parametrize("recording", COMPLETE_STREAMS)
 def test_deltas_add_up_to_the_final_message(replay: Any, recording: Path) -> None:
     events, message, router = stream_recording(replay(recording))
 
@@ -139,8 +183,13 @@ def test_deltas_add_up_to_the_final_message(replay: Any, recording: Path) -> Non
             assert [e.block for e in finished] == [block_to_param(block)]
 
 
-def test_thinking_is_never_routed_as_answer_text(replay: Any) -> None:
-    events, message, _ = stream_recording(replay(FIXTURES / "stream-a-refusal.sse"))
+@pytest.mark.parametrize(
+    ("layer", "name"), [("own", "thinking.sse"), ("recorded", "stream-a-refusal.sse")]
+)
+def test_thinking_is_never_routed_as_answer_text(
+    replay: Any, layer: str, name: str
+) -> None:
+    events, message, _ = stream_recording(replay(stream_file(layer, name)))
     thinking = [e for e in events if isinstance(e, ThinkingDelta)]
     assert thinking, "the recording streams thinking"
     texts = "".join(e.text for e in events if isinstance(e, TextDelta))
@@ -150,8 +199,14 @@ def test_thinking_is_never_routed_as_answer_text(replay: Any) -> None:
     assert thinking_params and all(p.get("signature") for p in thinking_params)
 
 
-def test_server_tool_blocks_pass_through_unchanged(replay: Any) -> None:
-    _, message, _ = stream_recording(replay(FIXTURES / "stream-a-toolrefusal.sse"))
+@pytest.mark.parametrize(
+    ("layer", "name"),
+    [("own", "server_tool_use.sse"), ("recorded", "stream-a-toolrefusal.sse")],
+)
+def test_server_tool_blocks_pass_through_unchanged(
+    replay: Any, layer: str, name: str
+) -> None:
+    _, message, _ = stream_recording(replay(stream_file(layer, name)))
     params: list[Any] = list(message_to_params(message))
     types = [p["type"] for p in params]
     assert "server_tool_use" in types and "web_search_tool_result" in types
@@ -161,10 +216,18 @@ def test_server_tool_blocks_pass_through_unchanged(replay: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "recording", ["compaction_response.sse", "fallback_response.sse"]
+    ("layer", "name"),
+    [
+        ("own", "compaction.sse"),
+        ("own", "fallback.sse"),
+        ("recorded", "compaction_response.sse"),
+        ("recorded", "fallback_response.sse"),
+    ],
 )
-def test_blocks_we_do_not_run_stay_in_the_history(replay: Any, recording: str) -> None:
-    _, message, _ = stream_recording(replay(FIXTURES / recording))
+def test_blocks_we_do_not_run_stay_in_the_history(
+    replay: Any, layer: str, name: str
+) -> None:
+    _, message, _ = stream_recording(replay(stream_file(layer, name)))
     params: list[Any] = list(message_to_params(message))
     assert {p["type"] for p in params} - {"text", "thinking"}, (
         "a non-text block is kept"
@@ -172,10 +235,17 @@ def test_blocks_we_do_not_run_stay_in_the_history(replay: Any, recording: str) -
     assert not any(p["type"] == "tool_use" for p in params)
 
 
-def test_a_tool_call_cut_off_by_max_tokens_never_finishes(replay: Any) -> None:
-    _, message, router = stream_recording(
-        replay(FIXTURES / "incomplete_partial_json_response.sse")
-    )
+@pytest.mark.parametrize(
+    ("layer", "name"),
+    [
+        ("own", "tool_input_cut_by_max_tokens.sse"),
+        ("recorded", "incomplete_partial_json_response.sse"),
+    ],
+)
+def test_a_tool_call_cut_off_by_max_tokens_never_finishes(
+    replay: Any, layer: str, name: str
+) -> None:
+    _, message, router = stream_recording(replay(stream_file(layer, name)))
     assert message.stop_reason == "max_tokens"
     tool_index = next(i for i, b in enumerate(message.content) if b.type == "tool_use")
     assert tool_index not in router.finished_indexes
@@ -225,3 +295,49 @@ def test_empty_text_blocks_are_not_sent_back() -> None:
     assert message_to_params(message) == [
         {"type": "tool_use", "id": "t", "name": "bash", "input": {"command": "ls"}}
     ]
+
+
+def test_parallel_tool_calls_are_assembled_by_index(replay: Any) -> None:
+    _, message, router = stream_recording(replay(own_stream("parallel_tool_calls.sse")))
+    calls = [
+        (index, block)
+        for index, block in enumerate(message.content)
+        if block.type == "tool_use"
+    ]
+    assert [(block.id, block.input) for _, block in calls] == [
+        ("toolu_own_0002", {"command": "echo one"}),
+        ("toolu_own_0003", {"action": "screenshot"}),
+        ("toolu_own_0004", {}),  # no input at all means {}
+    ]
+    assert message.stop_reason == "tool_use"
+    for index, block in calls:
+        assert index in router.finished_indexes
+        assert (
+            tool_input_problem(block_to_param(block), router.tool_input_json(index))
+            is None
+        )
+
+
+def test_a_refusal_keeps_its_text_and_stop_reason(replay: Any) -> None:
+    events, message, _ = stream_recording(replay(own_stream("refusal.sse")))
+    assert message.stop_reason == "refusal"
+    assert isinstance(events[-1], MessageFinished)
+    assert events[-1].stop_reason == "refusal"
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == (
+        "I can't help"
+    )
+
+
+def test_an_error_event_mid_stream_raises_after_the_text_so_far(replay: Any) -> None:
+    """The SDK raises a plain APIStatusError (status 200, the error's type in its
+    body) from the iterator; the text routed before it stays with the router."""
+    events: list[StreamEvent] = []
+    router = StreamRouter(emit=events.append)
+    with pytest.raises(anthropic.APIStatusError) as raised:
+        route_stream(replay(own_stream("error_mid_stream.sse")), events, router)
+    error = raised.value
+    assert error.status_code == 200
+    assert isinstance(error.body, dict)
+    assert error.body["error"]["type"] == "overloaded_error"
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Let me check"
+    assert not any(isinstance(e, MessageFinished) for e in events)

@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from computer_use_demo import storage
-from computer_use_demo.context import validate_conversation
+from computer_use_demo.conversation import validate_conversation
 from tests.fake_api import FakeAnthropicAPI
 from token_manager import token_manager
 
@@ -20,11 +20,10 @@ APP = str(Path(__file__).resolve().parents[1] / "computer_use_demo" / "streamlit
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def isolated(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, screen_env: dict[str, str]
+) -> None:
     monkeypatch.setenv("ANTHROPIC_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("WIDTH", "1024")
-    monkeypatch.setenv("HEIGHT", "768")
-    monkeypatch.setenv("DISPLAY_NUM", "99")
     monkeypatch.setenv("HIDE_WARNING", "1")
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.setattr(

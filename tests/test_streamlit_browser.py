@@ -4,13 +4,14 @@ shows a countdown then the answer, and Stop leaves a valid, saved conversation."
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
 
-from computer_use_demo.context import validate_conversation
+from computer_use_demo.conversation import validate_conversation
 from tests.fake_api import FakeAnthropicAPI
 from tests.plugins.streamlit_app import (
     RECORD_RENDERS,
@@ -20,6 +21,19 @@ from tests.plugins.streamlit_app import (
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+COUNTDOWN_TEXT = re.compile(r"Waiting \d+ s for")
+# Polled by the page: records each new number a countdown warning shows; true
+# once the number has gone down.
+RECORD_COUNTDOWN = r"""() => {
+  const seen = window.__countdown || (window.__countdown = []);
+  for (const alert of document.querySelectorAll('[data-testid="stAlert"]')) {
+    const match = alert.innerText.match(/Waiting (\d+) s for/);
+    if (match && seen[seen.length - 1] !== Number(match[1])) {
+      seen.push(Number(match[1]));
+    }
+  }
+  return seen.length >= 2 && seen[seen.length - 1] < seen[0];
+}"""
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
@@ -64,11 +78,18 @@ def test_a_rate_limit_shows_a_countdown_then_the_answer(tmp_path: Path) -> None:
     ):
         page.goto(url)
         send_prompt(page, "hello")
-        page.get_by_text("Waiting", exact=False).first.wait_for(timeout=30_000)
+        # The countdown itself: its warning element, its number going down.
+        page.wait_for_function(RECORD_COUNTDOWN, timeout=30_000, polling=100)
+        seen = page.evaluate("window.__countdown")
         page.get_by_text("The answer after waiting.").wait_for(timeout=40_000)
         page.screenshot(
             path=str(ARTIFACTS / "streamlit-rate-limit.png"), full_page=True
         )
+        countdowns_left = page.locator(
+            '[data-testid="stAlert"]', has_text=COUNTDOWN_TEXT
+        ).count()
+    assert len(seen) >= 2 and seen[-1] < seen[0] <= 2, seen
+    assert countdowns_left == 0, "the countdown is gone once the answer is in"
 
 
 def test_stop_cancels_the_turn_and_keeps_a_valid_history(tmp_path: Path) -> None:

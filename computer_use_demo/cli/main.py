@@ -15,6 +15,7 @@ from typing import Any
 
 from .. import loop, storage
 from ..redaction import install_log_redaction, register_secret
+from ..startup_log import log_budget_once
 from ..status import LoopStatus
 from .options import (
     EXIT_API_ERROR,
@@ -83,6 +84,7 @@ async def run(options: Options, prompt: str, renderer: Renderer) -> int:
         return EXIT_AUTH
     register_secret(api_key)
     _limits(options)
+    log_budget_once()
     messages = _history(options, prompt)
     errors: list[LoopStatus] = []
 

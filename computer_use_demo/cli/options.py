@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import get_args
 
-from ..api_client import APIProvider
 from ..models import DEFAULT_MODEL_BY_PROVIDER, ThinkingEffort, lookup_model_conf
+from ..providers import APIProvider
 from ..tools import ToolVersion
 
 EXIT_OK = 0

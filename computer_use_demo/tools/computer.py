@@ -1,70 +1,43 @@
 """The computer tool: screenshots, mouse and keyboard on the X display, via xdotool.
 
 Every bad argument (unknown action, off-screen coordinate) is a ToolError the
-model can read; screenshots are scaled to the resolutions the API recommends.
+model can read; screenshots are scaled to the resolutions the API recommends
+(the arithmetic lives in `screen.py`). Each version of the tool is a table
+from action to handler.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import os
 import shlex
-from enum import StrEnum
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Literal, TypedDict, cast, get_args
+from typing import Any, ClassVar, Literal, TypedDict, cast, get_args
 from uuid import uuid4
 
 from anthropic.types.beta import BetaToolUnionParam
-from PIL import Image
 
 from .base import BaseAnthropicTool, ToolError, ToolResult
 from .run import run
+from .screen import ScalingSource, ScreenScaling, crop_png, resize_png
 
 OUTPUT_DIR = "/tmp/outputs"
 TYPING_DELAY_MS = 12
 TYPING_GROUP_SIZE = 50
 
 Action_20241022 = Literal[
-    "key",
-    "type",
-    "mouse_move",
-    "left_click",
-    "left_click_drag",
-    "right_click",
-    "middle_click",
-    "double_click",
-    "screenshot",
-    "cursor_position",
-]
-Action_20250124 = (
-    Action_20241022
-    | Literal[
-        "left_mouse_down",
-        "left_mouse_up",
-        "scroll",
-        "hold_key",
-        "wait",
-        "triple_click",
-    ]
-)
+    "key", "type", "mouse_move", "left_click", "left_click_drag", "right_click",
+    "middle_click", "double_click", "screenshot", "cursor_position"
+]  # fmt: skip
+Action_20250124 = Action_20241022 | Literal[
+    "left_mouse_down", "left_mouse_up", "scroll", "hold_key", "wait", "triple_click"
+]  # fmt: skip
 Action_20251124 = Action_20250124 | Literal["zoom"]
 ScrollDirection = Literal["up", "down", "left", "right"]
 Coordinate = list[int] | tuple[int, int]  # JSON gives the model's pairs as lists
-
-
-class Resolution(TypedDict):
-    width: int
-    height: int
-
-
-# Larger screenshots cost more tokens and are scaled down to one of these.
-MAX_SCALING_TARGETS: dict[str, Resolution] = {
-    "XGA": Resolution(width=1024, height=768),  # 4:3
-    "WXGA": Resolution(width=1280, height=800),  # 16:10
-    "FWXGA": Resolution(width=1366, height=768),  # ~16:9
-}
 
 CLICK_BUTTONS: dict[str, str | int] = {
     "left_click": 1,
@@ -77,15 +50,33 @@ SCROLL_BUTTONS = {"up": 4, "down": 5, "left": 6, "right": 7}
 MAX_HOLD_SECONDS = 100
 
 
-class ScalingSource(StrEnum):
-    COMPUTER = "computer"
-    API = "api"
-
-
 class ComputerToolOptions(TypedDict):
     display_height_px: int
     display_width_px: int
     display_number: int | None
+
+
+@dataclass(frozen=True)
+class ActionInput:
+    """The model's arguments for one action; the ones an action ignores are unused."""
+
+    text: str | None = None
+    coordinate: Coordinate | None = None
+    start_coordinate: Coordinate | None = None
+    scroll_direction: ScrollDirection | None = None
+    scroll_amount: int | None = None
+    duration: int | float | None = None
+    key: str | None = None
+    region: Any = None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> ActionInput:
+        """Known arguments only: unknown ones are ignored, as the quickstart does."""
+        known = {field.name for field in fields(cls)}
+        return cls(**{name: value for name, value in params.items() if name in known})
+
+
+Handler = Callable[[Any, str, ActionInput], Awaitable[ToolResult]]
 
 
 def chunks(text: str, size: int) -> list[str]:
@@ -97,13 +88,26 @@ def _quoted_keys(keys: str) -> str:
     return " ".join(shlex.quote(key) for key in keys.split())
 
 
+def _refuse(action: str, args: ActionInput, *names: str) -> None:
+    """A ToolError when the model passed an argument `action` does not take."""
+    for name in names:
+        if getattr(args, name) is not None:
+            raise ToolError(f"{name} is not accepted for {action}")
+
+
 class BaseComputerTool:
-    """Drives the screen, keyboard and mouse of display `DISPLAY_NUM`."""
+    """Drives the screen, keyboard and mouse of display `DISPLAY_NUM`.
+
+    `actions` maps each action of the tool's version to its handler; a subclass
+    (a later version) extends or overrides entries.
+    """
 
     name: Literal["computer"] = "computer"
+    api_type: str
     width: int
     height: int
     display_num: int | None
+    actions: ClassVar[Mapping[str, Handler]]
 
     _screenshot_delay = 2.0
     _scaling_enabled = True
@@ -124,103 +128,175 @@ class BaseComputerTool:
         self.xdotool = f"{self._display_prefix}xdotool"
 
     @property
+    def scaling(self) -> ScreenScaling:
+        # Built on demand: tests (the quickstart's too) change width and height.
+        return ScreenScaling(self.width, self.height, self._scaling_enabled)
+
+    @property
     def options(self) -> ComputerToolOptions:
-        width, height = self.scale_coordinates(
-            ScalingSource.COMPUTER, self.width, self.height
-        )
+        width, height = self.scaling.api_size
         return {
             "display_width_px": width,
             "display_height_px": height,
             "display_number": self.display_num,
         }
 
-    async def __call__(
-        self,
-        *,
-        action: Action_20241022,
-        text: str | None = None,
-        coordinate: Coordinate | None = None,
-        start_coordinate: Coordinate | None = None,
-        **kwargs: Any,
-    ) -> ToolResult:
-        if action in ("mouse_move", "left_click_drag"):
-            if coordinate is None:
-                raise ToolError(f"coordinate is required for {action}")
-            if text is not None:
-                raise ToolError(f"text is not accepted for {action}")
-            x, y = self.validate_and_get_coordinates(coordinate)
-            if action == "mouse_move":
-                if await self._pointer_is_at(x, y):
-                    # `mousemove --sync` to where the pointer already is waits
-                    # for a motion event that never comes.
-                    return await self.screenshot()
-                return await self.shell(f"{self.xdotool} mousemove --sync {x} {y}")
-            if start_coordinate is None:
-                raise ToolError(f"start_coordinate is required for {action}")
-            start_x, start_y = self.validate_and_get_coordinates(start_coordinate)
-            return await self.shell(
-                f"{self.xdotool} mousemove --sync {start_x} {start_y} mousedown 1 "
-                f"mousemove --sync {x} {y} mouseup 1"
-            )
+    def to_params(self) -> BetaToolUnionParam:
+        return cast(
+            BetaToolUnionParam,
+            {"name": self.name, "type": self.api_type, **self.options},
+        )
 
-        if action in ("key", "type"):
-            if text is None:
-                raise ToolError(f"text is required for {action}")
-            if coordinate is not None:
-                raise ToolError(f"coordinate is not accepted for {action}")
-            if not isinstance(text, str):
-                raise ToolError(f"{text!r} must be a string")
-            if action == "key":
-                return await self.shell(f"{self.xdotool} key -- {_quoted_keys(text)}")
-            results = [
-                await self.shell(
-                    f"{self.xdotool} type --delay {TYPING_DELAY_MS} -- {shlex.quote(part)}",
-                    take_screenshot=False,
-                )
-                for part in chunks(text, TYPING_GROUP_SIZE)
-            ]
-            screenshot = await self.screenshot()
-            return ToolResult(
-                output="".join(result.output or "" for result in results),
-                error="".join(result.error or "" for result in results),
-                base64_image=screenshot.base64_image,
-            )
+    async def __call__(self, *, action: str, **params: Any) -> ToolResult:
+        handler = self.actions.get(action)
+        if handler is None:
+            raise ToolError(f"Invalid action: {action}")
+        return await handler(self, action, ActionInput.from_params(params))
 
-        if action in (
-            "left_click",
-            "right_click",
-            "double_click",
-            "middle_click",
-            "screenshot",
-            "cursor_position",
-        ):
-            if text is not None:
-                raise ToolError(f"text is not accepted for {action}")
-            if coordinate is not None:
-                raise ToolError(f"coordinate is not accepted for {action}")
-            if action == "screenshot":
+    # ---- the actions of computer_20241022 --------------------------------------
+
+    async def _mouse_move_or_drag(self, action: str, args: ActionInput) -> ToolResult:
+        if args.coordinate is None:
+            raise ToolError(f"coordinate is required for {action}")
+        _refuse(action, args, "text")
+        x, y = self.validate_and_get_coordinates(args.coordinate)
+        if action == "mouse_move":
+            if await self._pointer_is_at(x, y):
+                # `mousemove --sync` to where the pointer already is waits
+                # for a motion event that never comes.
                 return await self.screenshot()
-            if action == "cursor_position":
-                result = await self.shell(
-                    f"{self.xdotool} getmouselocation --shell", take_screenshot=False
-                )
-                position = dict(
-                    line.split("=", 1)
-                    for line in (result.output or "").splitlines()
-                    if "=" in line
-                )
-                try:
-                    x, y = self.scale_coordinates(
-                        ScalingSource.COMPUTER, int(position["X"]), int(position["Y"])
-                    )
-                except (KeyError, ValueError):
-                    raise ToolError(
-                        f"could not read the cursor position: {result.error or result.output}"
-                    ) from None
-                return result.replace(output=f"X={x},Y={y}")
-            return await self.shell(f"{self.xdotool} click {CLICK_BUTTONS[action]}")
+            return await self.shell(f"{self.xdotool} mousemove --sync {x} {y}")
+        if args.start_coordinate is None:
+            raise ToolError(f"start_coordinate is required for {action}")
+        start_x, start_y = self.validate_and_get_coordinates(args.start_coordinate)
+        return await self.shell(
+            f"{self.xdotool} mousemove --sync {start_x} {start_y} mousedown 1 "
+            f"mousemove --sync {x} {y} mouseup 1"
+        )
 
-        raise ToolError(f"Invalid action: {action}")
+    async def _key_or_type(self, action: str, args: ActionInput) -> ToolResult:
+        text = args.text
+        if text is None:
+            raise ToolError(f"text is required for {action}")
+        _refuse(action, args, "coordinate")
+        if not isinstance(text, str):
+            raise ToolError(f"{text!r} must be a string")
+        if action == "key":
+            return await self.shell(f"{self.xdotool} key -- {_quoted_keys(text)}")
+        results = [
+            await self.shell(
+                f"{self.xdotool} type --delay {TYPING_DELAY_MS} -- {shlex.quote(part)}",
+                take_screenshot=False,
+            )
+            for part in chunks(text, TYPING_GROUP_SIZE)
+        ]
+        screenshot = await self.screenshot()
+        return ToolResult(
+            output="".join(result.output or "" for result in results),
+            error="".join(result.error or "" for result in results),
+            base64_image=screenshot.base64_image,
+        )
+
+    async def _screenshot_action(self, action: str, args: ActionInput) -> ToolResult:
+        _refuse(action, args, "text", "coordinate")
+        return await self.screenshot()
+
+    async def _cursor_position(self, action: str, args: ActionInput) -> ToolResult:
+        _refuse(action, args, "text", "coordinate")
+        result = await self.shell(
+            f"{self.xdotool} getmouselocation --shell", take_screenshot=False
+        )
+        position = dict(
+            line.split("=", 1)
+            for line in (result.output or "").splitlines()
+            if "=" in line
+        )
+        try:
+            x, y = self.scale_coordinates(
+                ScalingSource.COMPUTER, int(position["X"]), int(position["Y"])
+            )
+        except (KeyError, ValueError):
+            raise ToolError(
+                f"could not read the cursor position: {result.error or result.output}"
+            ) from None
+        return result.replace(output=f"X={x},Y={y}")
+
+    async def _click_in_place(self, action: str, args: ActionInput) -> ToolResult:
+        _refuse(action, args, "text", "coordinate")
+        return await self.shell(f"{self.xdotool} click {CLICK_BUTTONS[action]}")
+
+    # ---- the actions computer_20250124 adds or changes -----------------------
+
+    async def _mouse_button(self, action: str, args: ActionInput) -> ToolResult:
+        if args.coordinate is not None:
+            raise ToolError(f"coordinate is not accepted for {action=}.")
+        verb = "mousedown" if action == "left_mouse_down" else "mouseup"
+        return await self.shell(f"{self.xdotool} {verb} 1")
+
+    async def _scroll(self, action: str, args: ActionInput) -> ToolResult:
+        scroll_direction, scroll_amount = args.scroll_direction, args.scroll_amount
+        if scroll_direction not in get_args(ScrollDirection):
+            raise ToolError(
+                f"{scroll_direction=} must be 'up', 'down', 'left', or 'right'"
+            )
+        if not isinstance(scroll_amount, int) or scroll_amount < 0:
+            raise ToolError(f"{scroll_amount=} must be a non-negative int")
+        button = SCROLL_BUTTONS[str(scroll_direction)]
+        return await self._with_modifiers(
+            args.coordinate, args.text, f"click --repeat {scroll_amount} {button}"
+        )
+
+    async def _hold_key_or_wait(self, action: str, args: ActionInput) -> ToolResult:
+        duration = args.duration
+        if duration is None or not isinstance(duration, int | float):
+            raise ToolError(f"{duration=} must be a number")
+        if duration < 0:
+            raise ToolError(f"{duration=} must be non-negative")
+        if duration > MAX_HOLD_SECONDS:
+            raise ToolError(f"{duration=} is too long.")
+        if action == "wait":
+            await asyncio.sleep(duration)
+            return await self.screenshot()
+        if args.text is None:
+            raise ToolError(f"text is required for {action}")
+        keys = _quoted_keys(args.text)
+        return await self.shell(
+            f"{self.xdotool} keydown {keys} sleep {duration} keyup {keys}"
+        )
+
+    async def _click(self, action: str, args: ActionInput) -> ToolResult:
+        _refuse(action, args, "text")
+        return await self._with_modifiers(
+            args.coordinate, args.key, f"click {CLICK_BUTTONS[action]}"
+        )
+
+    async def _with_modifiers(
+        self, coordinate: Coordinate | None, keys: str | None, command: str
+    ) -> ToolResult:
+        """Move first (if asked), hold `keys` (if any) around `command`."""
+        parts = [self.xdotool]
+        if coordinate is not None:
+            parts.extend(await self._move_part(coordinate))
+        if keys:
+            parts.append(f"keydown {_quoted_keys(keys)}")
+        parts.append(command)
+        if keys:
+            parts.append(f"keyup {_quoted_keys(keys)}")
+        return await self.shell(" ".join(parts))
+
+    # ---- computer_20251124 ----------------------------------------------------
+
+    async def _zoom(self, action: str, args: ActionInput) -> ToolResult:
+        return await self.zoom(args.region)
+
+    async def zoom(self, region: Any) -> ToolResult:
+        """A region of the screen at full resolution (the model asks in API space)."""
+        box = self.scaling.screen_region(region)
+        png = await self._capture_png()
+        cropped = await asyncio.to_thread(crop_png, png, box, self.scaling.api_size)
+        return ToolResult(base64_image=base64.b64encode(cropped).decode())
+
+    # ---- the screen -------------------------------------------------------------
 
     async def _move_part(self, coordinate: Any) -> list[str]:
         """The xdotool words that move the pointer first, unless it is already there."""
@@ -238,30 +314,20 @@ class BaseComputerTool:
 
     def validate_and_get_coordinates(self, coordinate: Any) -> tuple[int, int]:
         """Screen coordinates for an API coordinate; off-screen ones are refused."""
-        if not isinstance(coordinate, list | tuple) or len(coordinate) != 2:
-            raise ToolError(f"{coordinate} must be a tuple of length 2")
-        if not all(isinstance(value, int) and value >= 0 for value in coordinate):
-            raise ToolError(f"{coordinate} must be a tuple of non-negative ints")
-        x, y = self.scale_coordinates(ScalingSource.API, coordinate[0], coordinate[1])
-        if x >= self.width or y >= self.height:
-            limit_x, limit_y = self.scale_coordinates(
-                ScalingSource.COMPUTER, self.width, self.height
-            )
-            raise ToolError(
-                f"Coordinates {coordinate[0]}, {coordinate[1]} are out of bounds: the "
-                f"screen is {limit_x}x{limit_y}"
-            )
-        return x, y
+        return self.scaling.screen_point(coordinate)
+
+    def scale_coordinates(
+        self, source: ScalingSource, x: int, y: int
+    ) -> tuple[int, int]:
+        """Map between screen pixels and the scaled space the API works in."""
+        return self.scaling.scale(source, x, y)
 
     async def screenshot(self) -> ToolResult:
         """A PNG of the whole screen, scaled to the size the API sees."""
         png = await self._capture_png()
-        if self._scaling_enabled:
-            width, height = self.scale_coordinates(
-                ScalingSource.COMPUTER, self.width, self.height
-            )
-            if (width, height) != (self.width, self.height):
-                png = await asyncio.to_thread(_resize_png, png, width, height)
+        width, height = self.scaling.api_size
+        if (width, height) != (self.width, self.height):
+            png = await asyncio.to_thread(resize_png, png, width, height)
         return ToolResult(base64_image=base64.b64encode(png).decode())
 
     async def _capture_png(self) -> bytes:
@@ -289,186 +355,50 @@ class BaseComputerTool:
             base64_image = (await self.screenshot()).base64_image
         return ToolResult(output=stdout, error=stderr, base64_image=base64_image)
 
-    def scale_coordinates(
-        self, source: ScalingSource, x: int, y: int
-    ) -> tuple[int, int]:
-        """Map between screen pixels and the scaled space the API works in."""
-        if not self._scaling_enabled:
-            return x, y
-        ratio = self.width / self.height
-        target: Resolution | None = None
-        for dimension in MAX_SCALING_TARGETS.values():
-            # Aspect ratios are only roughly 16:9 and the like.
-            if abs(dimension["width"] / dimension["height"] - ratio) < 0.02:
-                if dimension["width"] < self.width:
-                    target = dimension
-                break
-        if target is None:
-            return x, y
-        x_factor = target["width"] / self.width
-        y_factor = target["height"] / self.height
-        if source == ScalingSource.API:
-            if x > self.width or y > self.height:
-                raise ToolError(f"Coordinates {x}, {y} are out of bounds")
-            return round(x / x_factor), round(y / y_factor)
-        return round(x * x_factor), round(y * y_factor)
 
-
-def _resize_png(png: bytes, width: int, height: int) -> bytes:
-    with Image.open(io.BytesIO(png)) as image:
-        resized = image.resize((width, height), Image.Resampling.LANCZOS)
-        out = io.BytesIO()
-        resized.save(out, format="PNG", optimize=True)
-        return out.getvalue()
-
-
-def _crop_png(
-    png: bytes, box: tuple[int, int, int, int], max_size: tuple[int, int]
-) -> bytes:
-    with Image.open(io.BytesIO(png)) as image:
-        region = image.crop(box)
-        region.thumbnail(max_size, Image.Resampling.LANCZOS)
-        out = io.BytesIO()
-        region.save(out, format="PNG", optimize=True)
-        return out.getvalue()
+_Tool = BaseComputerTool
+ACTIONS_20241022: dict[str, Handler] = {
+    "mouse_move": _Tool._mouse_move_or_drag,
+    "left_click_drag": _Tool._mouse_move_or_drag,
+    "key": _Tool._key_or_type,
+    "type": _Tool._key_or_type,
+    "screenshot": _Tool._screenshot_action,
+    "cursor_position": _Tool._cursor_position,
+    "left_click": _Tool._click_in_place,
+    "right_click": _Tool._click_in_place,
+    "middle_click": _Tool._click_in_place,
+    "double_click": _Tool._click_in_place,
+}
+ACTIONS_20250124: dict[str, Handler] = {
+    **ACTIONS_20241022,
+    "left_mouse_down": _Tool._mouse_button,
+    "left_mouse_up": _Tool._mouse_button,
+    "scroll": _Tool._scroll,
+    "hold_key": _Tool._hold_key_or_wait,
+    "wait": _Tool._hold_key_or_wait,
+    # Clicks now move first and hold modifier keys.
+    **dict.fromkeys(
+        ("left_click", "right_click", "middle_click", "double_click", "triple_click"),
+        _Tool._click,
+    ),
+}
+ACTIONS_20251124: dict[str, Handler] = {**ACTIONS_20250124, "zoom": _Tool._zoom}
 
 
 class ComputerTool20241022(BaseComputerTool, BaseAnthropicTool):
     api_type: Literal["computer_20241022"] = "computer_20241022"
-
-    def to_params(self) -> BetaToolUnionParam:
-        return cast(
-            BetaToolUnionParam,
-            {"name": self.name, "type": self.api_type, **self.options},
-        )
+    actions = ACTIONS_20241022
 
 
 class ComputerTool20250124(BaseComputerTool, BaseAnthropicTool):
     api_type: Literal["computer_20250124"] = "computer_20250124"
-
-    def to_params(self) -> BetaToolUnionParam:
-        return cast(
-            BetaToolUnionParam,
-            {"name": self.name, "type": self.api_type, **self.options},
-        )
-
-    async def __call__(
-        self,
-        *,
-        action: Action_20250124,
-        text: str | None = None,
-        coordinate: Coordinate | None = None,
-        start_coordinate: Coordinate | None = None,
-        scroll_direction: ScrollDirection | None = None,
-        scroll_amount: int | None = None,
-        duration: int | float | None = None,
-        key: str | None = None,
-        **kwargs: Any,
-    ) -> ToolResult:
-        if action in ("left_mouse_down", "left_mouse_up"):
-            if coordinate is not None:
-                raise ToolError(f"coordinate is not accepted for {action=}.")
-            verb = "mousedown" if action == "left_mouse_down" else "mouseup"
-            return await self.shell(f"{self.xdotool} {verb} 1")
-
-        if action == "scroll":
-            if scroll_direction not in get_args(ScrollDirection):
-                raise ToolError(
-                    f"{scroll_direction=} must be 'up', 'down', 'left', or 'right'"
-                )
-            if not isinstance(scroll_amount, int) or scroll_amount < 0:
-                raise ToolError(f"{scroll_amount=} must be a non-negative int")
-            parts = [self.xdotool]
-            if coordinate is not None:
-                parts.extend(await self._move_part(coordinate))
-            if text:
-                parts.append(f"keydown {_quoted_keys(text)}")
-            parts.append(
-                f"click --repeat {scroll_amount} {SCROLL_BUTTONS[str(scroll_direction)]}"
-            )
-            if text:
-                parts.append(f"keyup {_quoted_keys(text)}")
-            return await self.shell(" ".join(parts))
-
-        if action in ("hold_key", "wait"):
-            if duration is None or not isinstance(duration, int | float):
-                raise ToolError(f"{duration=} must be a number")
-            if duration < 0:
-                raise ToolError(f"{duration=} must be non-negative")
-            if duration > MAX_HOLD_SECONDS:
-                raise ToolError(f"{duration=} is too long.")
-            if action == "wait":
-                await asyncio.sleep(duration)
-                return await self.screenshot()
-            if text is None:
-                raise ToolError(f"text is required for {action}")
-            keys = _quoted_keys(text)
-            return await self.shell(
-                f"{self.xdotool} keydown {keys} sleep {duration} keyup {keys}"
-            )
-
-        if action in (
-            "left_click",
-            "right_click",
-            "double_click",
-            "triple_click",
-            "middle_click",
-        ):
-            if text is not None:
-                raise ToolError(f"text is not accepted for {action}")
-            parts = [self.xdotool]
-            if coordinate is not None:
-                parts.extend(await self._move_part(coordinate))
-            if key:
-                parts.append(f"keydown {_quoted_keys(key)}")
-            parts.append(f"click {CLICK_BUTTONS[action]}")
-            if key:
-                parts.append(f"keyup {_quoted_keys(key)}")
-            return await self.shell(" ".join(parts))
-
-        return await super().__call__(
-            action=cast(Action_20241022, action),
-            text=text,
-            coordinate=coordinate,
-            start_coordinate=start_coordinate,
-            **kwargs,
-        )
+    actions = ACTIONS_20250124
 
 
 class ComputerTool20251124(ComputerTool20250124):
     api_type: Literal["computer_20251124"] = "computer_20251124"  # type: ignore[assignment]
+    actions = ACTIONS_20251124
 
     @property
     def options(self) -> ComputerToolOptions:
         return cast(ComputerToolOptions, {**super().options, "enable_zoom": True})
-
-    async def __call__(
-        self,
-        *,
-        action: Action_20251124,
-        region: Any = None,
-        **kwargs: Any,
-    ) -> ToolResult:
-        if action == "zoom":
-            return await self.zoom(region)
-        return await super().__call__(action=cast(Action_20250124, action), **kwargs)
-
-    async def zoom(self, region: Any) -> ToolResult:
-        """A region of the screen at full resolution (the model asks in API space)."""
-        if not isinstance(region, list | tuple) or len(region) != 4:
-            raise ToolError(
-                f"{region=} must be a tuple of 4 coordinates (x0, y0, x1, y1)"
-            )
-        if not all(isinstance(value, int) and value >= 0 for value in region):
-            raise ToolError(f"{region=} must contain non-negative integers")
-        x0, y0 = self.scale_coordinates(ScalingSource.API, region[0], region[1])
-        x1, y1 = self.scale_coordinates(ScalingSource.API, region[2], region[3])
-        x1, y1 = min(x1, self.width), min(y1, self.height)
-        if x1 <= x0 or y1 <= y0:
-            raise ToolError(
-                f"{region=} must have x1 > x0 and y1 > y0 inside the screen"
-            )
-        png = await self._capture_png()
-        target = self.scale_coordinates(ScalingSource.COMPUTER, self.width, self.height)
-        cropped = await asyncio.to_thread(_crop_png, png, (x0, y0, x1, y1), target)
-        return ToolResult(base64_image=base64.b64encode(cropped).decode())

@@ -11,6 +11,7 @@ from typing import Any
 
 import streamlit as st
 
+from ..conversation import block_type, blocks, content_blocks
 from ..tools import ToolResult
 from .usage import Prices, UsageRecord, describe, usage_by_turn
 
@@ -42,8 +43,7 @@ def render_history(
         if starts_turn(message):
             _turn_caption(per_turn, turn, prices)
             turn = index
-        content = message["content"]
-        for block in [content] if isinstance(content, str) else content:
+        for block in blocks(message):
             render_block(message["role"], block, hide_images)
     _turn_caption(per_turn, turn, prices)
 
@@ -55,11 +55,7 @@ def _turn_caption(per_turn: dict[int, Any], turn: int | None, prices: Prices) ->
 
 def render_block(sender: str, block: Any, hide_images: bool) -> None:
     """One stored block."""
-    if isinstance(block, str):
-        if block:
-            st.chat_message(sender).markdown(block)
-        return
-    kind = block.get("type")
+    kind = block_type(block)
     if kind == "tool_result":
         render_tool_result_block(block, hide_images)
         return
@@ -82,14 +78,8 @@ def render_block(sender: str, block: Any, hide_images: bool) -> None:
 
 
 def render_tool_result_block(block: dict[str, Any], hide_images: bool) -> None:
-    content = block.get("content")
-    items: list[Any] = (
-        [{"type": "text", "text": content}]
-        if isinstance(content, str)
-        else list(content or [])
-    )
     with st.chat_message(TOOL):
-        for item in items:
+        for item in content_blocks(block.get("content")):
             if item.get("type") == "text":
                 if block.get("is_error"):
                     st.error(item.get("text", ""))

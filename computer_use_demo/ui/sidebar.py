@@ -16,8 +16,8 @@ from streamlit.delta_generator import DeltaGenerator
 from token_manager import RateLimits, token_manager
 
 from .. import storage
-from ..loop import APIProvider
 from ..models import DEFAULT_MODEL_CONF, ThinkingEffort, lookup_model_conf
+from ..providers import APIProvider
 from ..tools import ToolVersion
 from .state import (
     open_conversation,

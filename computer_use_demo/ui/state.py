@@ -15,8 +15,8 @@ from typing import Any
 import streamlit as st
 
 from .. import storage
-from ..loop import APIProvider
 from ..models import DEFAULT_MODEL_BY_PROVIDER, lookup_model_conf
+from ..providers import APIProvider
 from ..redaction import register_secret
 from .http_log import ExchangeLog
 from .usage import DEFAULT_PRICES, Prices, UsageRecord

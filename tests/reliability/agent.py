@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from computer_use_demo.loop import APIProvider, sampling_loop
+from computer_use_demo.loop import sampling_loop
+from computer_use_demo.providers import APIProvider
 from token_manager import RateLimits, TokenManager
 
 

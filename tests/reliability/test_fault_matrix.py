@@ -17,10 +17,12 @@ from computer_use_demo import storage
 from computer_use_demo.status import LoopStatus
 from computer_use_demo.streaming import StreamEvent
 from tests.fake_api import FakeAnthropicAPI
+from tests.plugins.screen import SCREEN_ENV
 from tests.reliability.agent import run_agent
 
 pytestmark = pytest.mark.reliability
 ROOT = Path(__file__).resolve().parents[2]
+STREAMS = Path(__file__).resolve().parent / "streams"  # faulty streams, written here
 PROMPT = "please do the thing (typed by the user)"
 
 
@@ -128,6 +130,17 @@ def matrix(log: Path) -> dict[str, tuple[list[dict[str, Any]], str]]:
             [tool_turn(log, "printf '\\xff\\xfe\\xfd bad bytes'"), final_turn()],
             "ok",
         ),
+        "closed-without-message-stop": (
+            [
+                tool_turn(log),
+                {"raw_sse": str(STREAMS / "cut_without_message_stop.sse")},
+            ],
+            "retrying",
+        ),
+        "duplicated-tool-start": (
+            [tool_turn(log), {"raw_sse": str(STREAMS / "duplicated_tool_start.sse")}],
+            "retrying",
+        ),
         "cut-off-tool-call": (
             [
                 {
@@ -150,10 +163,7 @@ FAULTS = list(matrix(Path("/x")))
 
 
 @pytest.fixture(autouse=True)
-def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WIDTH", "1024")
-    monkeypatch.setenv("HEIGHT", "768")
-    monkeypatch.setenv("DISPLAY_NUM", "99")
+def quick_retries(monkeypatch: pytest.MonkeyPatch, screen_env: dict[str, str]) -> None:
     monkeypatch.setenv("COMPUTER_USE_READ_TIMEOUT", "1.5")
     monkeypatch.setattr(
         "computer_use_demo.loop.backoff_seconds", lambda attempt, jitter: 0.05
@@ -224,9 +234,7 @@ def test_cli_path_survives(fault: str, tmp_path: Path) -> None:
             "ANTHROPIC_BASE_URL": api.base_url,
             "ANTHROPIC_API_KEY": key if fault != "401" else "sk-ant-test-wrong-0000000",
             "ANTHROPIC_CONFIG_DIR": str(tmp_path / "config"),
-            "WIDTH": "1024",
-            "HEIGHT": "768",
-            "DISPLAY_NUM": "99",
+            **SCREEN_ENV,
             "PYTHONPATH": str(ROOT),
         }
         result = subprocess.run(

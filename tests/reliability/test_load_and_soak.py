@@ -21,15 +21,12 @@ from tests.plugins.stack_checks import wait_for_port
 from tests.reliability.agent import run_agent
 from token_manager import RateLimits, TokenManager
 
-pytestmark = [pytest.mark.reliability, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.reliability,
+    pytest.mark.slow,
+    pytest.mark.usefixtures("screen_env"),
+]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def screen(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WIDTH", "1024")
-    monkeypatch.setenv("HEIGHT", "768")
-    monkeypatch.setenv("DISPLAY_NUM", "99")
 
 
 async def one_turn(

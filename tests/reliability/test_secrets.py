@@ -27,10 +27,8 @@ async def test_the_key_is_in_no_log_tab_error_transcript_or_tool_env(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     figures: dict[str, Any],
+    screen_env: dict[str, str],
 ) -> None:
-    monkeypatch.setenv("WIDTH", "1024")
-    monkeypatch.setenv("HEIGHT", "768")
-    monkeypatch.setenv("DISPLAY_NUM", "99")
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
     scenario = [
         {

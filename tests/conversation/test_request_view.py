@@ -1,202 +1,39 @@
-"""Tests for the request budget, compaction view, cache breakpoints, server context
-management and the conversation validator (computer_use_demo/context*.py)."""
+"""The request view under a budget: what goes first, what never goes, and that
+any valid conversation stays valid (conversation/request_view.py)."""
 
 from __future__ import annotations
 
 import copy
 import itertools
-import json
 import time
-from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from computer_use_demo.context import (
-    COMPACTION_BETA,
-    CONTEXT_MANAGEMENT_BETA,
-    LONG_CONTEXT_BETA,
+from computer_use_demo.conversation import (
     SCREENSHOT_PLACEHOLDER,
     ContextBudget,
-    PruneReport,
-    build_request_messages,
-    context_window_for,
     drop_before_last_compaction,
     inject_cache_breakpoints,
-    server_context_management,
     shorten_text,
     validate_conversation,
 )
-
-Message = dict[str, Any]
-
-IMAGE_TOKENS = 100
-
-
-def count(message: Any) -> int:
-    """A deterministic stand-in for the TokenManager's estimate: 4 chars a token,
-    a fixed price per image, a little framing per message."""
-    content = message["content"]
-    blocks = [content] if isinstance(content, str) else content
-    return 4 + sum(_block_tokens(block) for block in blocks)
-
-
-def _block_tokens(block: Any) -> int:
-    if isinstance(block, str):
-        return len(block) // 4 + 1
-    if block.get("type") == "image":
-        return IMAGE_TOKENS
-    if block.get("type") == "tool_result":
-        inner = block.get("content")
-        items = [inner] if isinstance(inner, str) else list(inner or [])
-        return 3 + sum(_block_tokens(item) for item in items)
-    visible = {
-        k: v for k, v in block.items() if k not in ("cache_control", "signature")
-    }
-    return 3 + len(json.dumps(visible)) // 4
-
-
-def image() -> Message:
-    return {
-        "type": "image",
-        "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0K"},
-    }
-
-
-def turn(
-    number: int,
-    *,
-    output: str = "done",
-    screenshot: bool = False,
-    thinking: bool = False,
-) -> list[Message]:
-    """One computer-use step: the assistant calls a tool, the user message answers it."""
-    assistant: list[Message] = []
-    if thinking:
-        assistant.append(
-            {
-                "type": "thinking",
-                "thinking": f"plan {number}",
-                "signature": f"sig{number}",
-            }
-        )
-    assistant.append({"type": "text", "text": f"Step {number}."})
-    assistant.append(
-        {
-            "type": "tool_use",
-            "id": f"toolu_{number}",
-            "name": "computer",
-            "input": {"action": "screenshot"},
-        }
-    )
-    result: list[Message] = [{"type": "text", "text": output}]
-    if screenshot:
-        result.append(image())
-    return [
-        {"role": "assistant", "content": assistant},
-        {
-            "role": "user",
-            "content": [
-                {
-                    "type": "tool_result",
-                    "tool_use_id": f"toolu_{number}",
-                    "content": result,
-                    "is_error": False,
-                }
-            ],
-        },
-    ]
-
-
-def session(turns: int, **kwargs: Any) -> list[Any]:
-    history: list[Message] = [
-        {"role": "user", "content": "Book me a flight to Lisbon."}
-    ]
-    for number in range(turns):
-        history.extend(turn(number, **kwargs))
-    return history
-
-
-def total_tokens(messages: list[Any]) -> int:
-    return sum(count(message) for message in messages)
-
-
-def build(
-    history: list[Any],
-    budget: ContextBudget,
-    counter: Callable[[Any], int] = count,
-    fixed_tokens: int = 0,
-) -> tuple[list[Any], PruneReport]:
-    """build_request_messages, typed loosely for tests that index into the view."""
-    view, report = build_request_messages(history, budget, counter, fixed_tokens)
-    return cast(list[Any], view), report
-
-
-def screenshots_in(messages: list[Any]) -> int:
-    return sum(
-        1
-        for message in messages
-        if isinstance(message["content"], list)
-        for block in message["content"]
-        if block.get("type") == "tool_result" and isinstance(block.get("content"), list)
-        for inner in block["content"]
-        if inner.get("type") == "image"
-    )
-
-
-# ---- windows and budgets ----------------------------------------------------------
-
-
-def test_context_window_is_200k_unless_the_1m_beta_is_requested_for_a_model_offering_it() -> (
-    None
-):
-    assert context_window_for("claude-opus-4-8") == 200_000
-    assert context_window_for("some-future-model") == 200_000
-    assert context_window_for("claude-sonnet-4-5-20250929") == 200_000
-    assert (
-        context_window_for("claude-sonnet-4-5-20250929", [LONG_CONTEXT_BETA])
-        == 1_000_000
-    )
-    assert (
-        context_window_for(
-            "anthropic.claude-sonnet-4-20250514-v1:0", [LONG_CONTEXT_BETA]
-        )
-        == 1_000_000
-    )
-    assert context_window_for("claude-haiku-4-5", [LONG_CONTEXT_BETA]) == 200_000
-
-
-def test_budget_is_a_fraction_of_the_window_capped_by_input_tokens_per_minute() -> None:
-    assert ContextBudget.for_model("claude-opus-4-8").max_input_tokens == 160_000
-    assert (
-        ContextBudget.for_model("claude-opus-4-8", fraction=0.5).max_input_tokens
-        == 100_000
-    )
-    capped = ContextBudget.for_model(
-        "claude-opus-4-8", input_tokens_per_minute=30_000, images_to_keep=3
-    )
-    assert capped.max_input_tokens == 30_000
-    assert capped.images_to_keep == 3
-    learned = ContextBudget.for_model("claude-opus-4-8", context_window=100_000)
-    assert learned.max_input_tokens == 80_000
-
-
-@pytest.mark.parametrize("fraction", [0, -0.1, 1.5])
-def test_budget_refuses_a_fraction_outside_zero_to_one(fraction: float) -> None:
-    with pytest.raises(ValueError, match="fraction"):
-        ContextBudget.for_model("claude-opus-4-8", fraction=fraction)
-
-
-def test_budget_refuses_nonsense_settings() -> None:
-    with pytest.raises(ValueError):
-        ContextBudget(max_input_tokens=0)
-    with pytest.raises(ValueError):
-        ContextBudget(max_input_tokens=10, images_to_keep=-1)
-    with pytest.raises(ValueError):
-        ContextBudget(max_input_tokens=10, prune_step_turns=0)
-
+from tests.conversation.conversations import (
+    IMAGE_TOKENS,
+    Message,
+    build,
+    compacted_session,
+    compaction,
+    count,
+    image,
+    screenshots_in,
+    session,
+    total_tokens,
+    turn,
+    without_marks,
+)
 
 # ---- the request view ---------------------------------------------------------------
 
@@ -486,24 +323,6 @@ def test_each_message_is_counted_about_once_and_long_sessions_stay_fast() -> Non
 # ---- compaction -----------------------------------------------------------------------
 
 
-def compaction(summary: str | None) -> Message:
-    return {"type": "compaction", "content": summary, "encrypted_content": "opaque"}
-
-
-def compacted_session() -> list[Any]:
-    history = session(10, output="r" * 400)
-    history.append(
-        {
-            "role": "assistant",
-            "content": [compaction("Summary of steps 0-9."), *turn(10)[0]["content"]],
-        }
-    )
-    history.append(turn(10)[1])
-    for number in range(11, 15):
-        history.extend(turn(number, output="r" * 400))
-    return history
-
-
 def test_turns_before_the_last_compaction_are_left_out_of_the_request() -> None:
     history = compacted_session()
     view = cast(list[Any], drop_before_last_compaction(history))
@@ -530,204 +349,6 @@ def test_the_compaction_turn_is_never_dropped_by_the_budget() -> None:
     assert view[1]["content"][0]["type"] == "compaction"
     assert view[-2:] == history[-2:]
     assert validate_conversation(view) == []
-
-
-# ---- prompt caching -------------------------------------------------------------------
-
-
-def without_marks(message: Any) -> Any:
-    content = message["content"]
-    if not isinstance(content, list):
-        return message
-    return {
-        **message,
-        "content": [
-            {k: v for k, v in block.items() if k != "cache_control"}
-            for block in content
-        ],
-    }
-
-
-def marks(messages: list[Any]) -> list[int]:
-    found = []
-    for index, message in enumerate(messages):
-        content = message["content"]
-        if not isinstance(content, list):
-            continue
-        for block in content:
-            if "cache_control" in block:
-                found.append(index)
-            if block.get("type") == "tool_result" and isinstance(
-                block.get("content"), list
-            ):
-                found.extend(
-                    index for inner in block["content"] if "cache_control" in inner
-                )
-    return found
-
-
-def test_cache_breakpoints_sit_on_the_three_newest_user_messages_only() -> None:
-    history = session(6)
-    history[2]["content"][0]["cache_control"] = {"type": "ephemeral"}
-    history[3]["content"][0]["cache_control"] = {
-        "type": "ephemeral"
-    }  # stale, on an assistant block
-    history[4]["content"][0]["content"][0]["cache_control"] = {
-        "type": "ephemeral"
-    }  # nested
-    before = copy.deepcopy(history)
-    view = list(history)
-    inject_cache_breakpoints(view)
-    assert marks(view) == [8, 10, 12]
-    assert all(
-        view[i]["content"][-1]["cache_control"] == {"type": "ephemeral"}
-        for i in (8, 10, 12)
-    )
-    assert history == before
-    assert validate_conversation(view) == []
-    inject_cache_breakpoints(view)  # again, next turn: still three
-    assert marks(view) == [8, 10, 12]
-
-
-def test_string_content_gets_a_breakpoint_and_empty_text_never_does() -> None:
-    view: list[Any] = [
-        {"role": "user", "content": "hello"},
-        {"role": "assistant", "content": [{"type": "text", "text": "hi"}]},
-        {
-            "role": "user",
-            "content": [{"type": "text", "text": "look"}, {"type": "text", "text": ""}],
-        },
-    ]
-    inject_cache_breakpoints(view)
-    assert view[0]["content"] == [
-        {"type": "text", "text": "hello", "cache_control": {"type": "ephemeral"}}
-    ]
-    assert view[2]["content"][0]["cache_control"] == {"type": "ephemeral"}
-    assert "cache_control" not in view[2]["content"][1]
-
-
-# ---- server-side context management -------------------------------------------------
-
-
-@pytest.mark.parametrize("strategy", ["off", "client", "something-else"])
-def test_client_side_strategies_add_nothing_to_the_request(strategy: str) -> None:
-    assert server_context_management(strategy, "claude-opus-4-8") == (None, [])
-
-
-def test_clearing_tool_uses_is_offered_with_its_beta_on_claude_4_models() -> None:
-    edits, betas = server_context_management(
-        "clear_tool_uses", "anthropic.claude-sonnet-4-5-20250929-v1:0"
-    )
-    assert betas == [CONTEXT_MANAGEMENT_BETA]
-    assert edits is not None
-    (edit,) = edits["edits"]
-    assert edit["type"] == "clear_tool_uses_20250919"
-    assert edit["trigger"] == {"type": "input_tokens", "value": 100_000}
-    assert edit["keep"] == {"type": "tool_uses", "value": 3}
-    assert edit["clear_at_least"]["type"] == "input_tokens"
-    assert server_context_management(
-        "clear_tool_uses", "claude-3-7-sonnet-20250219"
-    ) == (None, [])
-
-
-def test_compaction_is_offered_with_its_beta_only_where_the_model_supports_it() -> None:
-    edits, betas = server_context_management("compact", "claude-opus-4-6")
-    assert edits == {"edits": [{"type": "compact_20260112"}]}
-    assert betas == [COMPACTION_BETA]
-    with_trigger, _ = server_context_management(
-        "compact", "claude-sonnet-4-6@20260101", trigger_tokens=120_000
-    )
-    assert with_trigger == {
-        "edits": [
-            {
-                "type": "compact_20260112",
-                "trigger": {"type": "input_tokens", "value": 120_000},
-            }
-        ]
-    }
-    assert server_context_management("compact", "claude-sonnet-4-5") == (None, [])
-    assert server_context_management("compact", "claude-haiku-4-5") == (None, [])
-
-
-# ---- the validator ----------------------------------------------------------------------
-
-
-def test_validator_accepts_a_well_formed_conversation() -> None:
-    assert validate_conversation(session(4, screenshot=True, thinking=True)) == []
-
-
-@pytest.mark.parametrize(
-    ("conversation", "problem"),
-    [
-        ([], "empty"),
-        ([{"role": "assistant", "content": "hi"}], "first message"),
-        (
-            [{"role": "user", "content": []}, {"role": "assistant", "content": "x"}],
-            "empty content",
-        ),
-        ([{"role": "system", "content": "x"}], "role"),
-        (session(1)[:2], "never gets a tool_result"),
-        (
-            [
-                *session(1)[:2],
-                {"role": "user", "content": [{"type": "text", "text": "?"}]},
-            ],
-            "no tool_result",
-        ),
-        (
-            [
-                {
-                    "role": "user",
-                    "content": [
-                        {
-                            "type": "tool_result",
-                            "tool_use_id": "toolu_9",
-                            "content": "x",
-                        }
-                    ],
-                }
-            ],
-            "answers no tool_use",
-        ),
-        (
-            [
-                *session(1)[:2],
-                {
-                    "role": "user",
-                    "content": [
-                        {"type": "text", "text": "also"},
-                        *session(1)[2]["content"],
-                    ],
-                },
-            ],
-            "must come before",
-        ),
-        ([*session(1), *session(1)[1:]], "used twice"),
-        (
-            [
-                {
-                    "role": "user",
-                    "content": [
-                        {"type": "tool_use", "id": "a", "name": "x", "input": {}}
-                    ],
-                }
-            ],
-            "holds a tool_use",
-        ),
-    ],
-)
-def test_validator_names_what_the_api_would_refuse(
-    conversation: list[Any], problem: str
-) -> None:
-    problems = validate_conversation(conversation)
-    assert any(problem in found for found in problems), problems
-
-
-def test_validator_counts_cache_breakpoints() -> None:
-    history = session(5)
-    for message in history[2::2]:
-        message["content"][0]["cache_control"] = {"type": "ephemeral"}
-    assert any("cache_control" in problem for problem in validate_conversation(history))
 
 
 # ---- any valid conversation stays valid ------------------------------------------------

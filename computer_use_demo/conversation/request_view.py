@@ -16,201 +16,20 @@ steps instead of changing every turn.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 from anthropic.types.beta import BetaMessageParam
 
-from .context_validation import validate_conversation
-from .prompt_cache import inject_cache_breakpoints
-from .server_context import (
-    COMPACTION_BETA,
-    CONTEXT_MANAGEMENT_BETA,
-    ServerStrategy,
-    normalise_model_id,
-    server_context_management,
-)
-
-__all__ = [
-    "COMPACTION_BETA",
-    "CONTEXT_MANAGEMENT_BETA",
-    "DEFAULT_CONTEXT_WINDOW",
-    "LONG_CONTEXT_BETA",
-    "ContextBudget",
-    "CountMessage",
-    "PruneReport",
-    "ServerStrategy",
-    "build_request_messages",
-    "context_window_for",
-    "drop_before_last_compaction",
-    "inject_cache_breakpoints",
-    "server_context_management",
-    "validate_conversation",
-]
-
-DEFAULT_CONTEXT_WINDOW = 200_000
-LONG_CONTEXT_WINDOW = 1_000_000
-LONG_CONTEXT_BETA = "context-1m-2025-08-07"
-# Models that accept the 1M-token beta (normalised id prefixes).
-LONG_CONTEXT_MODELS = ("claude-sonnet-4", "claude-opus-4-6")
+from .blocks import block_type, blocks
+from .budget import ContextBudget, CountMessage, PruneReport
 
 SCREENSHOT_PLACEHOLDER = "[screenshot removed to save context]"
 # Characters kept per token when shortening: low on purpose, logs and code
 # tokenise densely.
 CHARS_PER_TOKEN = 3
 
-CountMessage = Callable[[BetaMessageParam], int]
-"""Estimated input tokens of one message (the TokenManager's estimator)."""
-
-
-def context_window_for(model: str, betas: Iterable[str] = ()) -> int:
-    """Tokens the model can read: 1M only where the 1M beta is both requested and
-    offered for the model, else 200k (every current model, unknown ones too)."""
-    if LONG_CONTEXT_BETA in betas and normalise_model_id(model).startswith(
-        LONG_CONTEXT_MODELS
-    ):
-        return LONG_CONTEXT_WINDOW
-    return DEFAULT_CONTEXT_WINDOW
-
-
-@dataclass(frozen=True)
-class ContextBudget:
-    """How large one request may be, and how old content gives way to fit.
-
-    - `max_input_tokens`: the whole request's input, system prompt and tools too.
-    - `images_to_keep`: the user's "only send the N most recent screenshots"
-      (None: all, unless the budget needs room). At most N tool-result
-      screenshots are sent; they go oldest first, `image_removal_chunk` at a
-      time (None: N at a time, as in the quickstart), so between N-chunk+1 and
-      N remain and the request prefix changes once per chunk, not every turn.
-    - `old_tool_output_tokens`: what a long text of an old tool result keeps.
-    - `keep_recent_turns`: the newest turns never trimmed (they may still be
-      dropped whole if nothing else fits; the newest turn never is).
-    - `prune_step_turns`: the turns counted old (trimmed by steps 1 and 2)
-      grow this many at a time.
-    - `drop_step_fraction`: the oldest turns are dropped in slices of about
-      this fraction of `max_input_tokens`, so a request leaves out up to that
-      much more than it must, and its prefix changes once per slice.
-    """
-
-    max_input_tokens: int
-    images_to_keep: int | None = None
-    image_removal_chunk: int | None = None
-    old_tool_output_tokens: int = 1_000
-    keep_recent_turns: int = 8
-    prune_step_turns: int = 16
-    drop_step_fraction: float = 0.15
-
-    def __post_init__(self) -> None:
-        if self.max_input_tokens < 1:
-            raise ValueError(
-                f"max_input_tokens must be positive, not {self.max_input_tokens}"
-            )
-        if self.images_to_keep is not None and self.images_to_keep < 0:
-            raise ValueError(f"images_to_keep cannot be {self.images_to_keep}")
-        if self.image_removal_chunk is not None and self.image_removal_chunk < 1:
-            raise ValueError(
-                f"image_removal_chunk must be at least 1, not {self.image_removal_chunk}"
-            )
-        if self.old_tool_output_tokens < 1 or self.keep_recent_turns < 0:
-            raise ValueError("old_tool_output_tokens >= 1 and keep_recent_turns >= 0")
-        if not 0 < self.drop_step_fraction <= 1:
-            raise ValueError(
-                f"drop_step_fraction must be in (0, 1], not {self.drop_step_fraction}"
-            )
-        if self.prune_step_turns < 1:
-            raise ValueError(
-                f"prune_step_turns must be at least 1, not {self.prune_step_turns}"
-            )
-
-    @classmethod
-    def for_model(
-        cls,
-        model: str,
-        *,
-        fraction: float = 0.8,
-        input_tokens_per_minute: int | None = None,
-        images_to_keep: int | None = None,
-        betas: Iterable[str] = (),
-        context_window: int | None = None,
-    ) -> ContextBudget:
-        """`fraction` of the model's context window, and never more input than one
-        minute of the input tokens/min limit admits (a larger request could never go).
-
-        `context_window`, when known better than the table (for example read from
-        a "prompt is too long" error), replaces `context_window_for(model, betas)`.
-        """
-        if not 0 < fraction <= 1:
-            raise ValueError(f"fraction must be in (0, 1], not {fraction}")
-        window = context_window or context_window_for(model, betas)
-        budget = int(window * fraction)
-        if input_tokens_per_minute is not None and input_tokens_per_minute > 0:
-            budget = min(budget, input_tokens_per_minute)
-        return cls(max_input_tokens=max(1, budget), images_to_keep=images_to_keep)
-
-    def images_to_remove(self, screenshots: int) -> int:
-        """How many of the oldest of `screenshots` the images_to_keep setting removes:
-        enough that at most N remain, rounded up to whole chunks."""
-        keep = self.images_to_keep
-        if keep is None or screenshots <= keep:
-            return 0
-        chunk = max(1, min(self.image_removal_chunk or keep, keep))
-        surplus = screenshots - keep
-        return min(screenshots, -(-surplus // chunk) * chunk)
-
-
-@dataclass(frozen=True)
-class PruneReport:
-    """What one request view left out, and its size before and after."""
-
-    images_removed: int  # all screenshots left out, the setting's and the budget's
-    images_removed_for_budget: int
-    tool_outputs_shortened: int
-    turns_dropped: int
-    tokens_before: int  # with the images_to_keep setting applied, before budget steps
-    tokens_after: int
-    fits: bool
-
-    @property
-    def pruned_for_budget(self) -> bool:
-        """Whether the budget (not the user's image setting) left something out."""
-        return bool(
-            self.images_removed_for_budget
-            or self.tool_outputs_shortened
-            or self.turns_dropped
-        )
-
-    def describe(self) -> str:
-        parts = []
-        if self.turns_dropped:
-            parts.append(f"{self.turns_dropped} oldest turn(s)")
-        if self.tool_outputs_shortened:
-            parts.append(f"{self.tool_outputs_shortened} old tool output(s) shortened")
-        if self.images_removed_for_budget:
-            parts.append(f"{self.images_removed_for_budget} old screenshot(s)")
-        left_out = ", ".join(parts) or "nothing"
-        note = (
-            ""
-            if self.fits
-            else " It is still over budget: start a new conversation or raise the budget."
-        )
-        return (
-            f"To fit the context budget, this request leaves out {left_out} "
-            f"(~{self.tokens_before:,} -> ~{self.tokens_after:,} tokens).{note}"
-        )
-
-
 # ---- reading messages ----------------------------------------------------------
-
-
-def _blocks(message: Any) -> list[Any]:
-    content = message.get("content")
-    return content if isinstance(content, list) else []
-
-
-def _is(block: Any, kind: str) -> bool:
-    return isinstance(block, dict) and block.get("type") == kind
 
 
 def _role(message: Any) -> Any:
@@ -231,8 +50,8 @@ def _last_compaction(messages: Sequence[Any]) -> int | None:
     for index in range(len(messages) - 1, -1, -1):
         message = messages[index]
         if _role(message) == "assistant" and any(
-            _is(block, "compaction") and block.get("content") is not None
-            for block in _blocks(message)
+            block_type(block) == "compaction" and block.get("content") is not None
+            for block in blocks(message)
         ):
             return index
     return None
@@ -280,13 +99,7 @@ class _Draft:
     def blocks_to_edit(self, index: int) -> list[Any]:
         if index not in self._owned:
             message = self.messages[index]
-            content = message.get("content")
-            blocks = (
-                [{"type": "text", "text": content}]
-                if isinstance(content, str)
-                else list(content or [])
-            )
-            self.messages[index] = {**message, "content": blocks}
+            self.messages[index] = {**message, "content": blocks(message)}
             self._owned.add(index)
         return cast(list[Any], self.messages[index]["content"])
 
@@ -309,12 +122,14 @@ def _screenshots(
         message = messages[index]
         if _role(message) != "user":
             continue
-        for block_index, block in enumerate(_blocks(message)):
-            if _is(block, "tool_result") and isinstance(block.get("content"), list):
+        for block_index, block in enumerate(blocks(message)):
+            if block_type(block) == "tool_result" and isinstance(
+                block.get("content"), list
+            ):
                 found.extend(
                     (index, block_index, inner_index)
                     for inner_index, inner in enumerate(block["content"])
-                    if _is(inner, "image")
+                    if block_type(inner) == "image"
                 )
     return found
 
@@ -353,8 +168,8 @@ def _shorten_tool_outputs(
         message = draft.messages[index]
         if _role(message) != "user":
             continue
-        for block_index, block in enumerate(_blocks(message)):
-            if not _is(block, "tool_result"):
+        for block_index, block in enumerate(blocks(message)):
+            if block_type(block) != "tool_result":
                 continue
             content = block.get("content")
             if isinstance(content, str):
@@ -362,7 +177,8 @@ def _shorten_tool_outputs(
                     continue
                 new_block = {**block, "content": shorten_text(content, max_chars)}
             elif isinstance(content, list) and any(
-                _is(item, "text") and len(str(item.get("text", ""))) > max_chars
+                block_type(item) == "text"
+                and len(str(item.get("text", ""))) > max_chars
                 for item in content
             ):
                 new_block = {
@@ -372,7 +188,7 @@ def _shorten_tool_outputs(
                             **item,
                             "text": shorten_text(str(item.get("text", "")), max_chars),
                         }
-                        if _is(item, "text")
+                        if block_type(item) == "text"
                         else item
                         for item in content
                     ],
@@ -394,13 +210,7 @@ def _omission_note(turns: int) -> dict[str, str]:
 
 
 def _with_note(message: Any, note: dict[str, str]) -> Any:
-    content = message.get("content")
-    blocks = (
-        [{"type": "text", "text": content}]
-        if isinstance(content, str)
-        else list(content or [])
-    )
-    return {**message, "content": [*blocks, note]}
+    return {**message, "content": [*blocks(message), note]}
 
 
 # ---- the budget ---------------------------------------------------------------------

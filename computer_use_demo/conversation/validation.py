@@ -8,6 +8,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .blocks import (
+    block_type,
+    blocks,
+    content_blocks,
+    has_cache_mark,
+    is_tool_result,
+    is_tool_use,
+)
+
 MAX_CACHE_BREAKPOINTS = 4  # per request, the system prompt's included
 
 # Blocks only one side of the conversation may send.
@@ -17,39 +26,26 @@ _ASSISTANT_ONLY = frozenset(
 _USER_ONLY = frozenset({"tool_result"})
 
 
-def _blocks(content: Any) -> list[Any]:
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}]
-    return list(content) if isinstance(content, list) else []
-
-
-def _kind(block: Any) -> str | None:
-    return block.get("type") if isinstance(block, dict) else None
-
-
 def _turns(messages: Sequence[Any]) -> list[tuple[str, list[Any]]]:
     """Consecutive messages of one role, merged as the API merges them."""
     turns: list[tuple[str, list[Any]]] = []
     for message in messages:
         role = str(message.get("role"))
-        blocks = _blocks(message.get("content"))
+        message_blocks = blocks(message)
         if turns and turns[-1][0] == role:
-            turns[-1][1].extend(blocks)
+            turns[-1][1].extend(message_blocks)
         else:
-            turns.append((role, blocks))
+            turns.append((role, message_blocks))
     return turns
 
 
-def _cache_marks(blocks: list[Any]) -> int:
+def _cache_marks(turn_blocks: list[Any]) -> int:
     marks = 0
-    for block in blocks:
-        if not isinstance(block, dict):
-            continue
-        marks += "cache_control" in block
-        if _kind(block) == "tool_result":
+    for block in turn_blocks:
+        marks += has_cache_mark(block)
+        if is_tool_result(block):
             marks += sum(
-                isinstance(inner, dict) and "cache_control" in inner
-                for inner in _blocks(block.get("content"))
+                has_cache_mark(inner) for inner in content_blocks(block.get("content"))
             )
     return marks
 
@@ -65,18 +61,20 @@ def _message_problems(index: int, message: Any, is_last: bool) -> list[str]:
     if not content and not (is_last and role == "assistant"):
         problems.append(f"message {index} ({role}) has empty content")
     forbidden = _USER_ONLY if role == "assistant" else _ASSISTANT_ONLY
-    for block in _blocks(content):
-        if _kind(block) in forbidden:
-            problems.append(f"message {index} ({role}) holds a {_kind(block)} block")
+    for block in blocks(message):
+        if block_type(block) in forbidden:
+            problems.append(
+                f"message {index} ({role}) holds a {block_type(block)} block"
+            )
     return problems
 
 
 def _pairing_problems(turns: list[tuple[str, list[Any]]]) -> list[str]:
     problems: list[str] = []
     seen_calls: set[str] = set()
-    for position, (role, blocks) in enumerate(turns):
+    for position, (role, turn_blocks) in enumerate(turns):
         if role == "assistant":
-            calls = [str(b.get("id")) for b in blocks if _kind(b) == "tool_use"]
+            calls = [str(b.get("id")) for b in turn_blocks if is_tool_use(b)]
             for call in calls:
                 if call in seen_calls:
                     problems.append(f"tool_use id {call} is used twice")
@@ -88,14 +86,14 @@ def _pairing_problems(turns: list[tuple[str, list[Any]]]) -> list[str]:
                 problems.append(f"tool_use {calls} never gets a tool_result")
                 continue
             answered = {
-                str(b.get("tool_use_id")) for b in follower if _kind(b) == "tool_result"
+                str(b.get("tool_use_id")) for b in follower if is_tool_result(b)
             }
             problems.extend(
                 f"tool_use {call} has no tool_result in the next user turn"
                 for call in calls
                 if call not in answered
             )
-            kinds = [_kind(b) for b in follower]
+            kinds = [block_type(b) for b in follower]
             first_other = next(
                 (i for i, kind in enumerate(kinds) if kind != "tool_result"),
                 len(kinds),
@@ -106,10 +104,10 @@ def _pairing_problems(turns: list[tuple[str, list[Any]]]) -> list[str]:
                 )
         else:
             before = turns[position - 1][1] if position > 0 else []
-            calls_before = {str(b.get("id")) for b in before if _kind(b) == "tool_use"}
+            calls_before = {str(b.get("id")) for b in before if is_tool_use(b)}
             answers: set[str] = set()
-            for block in blocks:
-                if _kind(block) != "tool_result":
+            for block in turn_blocks:
+                if not is_tool_result(block):
                     continue
                 answer = str(block.get("tool_use_id"))
                 if answer not in calls_before:
@@ -143,7 +141,7 @@ def validate_conversation(messages: Sequence[Any]) -> list[str]:
         problems.append("the first message is not from the user")
     turns = _turns(messages)
     problems.extend(_pairing_problems(turns))
-    marks = sum(_cache_marks(blocks) for _, blocks in turns)
+    marks = sum(_cache_marks(turn_blocks) for _, turn_blocks in turns)
     if marks > MAX_CACHE_BREAKPOINTS:
         problems.append(
             f"{marks} cache_control breakpoints; the API accepts at most {MAX_CACHE_BREAKPOINTS}"

@@ -1,41 +1,24 @@
 """The API's own context management, offered per model: tool-result clearing and compaction.
 
 Pure: builds the `context_management` request field and its beta flags; never
-enables a strategy for a model the API does not document it for.
+enables a strategy for a model the API does not document it for (the model's
+entry in `models.py` says which).
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
+from ..models import lookup_model_conf
+
 CONTEXT_MANAGEMENT_BETA = "context-management-2025-06-27"
 COMPACTION_BETA = "compact-2026-01-12"
 
 ServerStrategy = Literal["off", "client", "clear_tool_uses", "compact"]
 
-# Context editing exists on every Claude 4 generation model; compaction on
-# Opus/Sonnet 4.6 and later. Prefixes of normalised model ids.
-CLEAR_TOOL_USES_MODELS = ("claude-opus-4", "claude-sonnet-4", "claude-haiku-4")
-COMPACTION_MODELS = (
-    "claude-opus-4-6",
-    "claude-sonnet-4-6",
-    "claude-opus-4-7",
-    "claude-opus-4-8",
-)
-
 DEFAULT_CLEAR_TRIGGER_TOKENS = 100_000  # the API's own default
 DEFAULT_KEEP_TOOL_USES = 3  # screenshots of the last few actions stay visible
 DEFAULT_CLEAR_AT_LEAST_TOKENS = 20_000  # clear enough to be worth a cache miss
-
-
-def normalise_model_id(model: str) -> str:
-    """Bedrock (`anthropic.` prefix) and Vertex (`@` date) ids in the API's spelling."""
-    return model.removeprefix("anthropic.").replace("@", "-")
-
-
-def supports(model: str, families: tuple[str, ...]) -> bool:
-    normalised = normalise_model_id(model)
-    return any(normalised.startswith(family) for family in families)
 
 
 def server_context_management(
@@ -54,7 +37,8 @@ def server_context_management(
     `trigger_tokens` is when the server acts; None leaves the API's default
     (100k for clearing, 150k for compaction).
     """
-    if strategy == "clear_tool_uses" and supports(model, CLEAR_TOOL_USES_MODELS):
+    conf = lookup_model_conf(model)
+    if strategy == "clear_tool_uses" and conf.clears_tool_uses:
         trigger = trigger_tokens or DEFAULT_CLEAR_TRIGGER_TOKENS
         edit: dict[str, Any] = {
             "type": "clear_tool_uses_20250919",
@@ -68,7 +52,7 @@ def server_context_management(
         if exclude_tools:
             edit["exclude_tools"] = list(exclude_tools)
         return {"edits": [edit]}, [CONTEXT_MANAGEMENT_BETA]
-    if strategy == "compact" and supports(model, COMPACTION_MODELS):
+    if strategy == "compact" and conf.compacts:
         compact: dict[str, Any] = {"type": "compact_20260112"}
         if trigger_tokens:
             compact["trigger"] = {"type": "input_tokens", "value": trigger_tokens}

@@ -10,52 +10,27 @@ from typing import Any
 
 from anthropic.types.beta import BetaMessageParam
 
+from .blocks import block_type, content_blocks, without_cache_mark
+
 # Four breakpoints per request; the system prompt holds one of them.
 MESSAGE_CACHE_BREAKPOINTS = 3
 EPHEMERAL: dict[str, str] = {"type": "ephemeral"}
 
 
-def _without_mark(block: Any) -> tuple[Any, bool]:
-    """The block minus any cache_control (inside a tool_result too); whether it changed."""
-    if not isinstance(block, dict):
-        return block, False
-    inner = block.get("content")
-    inner_items: list[Any] = (
-        inner if block.get("type") == "tool_result" and isinstance(inner, list) else []
-    )
-    inner_marked = any(
-        isinstance(item, dict) and "cache_control" in item for item in inner_items
-    )
-    if "cache_control" not in block and not inner_marked:
-        return block, False
-    clean = {key: value for key, value in block.items() if key != "cache_control"}
-    if inner_marked:
-        clean["content"] = [_without_mark(item)[0] for item in inner_items]
-    return clean, True
-
-
 def _can_hold_mark(block: Any) -> bool:
     # The API refuses a breakpoint on an empty text block.
     return isinstance(block, dict) and not (
-        block.get("type") == "text" and not block.get("text")
+        block_type(block) == "text" and not block.get("text")
     )
 
 
 def _marked_copy(message: Any, mark: bool) -> tuple[Any | None, bool]:
     """A copy of `message` with stale marks gone and, if `mark`, a new one on its
     last block (None when nothing changed); and whether the new mark was placed."""
-    content = message.get("content")
-    if isinstance(content, str):
-        if not mark or not content:
-            return None, False
-        marked = {"type": "text", "text": content, "cache_control": EPHEMERAL}
-        return {**message, "content": [marked]}, True
-    if not isinstance(content, list):
-        return None, False
     blocks = []
     changed = False
-    for block in content:
-        clean, was_marked = _without_mark(block)
+    for block in content_blocks(message.get("content")):
+        clean, was_marked = without_cache_mark(block)
         blocks.append(clean)
         changed = changed or was_marked
     placed = False

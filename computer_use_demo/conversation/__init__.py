@@ -1,0 +1,66 @@
+"""Every rule about a conversation: its blocks, the request view under a budget,
+cache breakpoints, the API's own context edits, validation and repair.
+
+Pure (no I/O, no Streamlit, no SDK calls); the loop, the UI and the CLI read a
+conversation only through these names.
+"""
+
+from .blocks import (
+    answered_ids,
+    block_type,
+    blocks,
+    content_blocks,
+    is_tool_result,
+    is_tool_use,
+    tool_use_ids,
+    without_cache_mark,
+)
+from .budget import ContextBudget, CountMessage, PruneReport
+from .cache_breakpoints import MESSAGE_CACHE_BREAKPOINTS, inject_cache_breakpoints
+from .repair import (
+    INTERRUPTED_TOOL_ERROR,
+    NOT_RUN_TOOL_ERROR,
+    answer_unanswered_tool_calls,
+)
+from .request_view import (
+    SCREENSHOT_PLACEHOLDER,
+    build_request_messages,
+    drop_before_last_compaction,
+    shorten_text,
+)
+from .server_context import (
+    COMPACTION_BETA,
+    CONTEXT_MANAGEMENT_BETA,
+    ServerStrategy,
+    server_context_management,
+)
+from .validation import MAX_CACHE_BREAKPOINTS, validate_conversation
+
+__all__ = [
+    "COMPACTION_BETA",
+    "CONTEXT_MANAGEMENT_BETA",
+    "INTERRUPTED_TOOL_ERROR",
+    "MAX_CACHE_BREAKPOINTS",
+    "MESSAGE_CACHE_BREAKPOINTS",
+    "NOT_RUN_TOOL_ERROR",
+    "SCREENSHOT_PLACEHOLDER",
+    "ContextBudget",
+    "CountMessage",
+    "PruneReport",
+    "ServerStrategy",
+    "answer_unanswered_tool_calls",
+    "answered_ids",
+    "block_type",
+    "blocks",
+    "build_request_messages",
+    "content_blocks",
+    "drop_before_last_compaction",
+    "inject_cache_breakpoints",
+    "is_tool_result",
+    "is_tool_use",
+    "server_context_management",
+    "shorten_text",
+    "tool_use_ids",
+    "validate_conversation",
+    "without_cache_mark",
+]
