@@ -5,11 +5,20 @@
                           token_rate=2_000, scenario={"turns": [...]}) as api:
         client = anthropic.Anthropic(api_key=api.api_key, base_url=api.base_url)
         ...
-        api.requests      # every request received (keys redacted), with status
-        api.stats()       # requests, rate_limited, by_status, tokens accepted
+        api.requests      # every request received (keys redacted), with status,
+                          # model class and the usage it was answered with
+        api.stats()       # requests, rate_limited, by_status, tokens accepted,
+                          # cache reads/writes, and the same per model class
+
+Like the server: one bucket set per model class (Opus 4.x, Sonnet 4.x, Haiku
+4.5, each unknown id; `class_limits={"opus-4": {"itpm": ...}}` sets one apart),
+input tokens/min counting uncached input and cache writes (reads too on the
+older models), output pre-charged from max_tokens; a prompt cache with
+breakpoints, TTLs and minimum lengths (`prompt_cache.py`); `latency=S` answers
+S seconds after counting; `clock=` replaces time.monotonic for buckets and TTLs.
 
 The scenario format is documented in `tests/fake_api/scenario.py`. From a shell:
-`python -m tests.fake_api --port 8765 --itpm 40000 --window-seconds 5 --script turns.json`.
+`python -m tests.fake_api --port 8765 --itpm 40000 --window-seconds 5 --latency 0.3 --script turns.json`.
 """
 
 from .app import FakeConfig, RecordedRequest

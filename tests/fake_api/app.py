@@ -11,7 +11,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +23,13 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .buckets import Bucket, OrganisationLimits
-from .counting import PromptCache, TokenCounter
+from .counting import TokenCounter
+from .model_classes import (
+    cache_reads_count_toward_itpm,
+    min_cacheable_tokens,
+    model_class,
+)
+from .prompt_cache import CacheUsage, PromptCache, prompt_blocks
 from .scenario import Scenario, Turn
 from .sse import Event, answer_events, frame, message_json, resolve_blocks
 from .validation import APIError, check_body, check_headers
@@ -40,6 +46,27 @@ class RecordedRequest:
     at: float = 0.0
     first_token_sent: float | None = None  # wall clock, for latency measurements
     last_event_sent: float | None = None
+    model_class: str | None = None  # the rate-limit bucket set that metered it
+    usage: dict[str, int] | None = None  # input side, as answered (None: refused)
+    charged_input_tokens: int = 0  # what input tokens/min was charged
+
+
+@dataclass
+class ClassStats:
+    """What one model class's buckets saw."""
+
+    requests: int = 0
+    rate_limited: int = 0
+    input_tokens_accepted: int = 0
+    accepted: list[tuple[float, int]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "rate_limited": self.rate_limited,
+            "input_tokens_accepted": self.input_tokens_accepted,
+            "accepted": self.accepted,
+        }
 
 
 @dataclass
@@ -47,12 +74,19 @@ class Stats:
     requests: int = 0
     rate_limited: int = 0
     by_status: dict[int, int] = field(default_factory=dict)
-    input_tokens_accepted: int = 0
+    input_tokens_accepted: int = 0  # charged to input tokens/min
     output_tokens_sent: int = 0
     accepted: list[tuple[float, int]] = field(
         default_factory=list
-    )  # (when, uncached input)
+    )  # (when, input tokens/min charged)
     request_bytes: list[int] = field(default_factory=list)
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    uncached_input_tokens: int = 0
+    by_class: dict[str, ClassStats] = field(default_factory=dict)
+
+    def of_class(self, name: str) -> ClassStats:
+        return self.by_class.setdefault(name, ClassStats())
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +99,12 @@ class Stats:
             "output_tokens_sent": self.output_tokens_sent,
             "accepted": self.accepted,
             "request_bytes": self.request_bytes,
+            "cache_read_input_tokens": self.cache_read_input_tokens,
+            "cache_creation_input_tokens": self.cache_creation_input_tokens,
+            "uncached_input_tokens": self.uncached_input_tokens,
+            "by_class": {
+                name: stats.as_dict() for name, stats in self.by_class.items()
+            },
         }
 
 
@@ -80,49 +120,79 @@ class FakeConfig:
     input_token_factor: float = 1.17
     block_overhead: int = 6
     words_per_delta: int = 3
+    # Seconds between receiving (and counting) a request and starting its
+    # response: the server meters at reception, the client sees it later.
+    latency: float = 0.0
+    # Per model class ("opus-4", "sonnet-4", "haiku-4", or an unknown id):
+    # {"rpm": .., "itpm": .., "otpm": ..} replacing the limits above for it.
+    class_limits: dict[str, dict[str, int | None]] = field(default_factory=dict)
+    cache_max_entries: int = 4096
+    # None: each model's own minimum cacheable prompt length.
+    min_cacheable_tokens: int | None = None
 
 
 class FakeState:
     """Shared by the app's handlers (which run on the server thread) and tests."""
 
-    def __init__(self, config: FakeConfig, scenario: Scenario | None = None) -> None:
+    def __init__(
+        self,
+        config: FakeConfig,
+        scenario: Scenario | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.config = config
+        self.clock = clock  # buckets, cache TTLs and stats read this
         self.lock = threading.Lock()
         self.scenario = scenario or Scenario()
         self.counter = TokenCounter(
             factor=config.input_token_factor, block_overhead=config.block_overhead
         )
-        self.cache = PromptCache()
+        self.cache = PromptCache(config.cache_max_entries)
         self.requests: list[RecordedRequest] = []
         self.stats = Stats()
-        self.limits = self._make_limits()
+        self.limits: dict[str, OrganisationLimits] = {}
 
-    def _make_limits(self) -> OrganisationLimits:
-        config = self.config
+    def limits_for(self, name: str) -> OrganisationLimits:
+        """The bucket set of one model class, made full on its first request."""
+        limits = self.limits.get(name)
+        if limits is None:
+            config = self.config
+            override = config.class_limits.get(name, {})
 
-        def bucket(limit: int | None) -> Bucket | None:
-            return (
-                None
-                if limit is None
-                else Bucket(limit, config.window_seconds, updated=time.monotonic())
+            def bucket(key: str, default: int | None) -> Bucket | None:
+                limit = override.get(key, default)
+                return (
+                    None
+                    if limit is None
+                    else Bucket(limit, config.window_seconds, updated=self.clock())
+                )
+
+            limits = OrganisationLimits(
+                bucket("rpm", config.rpm),
+                bucket("itpm", config.itpm),
+                bucket("otpm", config.otpm),
             )
+            self.limits[name] = limits
+        return limits
 
-        return OrganisationLimits(
-            bucket(config.rpm), bucket(config.itpm), bucket(config.otpm)
-        )
+    def min_cacheable(self, model: str) -> int:
+        if self.config.min_cacheable_tokens is not None:
+            return self.config.min_cacheable_tokens
+        return min_cacheable_tokens(model)
 
     def reset(self, scenario: Scenario | None = None) -> None:
         with self.lock:
             self.scenario = scenario or Scenario()
-            self.cache = PromptCache()
+            self.cache = PromptCache(self.config.cache_max_entries)
             self.requests.clear()
             self.stats = Stats()
-            self.limits = self._make_limits()
+            self.limits = {}
 
-    def rate_headers(self, now: float) -> dict[str, str]:
+    def rate_headers(self, pool: str, now: float) -> dict[str, str]:
+        """The `anthropic-ratelimit-*` headers of one model class's buckets."""
         headers: dict[str, str] = {}
         wall = time.time()
-        for name, bucket in self.limits.buckets().items():
+        for name, bucket in self.limits_for(pool).buckets().items():
             reset = datetime.fromtimestamp(wall + bucket.seconds_until_full(now), UTC)
             headers[f"anthropic-ratelimit-{name}-limit"] = str(bucket.capacity)
             headers[f"anthropic-ratelimit-{name}-remaining"] = str(
@@ -188,7 +258,7 @@ async def _handle(state: FakeState, request: Request, *, count_only: bool) -> Re
         path=request.url.path,
         headers=_redacted(request.headers),
         body=body,
-        at=time.monotonic(),
+        at=state.clock(),
     )
     with state.lock:
         state.requests.append(record)
@@ -201,13 +271,12 @@ async def _handle(state: FakeState, request: Request, *, count_only: bool) -> Re
                 400, "invalid_request_error", "The request body is not valid JSON"
             )
         check_body(body, count_only=count_only)
+        with state.lock:
+            blocks = prompt_blocks(body, state.counter)
     except APIError as error:
         return _error_response(state, record, error)
 
-    with state.lock:
-        total = state.counter.frame(body) + sum(
-            state.counter.message(message) for message in body["messages"]
-        )
+    total = sum(block.tokens for block in blocks)
     if count_only:
         with state.lock:
             record.status = 200
@@ -224,8 +293,11 @@ async def _handle(state: FakeState, request: Request, *, count_only: bool) -> Re
             ),
         )
 
+    model = str(body["model"])
+    pool = model_class(model)
+    record.model_class = pool
     with state.lock:
-        turn_index, turn = state.scenario.current()
+        turn_index, turn = state.scenario.turn_for(body)
         fault = turn.pending_fault()
         if fault and "status" in fault:
             turn.faults_fired += 1
@@ -238,7 +310,7 @@ async def _handle(state: FakeState, request: Request, *, count_only: bool) -> Re
                 429: "rate_limit_error",
                 529: "overloaded_error",
             }.get(status, "api_error")
-            headers = state.rate_headers(time.monotonic())
+            headers = state.rate_headers(pool, state.clock())
             if fault.get("retry_after") is not None:
                 headers["retry-after"] = str(fault["retry_after"])
             message = {
@@ -252,11 +324,25 @@ async def _handle(state: FakeState, request: Request, *, count_only: bool) -> Re
     if fault_error is not None:
         return _error_response(state, record, fault_error, headers)
 
-    uncached, created, read = _usage_for(state, body)
-    now = time.monotonic()
     with state.lock:
-        wait = state.limits.admit(uncached, int(body["max_tokens"]), now)
-        headers = state.rate_headers(now)
+        now = state.clock()
+        # The cache answers before the buckets: what counts depends on it. A
+        # request refused by the limits was never processed, so it leaves the
+        # cache as it was.
+        plan = state.cache.look(
+            model, blocks, min_tokens=state.min_cacheable(model), now=now
+        )
+        cache_usage = plan.usage
+        charged = _input_charge(model, cache_usage)
+        wait = state.limits_for(pool).admit(charged, int(body["max_tokens"]), now)
+        headers = state.rate_headers(pool, now)
+        class_stats = state.stats.of_class(pool)
+        class_stats.requests += 1
+        if wait > 0:
+            class_stats.rate_limited += 1
+        else:
+            state.cache.commit(plan, now)
+            _count_accepted(state, record, cache_usage, charged, now)
     if wait > 0:
         headers["retry-after"] = str(max(1, math.ceil(wait)))
         return _error_response(
@@ -269,17 +355,16 @@ async def _handle(state: FakeState, request: Request, *, count_only: bool) -> Re
             ),
             headers,
         )
-    with state.lock:
-        state.stats.accepted.append((now, uncached))
-        state.stats.input_tokens_accepted += uncached
+    latency = turn.latency if turn.latency is not None else state.config.latency
+    if latency > 0:  # counted at reception; the client hears back only now
+        await asyncio.sleep(latency)
     headers["request-id"] = f"req_{uuid.uuid4().hex[:20]}"
     usage = {
-        "input_tokens": uncached,
-        "cache_creation_input_tokens": created,
-        "cache_read_input_tokens": read,
+        "input_tokens": cache_usage.input_tokens,
+        "cache_creation_input_tokens": cache_usage.cache_creation_input_tokens,
+        "cache_read_input_tokens": cache_usage.cache_read_input_tokens,
     }
     message_id = f"msg_fake_{uuid.uuid4().hex[:16]}"
-    model = str(body["model"])
     if turn.raw_sse:
         _finish(state, record, turn_index, body, 0)
         return Response(
@@ -287,11 +372,11 @@ async def _handle(state: FakeState, request: Request, *, count_only: bool) -> Re
             media_type="text/event-stream",
             headers=headers,
         )
-    blocks = resolve_blocks(turn.content, turn_index)
+    blocks_out = resolve_blocks(turn.content, turn_index)
     events, output_tokens = answer_events(
         message_id=message_id,
         model=model,
-        blocks=blocks,
+        blocks=blocks_out,
         stop_reason=turn.resolved_stop_reason(),
         usage=usage,
         count_tokens=state.counter.text,
@@ -305,7 +390,7 @@ async def _handle(state: FakeState, request: Request, *, count_only: bool) -> Re
         payload = message_json(
             message_id=message_id,
             model=model,
-            blocks=blocks,
+            blocks=blocks_out,
             stop_reason=turn.resolved_stop_reason(),
             usage={**usage, "output_tokens": output_tokens},
         )
@@ -317,9 +402,38 @@ async def _handle(state: FakeState, request: Request, *, count_only: bool) -> Re
     )
 
 
-def _usage_for(state: FakeState, body: dict[str, Any]) -> tuple[int, int, int]:
-    with state.lock:
-        return state.cache.usage(body, state.counter)
+def _input_charge(model: str, usage: CacheUsage) -> int:
+    """What input tokens/min counts: uncached input and cache writes; cache reads
+    too on the older models the rate-limit page marks."""
+    charged = usage.input_tokens + usage.cache_creation_input_tokens
+    if cache_reads_count_toward_itpm(model):
+        charged += usage.cache_read_input_tokens
+    return charged
+
+
+def _count_accepted(
+    state: FakeState,
+    record: RecordedRequest,
+    usage: CacheUsage,
+    charged: int,
+    now: float,
+) -> None:
+    """Called with the lock held."""
+    stats = state.stats
+    record.usage = {
+        "input_tokens": usage.input_tokens,
+        "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+        "cache_read_input_tokens": usage.cache_read_input_tokens,
+    }
+    record.charged_input_tokens = charged
+    stats.accepted.append((now, charged))
+    stats.input_tokens_accepted += charged
+    stats.uncached_input_tokens += usage.input_tokens
+    stats.cache_creation_input_tokens += usage.cache_creation_input_tokens
+    stats.cache_read_input_tokens += usage.cache_read_input_tokens
+    class_stats = stats.of_class(record.model_class or "")
+    class_stats.accepted.append((now, charged))
+    class_stats.input_tokens_accepted += charged
 
 
 def _finish(
@@ -334,8 +448,8 @@ def _finish(
         record.status = 200
         state.stats.by_status[200] = state.stats.by_status.get(200, 0) + 1
         state.stats.output_tokens_sent += output_tokens
-        state.limits.settle_output(
-            int(body["max_tokens"]), output_tokens, time.monotonic()
+        state.limits_for(record.model_class or "").settle_output(
+            int(body["max_tokens"]), output_tokens, state.clock()
         )
         state.scenario.consume(turn_index)
 
@@ -402,6 +516,6 @@ def _settle_broken(
     with state.lock:
         record.status = status
         state.stats.output_tokens_sent += sent_tokens
-        state.limits.settle_output(
-            int(body["max_tokens"]), sent_tokens, time.monotonic()
+        state.limits_for(record.model_class or "").settle_output(
+            int(body["max_tokens"]), sent_tokens, state.clock()
         )

@@ -1,12 +1,11 @@
 """How the fake server counts tokens: deliberately NOT the client's cl100k count.
 
 cl100k tokens times a factor plus per-block overheads (Claude's tokenizer differs),
-images by width*height/750, and cache reads for repeated cache_control prefixes.
+images by width*height/750. The prompt cache lives in `prompt_cache.py`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +71,32 @@ class TokenCounter:
         blocks = [content] if isinstance(content, str) else list(content or [])
         return self.message_overhead + sum(self.block(block) for block in blocks)
 
+    def block_tokens(self, key: str, block: Any) -> int:
+        """`block(block)`, remembered under `key` (its canonical JSON): long
+        sessions resend the same blocks on every turn."""
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self.block(block)
+            self._remember(key, cached)
+        return cached
+
+    def tool_tokens(self, key: str, tool: dict[str, Any]) -> int:
+        cached = self._cache.get(key)
+        if cached is None:
+            visible = {
+                name: value for name, value in tool.items() if name != "cache_control"
+            }
+            cached = TOOL_PROMPT_TOKENS.get(str(tool.get("name")), 0) + self.text(
+                json.dumps(visible)
+            )
+            self._remember(key, cached)
+        return cached
+
+    def _remember(self, key: str, tokens: int) -> None:
+        if len(self._cache) > 50_000:
+            self._cache.clear()
+        self._cache[key] = tokens
+
     def frame(self, body: dict[str, Any]) -> int:
         system = body.get("system")
         total = 0
@@ -84,47 +109,6 @@ class TokenCounter:
                 json.dumps(tool)
             )
         return total
-
-
-@dataclass
-class PromptCache:
-    """Prefixes ending at cache_control breakpoints that earlier requests wrote."""
-
-    written: dict[str, int] = field(default_factory=dict)
-
-    def usage(
-        self, body: dict[str, Any], counter: TokenCounter
-    ) -> tuple[int, int, int]:
-        """(uncached input, cache creation, cache read) for this request."""
-        running = counter.frame(body)
-        digest = hashlib.sha256(
-            json.dumps([body.get("system"), body.get("tools")], sort_keys=True).encode()
-        )
-        breakpoints: list[tuple[str, int]] = []
-        if _has_cache_mark(body.get("system")) or _has_cache_mark(body.get("tools")):
-            breakpoints.append((digest.hexdigest(), running))
-        for message in body.get("messages") or []:
-            running += counter.message(message)
-            digest.update(json.dumps(_strip_marks(message), sort_keys=True).encode())
-            if _has_cache_mark(message.get("content")):
-                breakpoints.append((digest.hexdigest(), running))
-        total = running
-        read = max(
-            (tokens for key, tokens in breakpoints if key in self.written), default=0
-        )
-        created = 0
-        if breakpoints:
-            last_tokens = breakpoints[-1][1]
-            created = max(0, last_tokens - read)
-            for key, tokens in breakpoints:
-                self.written[key] = tokens
-        return total - read - created, created, read
-
-
-def _has_cache_mark(value: Any) -> bool:
-    if isinstance(value, list):
-        return any(isinstance(item, dict) and "cache_control" in item for item in value)
-    return False
 
 
 def _strip_marks(message: dict[str, Any]) -> Any:

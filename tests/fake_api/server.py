@@ -6,6 +6,7 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -29,10 +30,13 @@ class FakeAnthropicAPI:
         *,
         scenario: Scenario | dict[str, Any] | list[Any] | None = None,
         port: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
         **config: Any,
     ) -> None:
+        """`config` is `FakeConfig`'s fields; `clock` drives buckets, cache TTLs
+        and stats (tests pass a fake one instead of waiting)."""
         self.config = FakeConfig(**config)
-        self.state = FakeState(self.config, _as_scenario(scenario))
+        self.state = FakeState(self.config, _as_scenario(scenario), clock)
         self.port = port or free_port()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
