@@ -35,17 +35,12 @@ Figures, all from what the fake API received and answered (accepted requests):
 
     python benchmarks/b6_cached_sessions.py [--turns 150] [--window 2] [--max-seconds 240]
         [--baseline-max-seconds 360] [--baseline-turns-past-100k 8]
-
-Until `TokenManager` takes `cache_aware_admission`, the script stops with an
-error; `--without-cache-aware-keyword` runs both arms with today's manager
-(said in the output), to check the harness itself.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
 import json
 import os
 import statistics
@@ -113,11 +108,9 @@ class Session:
     turns_past_large: int = 0  # tool turns once the history passed 100k tokens
 
 
-def make_manager(window: float, cache_aware: bool | None) -> TokenManager:
+def make_manager(window: float, cache_aware: bool) -> TokenManager:
     limits = RateLimits(RPM, ITPM, OTPM, window)
-    if cache_aware is None:  # today's manager, asked for explicitly
-        return TokenManager(limits)
-    return TokenManager(limits, cache_aware_admission=cache_aware)  # type: ignore[call-arg]
+    return TokenManager(limits, cache_aware_admission=cache_aware)
 
 
 async def run_session(
@@ -166,7 +159,7 @@ async def run_session(
 
 
 async def run_arm(
-    cache_aware: bool | None,
+    cache_aware: bool,
     *,
     turns: int,
     lines: int,
@@ -312,23 +305,7 @@ def _last_result_id(body: dict[str, Any]) -> str:
     return ids[-1] if ids else ""
 
 
-def has_cache_aware_keyword() -> bool:
-    return "cache_aware_admission" in inspect.signature(TokenManager).parameters
-
-
 async def main(arguments: argparse.Namespace) -> dict[str, Any]:
-    if arguments.without_cache_aware_keyword:
-        ours_mode: bool | None = None
-        baseline_mode: bool | None = None
-    elif not has_cache_aware_keyword():
-        raise SystemExit(
-            "B6 compares TokenManager(..., cache_aware_admission=True) with "
-            "cache_aware_admission=False, and this TokenManager has no such "
-            "keyword (issue 12). Pass --without-cache-aware-keyword to run both "
-            "arms with today's manager and check the harness only."
-        )
-    else:
-        ours_mode, baseline_mode = True, False
     for name, value in (("WIDTH", "1280"), ("HEIGHT", "800"), ("DISPLAY_NUM", "99")):
         os.environ.setdefault(name, value)
     options = {
@@ -338,11 +315,11 @@ async def main(arguments: argparse.Namespace) -> dict[str, Any]:
         "max_seconds": arguments.max_seconds,
         "max_tokens": arguments.max_tokens,
     }
-    ours = await run_arm(ours_mode, **options)
+    ours = await run_arm(True, **options)
     # The baseline cannot reach 150 turns a session in minutes (that is the
     # point): it runs until its conversations are well past 100k tokens.
     baseline = await run_arm(
-        baseline_mode,
+        False,
         **{**options, "max_seconds": arguments.baseline_max_seconds},
         stop_after_large_turns=arguments.baseline_turns_past_100k,
     )
@@ -354,9 +331,7 @@ async def main(arguments: argparse.Namespace) -> dict[str, Any]:
         "window_seconds": arguments.window,
         "limits": {"rpm": RPM, "itpm": ITPM, "otpm": OTPM},
         "model": MODEL,
-        "cache_aware_admission": "unavailable"
-        if ours_mode is None
-        else "on (baseline: off)",
+        "cache_aware_admission": "on (baseline: off)",
         "baseline": baseline,
     }
 
@@ -388,5 +363,4 @@ if __name__ == "__main__":
     parser.add_argument(
         "--lines", type=int, default=38, help="tool output lines a turn (~51 tokens)"
     )
-    parser.add_argument("--without-cache-aware-keyword", action="store_true")
     print(json.dumps(asyncio.run(main(parser.parse_args()))))

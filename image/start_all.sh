@@ -143,8 +143,9 @@ start novnc websockify --web /usr/share/novnc "$BIND_ADDRESS:$NOVNC_PORT" "127.0
 wait_for "noVNC on port $NOVNC_PORT" 30 port_open "$NOVNC_PORT" || exit 1
 start page "$PYTHON" "$here/http_server.py" "$PAGE_PORT" "$here/static" \
   --bind "$BIND_ADDRESS" --app-port "$STREAMLIT_PORT" --vnc-port "$NOVNC_PORT"
-# The app logs its budget to its own log; say it here too, in the container's.
-(cd "$APP_ROOT" && "$PYTHON" -m computer_use_demo.startup_log) || true
+# The app logs its budget to its own log; say it here too, in the container's
+# (in the background and bounded: it must never hold the stack up).
+(cd "$APP_ROOT" && timeout 30 "$PYTHON" -m computer_use_demo.startup_log || true) &
 export COMPUTER_USE_SUPERVISOR_PID=$$
 start streamlit "$PYTHON" -m streamlit run "$APP_ROOT/computer_use_demo/streamlit.py" \
   --server.port "$STREAMLIT_PORT" --server.address "$BIND_ADDRESS" --server.headless true \
