@@ -28,7 +28,7 @@ BIND_ADDRESS="${BIND_ADDRESS:-127.0.0.1}"
 # Logs and pid files: a private per-user folder (0700, ours, never a planted
 # link), not a shared path under /tmp.
 private_dir() {  # private_dir NAME [REQUESTED]: print a safe folder, or fail
-  "$PYTHON" "$APP_ROOT/computer_use_demo/tools/private_files.py" "$@"
+  "$PYTHON" -m token_manager.private_files "$@"
 }
 LOG_DIR="$(private_dir logs "${LOG_DIR:-}")" || {
   echo "start_all: no private folder for the logs" >&2

@@ -36,7 +36,9 @@ def stubs(tmp_path: Path) -> Path:
     (folder / "xprop").write_text("#!/bin/sh\necho window\n")
     (folder / "python").write_text(
         "#!/bin/sh\n"
-        'case "$1" in *private_files.py) exec ' + sys.executable + ' "$@";; esac\n'
+        'case "$2" in token_manager.private_files) exec '
+        + sys.executable
+        + ' "$@";; esac\n'
         # The budget line the container log gets: said, then done.
         'case "$2" in computer_use_demo.startup_log) exit 0;; esac\n'
         f'echo "python $$ $*" >> {calls}\nexec sleep 300\n'

@@ -10,9 +10,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from computer_use_demo.tools.private_files import private_directory
-
 from .estimate import count_text
+from .private_files import private_directory
 
 COUNT_EXACTLY_UP_TO_CHARS = 400_000
 

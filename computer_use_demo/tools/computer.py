@@ -19,8 +19,9 @@ from uuid import uuid4
 
 from anthropic.types.beta import BetaToolUnionParam
 
+from token_manager.private_files import private_directory
+
 from .base import BaseAnthropicTool, ToolError, ToolResult
-from .private_files import private_directory
 from .run import run
 from .screen import ScalingSource, ScreenScaling, crop_png, resize_png
 

@@ -3,7 +3,7 @@ outputs, screenshots in passing, the desktop's logs.
 
 Never follows a planted link and never writes into a folder another user owns
 or can write to; stdlib only, so `start_all.sh` can run this file directly:
-`python private_files.py logs` prints the folder's path (exit 1 if none is safe).
+`python -m token_manager.private_files logs` prints the folder's path (exit 1 if none is safe).
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def _random_root() -> Path:
 
 
 if __name__ == "__main__":
-    # private_files.py NAME [REQUESTED]: the folder to use, printed.
+    # python -m token_manager.private_files NAME [REQUESTED]: the folder, printed.
     logging.basicConfig(format="private_files: %(message)s")
     name = sys.argv[1] if len(sys.argv) > 1 else "files"
     requested = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] else None

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from computer_use_demo.tools import private_files
-from computer_use_demo.tools.private_files import (
+from token_manager import private_files
+from token_manager.private_files import (
     LEGACY_TOOL_OUTPUT_DIR,
     UnsafeDirectoryError,
     private_directory,
@@ -110,7 +110,7 @@ def test_the_desktop_script_can_ask_for_its_log_folder(shared_tmp: Path) -> None
     import sys
 
     shown = subprocess.run(
-        [sys.executable, private_files.__file__, "logs"],
+        [sys.executable, "-m", "token_manager.private_files", "logs"],
         env={**os.environ, "TMPDIR": str(shared_tmp)},
         capture_output=True,
         text=True,
