@@ -85,6 +85,9 @@ DEFAULT_MAX_ATTEMPTS = 4  # per request, after the SDK's own retries
 DEFAULT_TOOL_TIMEOUT = 300.0  # seconds; bash has its own, shorter one
 MAX_CONTEXT_SHRINKS = 3  # "prompt is too long" / context window exceeded
 CONTEXT_SHRINK_FACTOR = 0.7
+# The request's estimate (exact server counts of its prefix, calibrated counts
+# of the rest) and the sum of its messages' estimates differ by a few percent.
+UNCACHED_HEADROOM = 0.95
 
 ApiResponseCallback = Callable[
     [httpx2.Request, httpx2.Response | object | None, Exception | None], None
@@ -378,12 +381,14 @@ class _AgentLoop:
     def _request_params(self, shrinks: int) -> tuple[dict[str, Any], RequestEstimate]:
         system = system_block(self.system_suffix, cache=self.options.prompt_caching)
         tool_params = self.tools.to_params()
+        scale = CONTEXT_SHRINK_FACTOR**shrinks
+        input_limit = self.manager.limits_for(model=self.model).input_tokens_per_minute
         budget = ContextBudget.for_model(
             self.model,
-            fraction=self.context_fraction * CONTEXT_SHRINK_FACTOR**shrinks,
-            input_tokens_per_minute=self.manager.limits_for(
-                model=self.model
-            ).input_tokens_per_minute,
+            fraction=self.context_fraction * scale,
+            input_tokens_per_minute=None
+            if input_limit is None
+            else int(input_limit * UNCACHED_HEADROOM * scale),
             images_to_keep=self.images_to_keep,
             context_window=self.context_window,
         )

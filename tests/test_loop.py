@@ -791,3 +791,51 @@ async def test_a_request_above_the_input_limit_is_sent_again_with_less_history(
         run = await run_loop(api, monkeypatch=monkeypatch, manager=manager)
     assert refused and run.text() == "answered"
     assert "context_pruned" in run.kinds() and "error" not in run.kinds()
+
+
+async def test_a_cached_conversation_grows_past_one_minute_of_input_without_a_429(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At a small input tokens/min limit, only what the prompt cache cannot carry
+    counts: requests grow far past the limit, the server never refuses one, and
+    most input comes from the cache (issue 12). Cache-blind, they stay under it."""
+    itpm, turns = 12_000, 40
+    line = "report line $i: -rw-r--r-- 1 user user 18734 Nov 24 13:05 invoice-$i.csv"
+    command = (
+        f'n=$(( ${{n:-0}} + 1 )); for i in $(seq 1 30); do echo "$n {line}"; done; '
+        f'if [ "$n" -ge {turns} ]; then echo "ALL READ"; fi'
+    )
+    scenario = {
+        "default": {"content": [bash(command)]},
+        "stop_when": "ALL READ",
+        "final": {"content": [{"type": "text", "text": "Read them all."}]},
+    }
+    window = 3.0
+    manager = TokenManager(RateLimits(1_000, itpm, 1_000_000, window))
+    with FakeAnthropicAPI(
+        scenario=scenario,
+        rpm=1_000,
+        itpm=itpm,
+        otpm=1_000_000,
+        window_seconds=window,
+        min_cacheable_tokens=0,
+    ) as api:
+        run = await run_loop(
+            api, monkeypatch=monkeypatch, manager=manager, max_tokens=1024
+        )
+        requests = api.message_requests()
+    refused = [r for r in requests if r.status == 429]
+    assert not refused, "the limiter kept every request under the server's limit"
+    sizes = [
+        r.usage["input_tokens"]
+        + r.usage["cache_creation_input_tokens"]
+        + r.usage["cache_read_input_tokens"]
+        for r in requests
+        if r.usage
+    ]
+    assert max(sizes) > 2 * itpm, "requests grew far past one minute of input"
+    reads = [r.usage["cache_read_input_tokens"] for r in requests if r.usage]
+    assert sum(reads) > 0.7 * sum(sizes), "most input came from the cache"
+    assert run.messages[-1]["content"][0]["text"] == "Read them all."
+    assert "error" not in run.kinds()
+    assert_valid(run.messages)
