@@ -438,7 +438,7 @@ class _AgentLoop:
             self.messages,
             budget,
             self.manager.estimate_message_tokens,
-            lambda view: estimate(view).uncached_tokens,
+            lambda view: self.manager.input_charge(estimate(view), model=self.model),
             self.manager.estimate_frame_tokens(system=system, tools=tools),
             keep_from=self.kept_cut,
         )

@@ -125,20 +125,27 @@ class TokenManager(SizingMixin, MeterMixin):
 
     # ---- acquiring -------------------------------------------------------
 
+    def input_charge(
+        self, request: RequestEstimate | int, *, model: str | None = None
+    ) -> int:
+        """What a request costs the input tokens/min budget: its predicted uncached
+        part where cache reads are free and admission is cache-aware, else all of
+        it (a bare int is taken as all of it)."""
+        return self._input_charge(request, self._request_pool(request, model))
+
+    def _input_charge(self, request: RequestEstimate | int, pool: str) -> int:
+        if not isinstance(request, RequestEstimate):
+            return max(0, int(request))
+        if self.cache_aware_admission and not cache_reads_count(pool):
+            return max(0, request.uncached_tokens)
+        return max(0, request.total_tokens)
+
     def _amounts(
         self, request: RequestEstimate | int, output_tokens: int, pool: str
     ) -> dict[str, int]:
-        if isinstance(request, RequestEstimate):
-            charged = (
-                request.uncached_tokens
-                if self.cache_aware_admission and not cache_reads_count(pool)
-                else request.total_tokens
-            )
-        else:
-            charged = int(request)
         return {
             Budget.REQUESTS: 1,
-            Budget.INPUT_TOKENS: max(0, charged),
+            Budget.INPUT_TOKENS: self._input_charge(request, pool),
             Budget.OUTPUT_TOKENS: max(0, int(output_tokens)),
         }
 

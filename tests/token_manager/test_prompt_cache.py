@@ -152,6 +152,8 @@ async def test_admission_charges_only_the_predicted_uncached_part() -> None:
     assert second.cached_tokens > 0.8 * first.total_tokens
     assert charged == second.uncached_tokens < 0.3 * second.total_tokens
     assert second.uncached_tokens + second.cached_tokens == second.total_tokens
+    # What the context budget asks before building a view: the same charge.
+    assert tm.input_charge(second, model="claude-sonnet-4-5") == charged
 
 
 async def test_without_cache_aware_admission_the_whole_request_is_charged() -> None:
@@ -162,6 +164,7 @@ async def test_without_cache_aware_admission_the_whole_request_is_charged() -> N
     second, charged = await server.serve(tm, 4, "claude-sonnet-4-5", cached=True)
     assert second.cached_tokens > 0, "the prediction is still made"
     assert charged == second.total_tokens
+    assert tm.input_charge(second) == charged, "the context budget is told so too"
 
 
 async def test_an_older_class_that_counts_cache_reads_is_charged_in_full() -> None:
@@ -172,6 +175,7 @@ async def test_an_older_class_that_counts_cache_reads_is_charged_in_full() -> No
     clock.advance(61.0)
     second, charged = await server.serve(tm, 4, model, cached=True)
     assert charged == second.total_tokens
+    assert tm.input_charge(second, model=model) == second.total_tokens
     assert (
         tm.snapshot(model=model).budgets["input_tokens"].used == second.total_tokens
     ), "reconcile counts the cache reads too (the first request expired)"
