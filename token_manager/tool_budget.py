@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .estimate import count_text
 from .private_files import private_directory
+from .shortening import keep_head_and_tail
 
 COUNT_EXACTLY_UP_TO_CHARS = 400_000
 
@@ -52,18 +53,6 @@ def budget_text(
     path = save_private(text, directory, label)
     chars_per_token = max(1.0, len(text) / max(tokens, 1))
     keep_chars = int(budget_tokens * chars_per_token * 0.9)
-    head_chars = keep_chars * 2 // 3
-    tail_chars = keep_chars - head_chars
-    total_lines = text.count("\n") + 1
-    head = text[:head_chars]
-    tail = text[-tail_chars:] if tail_chars else ""
-    first_hidden_line = head.count("\n") + 1
-    last_hidden_line = total_lines - tail.count("\n")
-    note = (
-        f"\n\n[... output shortened to fit the context budget: about {tokens:,} tokens "
-        f"({len(text):,} characters, {total_lines:,} lines) in all. The whole output is "
-        f"saved in {path}. Read the omitted part, lines {first_hidden_line}-{last_hidden_line}, "
-        f"with `sed -n '{first_hidden_line},{min(last_hidden_line, first_hidden_line + 200)}p' {path}`, "
-        f"`grep -n PATTERN {path}`, or str_replace_based_edit_tool view with a view_range ...]\n\n"
+    return BudgetedText(
+        keep_head_and_tail(text, keep_chars, saved_to=path), path, tokens
     )
-    return BudgetedText(head + note + tail, path, tokens)

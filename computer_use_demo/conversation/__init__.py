@@ -27,7 +27,6 @@ from .request_view import (
     build_request_messages,
     drop_before_last_compaction,
     fit_request_view,
-    shorten_text,
 )
 from .server_context import (
     COMPACTION_BETA,
@@ -61,7 +60,6 @@ __all__ = [
     "is_tool_result",
     "is_tool_use",
     "server_context_management",
-    "shorten_text",
     "tool_use_ids",
     "validate_conversation",
     "without_cache_mark",

@@ -21,6 +21,8 @@ from typing import Any, cast
 
 from anthropic.types.beta import BetaMessageParam
 
+from token_manager.shortening import keep_head_and_tail
+
 from .blocks import block_type, blocks
 from .budget import ContextBudget, CountMessage, PruneReport
 
@@ -145,18 +147,6 @@ def _remove_screenshots(
     return changed
 
 
-def shorten_text(text: str, max_chars: int) -> str:
-    """Head and tail of `text` within about `max_chars`, with what was cut in between."""
-    if len(text) <= max_chars:
-        return text
-    head = max_chars * 2 // 3
-    tail = max_chars - head
-    omitted = len(text) - head - tail
-    return (
-        f"{text[:head]}\n[... {omitted} chars omitted ...]\n{text[len(text) - tail :]}"
-    )
-
-
 def _shorten_tool_outputs(
     draft: _Draft, start: int, stop: int, max_chars: int
 ) -> tuple[int, set[int]]:
@@ -175,7 +165,7 @@ def _shorten_tool_outputs(
             if isinstance(content, str):
                 if len(content) <= max_chars:
                     continue
-                new_block = {**block, "content": shorten_text(content, max_chars)}
+                new_block = {**block, "content": keep_head_and_tail(content, max_chars)}
             elif isinstance(content, list) and any(
                 block_type(item) == "text"
                 and len(str(item.get("text", ""))) > max_chars
@@ -186,7 +176,9 @@ def _shorten_tool_outputs(
                     "content": [
                         {
                             **item,
-                            "text": shorten_text(str(item.get("text", "")), max_chars),
+                            "text": keep_head_and_tail(
+                                str(item.get("text", "")), max_chars
+                            ),
                         }
                         if block_type(item) == "text"
                         else item

@@ -13,6 +13,8 @@ import signal
 import uuid
 from typing import Any, Literal
 
+from token_manager.shortening import omission_note
+
 from .base import BaseAnthropicTool, CLIResult, ToolError, ToolResult
 from .run import decode_output, shell_environment
 
@@ -45,10 +47,7 @@ class _Capture:
     def take(self) -> bytes:
         """Everything captured so far (a marker where bytes were dropped); resets."""
         if self.dropped:
-            marker = (
-                f"\n\n[... {self.dropped:,} bytes of output omitted: redirect long "
-                "output to a file and read it in parts ...]\n\n"
-            ).encode()
+            marker = omission_note(self.dropped, "bytes of output").encode()
             data = bytes(self.head) + marker + bytes(self.tail)
         else:
             data = bytes(self.head + self.tail)

@@ -11,6 +11,8 @@ import os
 import signal
 from collections.abc import Sequence
 
+from token_manager.shortening import keep_head_and_tail
+
 from ..redaction import has_url_credentials, is_credential_name
 
 MAX_RESPONSE_LEN: int = 16_000
@@ -40,24 +42,6 @@ def shell_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
 def decode_output(data: bytes) -> str:
     """Text from a process's bytes; invalid UTF-8 becomes U+FFFD, never an error."""
     return data.decode("utf-8", errors="replace")
-
-
-def keep_head_and_tail(text: str, limit: int | None) -> str:
-    """At most about `limit` characters: the start and the end, with a marker between.
-
-    The end of a long output (the error, the summary line) usually matters as
-    much as its start, so both are kept.
-    """
-    if not limit or len(text) <= limit:
-        return text
-    head = limit * 2 // 3
-    tail = limit - head
-    omitted = len(text) - head - tail
-    return (
-        f"{text[:head]}\n\n[... {omitted:,} characters omitted: the output was "
-        f"{len(text):,} characters; redirect it to a file and read it in parts "
-        f"with grep -n, head or sed -n ...]\n\n{text[-tail:]}"
-    )
 
 
 def maybe_truncate(content: str, truncate_after: int | None = MAX_RESPONSE_LEN) -> str:

@@ -18,7 +18,6 @@ from computer_use_demo.conversation import (
     drop_before_last_compaction,
     fit_request_view,
     inject_cache_breakpoints,
-    shorten_text,
     validate_conversation,
 )
 from tests.conversation.conversations import (
@@ -179,18 +178,10 @@ def test_long_old_tool_outputs_keep_head_and_tail_when_screenshots_are_not_enoug
     assert report.tool_outputs_shortened == 24  # three whole steps of eight
     old_text = view[2]["content"][0]["content"][0]["text"]
     assert old_text.startswith("HEAD0") and old_text.endswith("TAIL0")
-    assert "chars omitted ...]" in old_text and len(old_text) < 700
+    assert "characters omitted." in old_text and len(old_text) < 700
     newest_text = view[-1]["content"][0]["content"][0]["text"]
     assert newest_text == outputs[-1]
     assert report.tokens_after == total_tokens(view)
-
-
-def test_shorten_text_keeps_head_tail_and_says_how_much_went() -> None:
-    text = "a" * 100 + "b" * 1_000 + "c" * 50
-    short = shorten_text(text, 150)
-    assert short.startswith("a" * 100) and short.endswith("c" * 50)
-    assert "[... 1000 chars omitted ...]" in short
-    assert shorten_text("short", 150) == "short"
 
 
 def test_oldest_whole_turns_go_with_a_note_in_the_first_user_message() -> None:
