@@ -6,7 +6,7 @@ import anthropic
 import httpx2
 import pytest
 
-from computer_use_demo.failures import backoff_seconds, classify
+from computer_use_demo.failures import classify
 
 REQUEST = httpx2.Request("POST", "http://127.0.0.1/v1/messages")
 
@@ -66,9 +66,3 @@ def test_transport_errors_mid_stream_are_retryable() -> None:
     assert classify(httpx2.RemoteProtocolError("peer closed")).retryable
     assert classify(httpx2.ReadTimeout("stalled")).retryable
     assert classify(anthropic.APITimeoutError(request=REQUEST)).kind == "timeout"
-
-
-def test_backoff_grows_and_is_capped() -> None:
-    assert backoff_seconds(1, 0.999) < backoff_seconds(3, 0.0) + 1
-    assert backoff_seconds(20, 0.999) <= 30.0
-    assert backoff_seconds(1, 0.0) == pytest.approx(0.75)
