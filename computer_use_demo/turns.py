@@ -6,6 +6,7 @@ answered with an error; never runs a tool and never touches the history.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -17,12 +18,7 @@ from anthropic.types.beta import (
 )
 
 from .conversation import is_tool_use
-from .streaming import (
-    StreamRouter,
-    block_to_param,
-    message_to_params,
-    tool_input_problem,
-)
+from .streaming import StreamRouter, block_to_param
 
 
 @dataclass(frozen=True)
@@ -39,6 +35,41 @@ class Turn:
     @property
     def has_tool_calls(self) -> bool:
         return any(is_tool_use(block) for block in self.content)
+
+
+def message_to_params(message: BetaMessage) -> list[BetaContentBlockParam]:
+    """The assistant turn to append to the history; empty text blocks are dropped.
+
+    The API rejects empty text blocks in a request, and a stream may open one
+    before a tool call.
+    """
+    params: list[BetaContentBlockParam] = []
+    for block in message.content:
+        if getattr(block, "type", None) == "text" and not block.text:  # type: ignore[union-attr]
+            continue
+        params.append(block_to_param(block))
+    return params
+
+
+def tool_input_problem(
+    block: BetaContentBlockParam, json_text: str | None
+) -> str | None:
+    """Why a finished tool_use block must not run, or None when its input is sound.
+
+    `json_text` is the concatenated `input_json_delta` fragments (None when the
+    router saw none: an empty input means `{}`).
+    """
+    if not json_text:
+        return None
+    try:
+        parsed = json.loads(json_text)
+    except json.JSONDecodeError as error:
+        return (
+            f"the tool input was not valid JSON ({error.msg} at character {error.pos})"
+        )
+    if not isinstance(parsed, dict):
+        return "the tool input was not a JSON object"
+    return None
 
 
 def _our_tool_call(block: Any) -> BetaToolUseBlock | None:
