@@ -303,8 +303,8 @@ class _AgentLoop:
                 may_retry=may_retry,
             )
         except BaseException as error:
-            # Cancelled (or the UI stopped us) mid-request: the server may have
-            # counted it, so it is settled as counted.
+            # Released if refused before the stream; otherwise (a break, a
+            # cancellation, the UI's Stop) charged as the server may have counted it.
             held.settle_failed(error, reader.measured_usage)
             if isinstance(error, Exception):
                 if not isinstance(error, anthropic.APIError | httpx2.HTTPError):
