@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias, cast
 
 from anthropic.lib.streaming import (
+    BetaInputJsonEvent,
     ParsedBetaContentBlockStopEvent,
     ParsedBetaMessageStopEvent,
     ParsedBetaMessageStreamEvent,
+    ParsedBetaTextEvent,
 )
 from anthropic.types.beta import (
     BetaContentBlockParam,
@@ -213,6 +215,8 @@ class StreamRouter:
             case BetaRawContentBlockDeltaEvent(type="content_block_delta"):
                 if self._in_order(event.type, event.index):
                     self._route_delta(event.index, event.delta)
+            case ParsedBetaTextEvent() | BetaInputJsonEvent():
+                pass  # the SDK's own derivations of the delta just routed
             case BetaRawContentBlockStartEvent(type="content_block_start"):
                 if self._in_order(event.type, event.index):
                     self._start_block(event)
