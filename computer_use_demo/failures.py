@@ -1,6 +1,7 @@
-"""Classifies what went wrong with a request, and how long to back off before retrying.
+"""Classifies what went wrong with a request: what to tell the user, and whether
+trying again (perhaps with less history) can help.
 
-Pure: no sleeping, no I/O; randomness and attempt numbers come in as arguments.
+Pure: no sleeping, no I/O. What to do about it is `retry_policy.py`'s to decide.
 """
 
 from __future__ import annotations
@@ -11,14 +12,11 @@ from typing import Any, Literal
 
 import anthropic
 
-from token_manager import retry_after_seconds
+from token_manager import Budget, RequestTooLargeError, retry_after_seconds
 
 from .redaction import redact
+from .sdk_internals import is_error_event
 from .status import ErrorKind
-
-# Backoff for overload / 5xx / broken streams, after the SDK's own retries.
-BACKOFF_BASE_SECONDS = 1.0
-BACKOFF_MAX_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +27,9 @@ class Failure:
     retryable: bool
     message: str
     retry_after: float | None = None
+    # Sending less history may help (the prompt or the input budget was too small).
+    less_history_helps: bool = False
+    context_window: int | None = None  # the model's window, when the error named it
 
 
 class StreamBroken(Exception):
@@ -43,10 +44,6 @@ class StreamBroken(Exception):
         super().__init__(detail)
         self.how = how
         self.detail = detail
-
-
-class MalformedToolInput(Exception):
-    """The model streamed tool-input JSON that cannot be parsed."""
 
 
 def _error_body_type(error: anthropic.APIStatusError) -> str | None:
@@ -92,8 +89,17 @@ def classify(error: BaseException) -> Failure:
         return Failure("timeout", True, "The API stopped sending data (read timeout).")
     if isinstance(error, anthropic.APIConnectionError):
         return Failure("connection", True, "The connection to the API was lost.")
+    if isinstance(error, RequestTooLargeError):
+        # Refused by the limiter before sending: less history fits the input budget.
+        return Failure(
+            "request_too_large",
+            False,
+            redact(str(error)),
+            less_history_helps=error.budget == Budget.INPUT_TOKENS,
+        )
     if isinstance(error, anthropic.APIStatusError):
         status = error.status_code
+        mid_stream = is_error_event(error)
         body_type = _error_body_type(error)
         detail = _server_message(error)
         if status == 401 or body_type == "authentication_error":
@@ -115,16 +121,22 @@ def classify(error: BaseException) -> Failure:
                 retry_after=_retry_after(error),
             )
         if status == 529 or body_type == "overloaded_error":
-            where = " in the middle of the answer" if status == 200 else " (529)"
+            where = " in the middle of the answer" if mid_stream else " (529)"
             return Failure("overloaded", True, f"The API is overloaded{where}.")
         if is_prompt_too_long(error):
-            return Failure("prompt_too_long", True, f"The prompt is too long: {detail}")
+            return Failure(
+                "prompt_too_long",
+                True,
+                f"The prompt is too long: {detail}",
+                less_history_helps=True,
+                context_window=prompt_limit(error),
+            )
         if status == 413 or body_type == "request_too_large":
             return Failure(
                 "request_too_large", False, f"The request is too large: {detail}"
             )
         if status >= 500 or (
-            status == 200 and body_type in ("api_error", "timeout_error")
+            mid_stream and body_type in ("api_error", "timeout_error")
         ):
             return Failure(
                 "server", True, f"The API had an internal error ({status}): {detail}"
@@ -144,8 +156,6 @@ def classify(error: BaseException) -> Failure:
         return Failure(
             "connection", True, f"The stream was malformed ({error.detail})."
         )
-    if isinstance(error, MalformedToolInput):
-        return Failure("bad_request", False, str(error))
     # Transport errors the SDK did not wrap (a reset in the middle of a stream).
     name = type(error).__name__
     if any(
@@ -153,9 +163,3 @@ def classify(error: BaseException) -> Failure:
     ):
         return Failure("connection", True, f"The stream was cut off ({redact(name)}).")
     return Failure("bad_request", False, redact(f"{name}: {error}"))
-
-
-def backoff_seconds(attempt: int, jitter: float) -> float:
-    """Exponential backoff for retry `attempt` (1-based); `jitter` in [0, 1)."""
-    base = min(BACKOFF_BASE_SECONDS * 2 ** (attempt - 1), BACKOFF_MAX_SECONDS)
-    return base * (0.75 + 0.25 * jitter)

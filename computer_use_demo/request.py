@@ -51,31 +51,39 @@ def system_block(suffix: str, *, cache: bool) -> BetaTextBlockParam:
     return block
 
 
-def thinking_body(
-    mode: ThinkingMode, effort: ThinkingEffort, budget: int | None, max_tokens: int
-) -> dict[str, Any]:
-    """The thinking fields of the request body (the quickstart's three modes).
+@dataclass(frozen=True, slots=True)
+class ThinkingSettings:
+    """How the model thinks before it answers (the quickstart's three modes)."""
 
-    A fixed budget must stay below max_tokens, which the limiter may have lowered.
-    """
-    if mode == "adaptive":
-        return {"thinking": {"type": "adaptive"}, "output_config": {"effort": effort}}
-    if mode == "extended" and budget:
-        usable = min(budget, max_tokens - 1)
-        return {
-            "thinking": {
-                "type": "enabled",
-                "budget_tokens": max(usable, MIN_THINKING_BUDGET),
+    mode: ThinkingMode = "off"
+    effort: ThinkingEffort = "medium"
+    budget: int | None = None  # tokens, for "extended"
+
+    def body(self, max_tokens: int) -> dict[str, Any]:
+        """The thinking fields of the request body.
+
+        A fixed budget must stay below max_tokens, which the limiter may have lowered.
+        """
+        if self.mode == "adaptive":
+            return {
+                "thinking": {"type": "adaptive"},
+                "output_config": {"effort": self.effort},
             }
-        }
-    return {}
+        if self.mode == "extended" and self.budget:
+            usable = min(self.budget, max_tokens - 1)
+            return {
+                "thinking": {
+                    "type": "enabled",
+                    "budget_tokens": max(usable, MIN_THINKING_BUDGET),
+                }
+            }
+        return {}
 
 
 @dataclass
 class RequestOptions:
     """Per-loop settings that shape every request of a conversation."""
 
-    model: str
     beta_flag: str | None
     prompt_caching: bool
     token_efficient_tools: bool

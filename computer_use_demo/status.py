@@ -14,9 +14,7 @@ StatusKind = Literal[
     "retrying",  # overload, 5xx, dropped or stalled stream: trying again
     "max_tokens_clamped",  # max_tokens lowered to what the output budget allows
     "context_pruned",  # old screenshots/outputs/turns left out of the request
-    "stream_interrupted",  # a stream broke; its partial text is not kept as is
     "tool_call_cut_off",  # max_tokens ended a tool call mid-input: not run
-    "tool_input_invalid",  # malformed tool JSON: answered with an error result
     "refusal",  # the model declined; the turn ends
     "stopped",  # the loop ended without an answer (after an error, or cancelled)
     "error",  # an error the user must act on (key, limits, request)
@@ -32,8 +30,8 @@ ErrorKind = Literal[
     "timeout",
     "prompt_too_long",
     "request_too_large",
+    "context_window_exceeded",  # the answer filled the model's window
     "bad_request",
-    "cancelled",
 ]
 
 

@@ -2,16 +2,39 @@
 
 No I/O, no client, no accumulation of its own: the SDK's `MessageStream` owns the
 message snapshot; this module only names what happened so the UI can draw it.
+An event or delta type it does not know is ignored, never an error.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, TypeAlias, cast
 
-from anthropic.types.beta import BetaContentBlockParam, BetaMessage
+from anthropic.lib.streaming import (
+    BetaInputJsonEvent,
+    ParsedBetaContentBlockStopEvent,
+    ParsedBetaMessageStopEvent,
+    ParsedBetaMessageStreamEvent,
+    ParsedBetaTextEvent,
+)
+from anthropic.types.beta import (
+    BetaContentBlockParam,
+    BetaInputJSONDelta,
+    BetaMCPToolUseBlock,
+    BetaRawContentBlockDelta,
+    BetaRawContentBlockDeltaEvent,
+    BetaRawContentBlockStartEvent,
+    BetaRawContentBlockStopEvent,
+    BetaRawMessageDeltaEvent,
+    BetaRawMessageStartEvent,
+    BetaRawMessageStopEvent,
+    BetaRawMessageStreamEvent,
+    BetaServerToolUseBlock,
+    BetaTextDelta,
+    BetaThinkingDelta,
+    BetaToolUseBlock,
+)
 
 BlockKind = str
 """A content-block type as the API names it (`text`, `tool_use`, `compaction`, ...)."""
@@ -154,15 +177,11 @@ TOOL_INPUT_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
 MAY_END_INSIDE_A_BLOCK = frozenset(
     {"max_tokens", "model_context_window_exceeded", "refusal"}
 )
-WIRE_EVENT_KINDS = frozenset(
-    {
-        "message_start",
-        "content_block_start",
-        "content_block_delta",
-        "content_block_stop",
-        "message_delta",
-        "message_stop",
-    }
+# What the SDK's message stream yields: the wire events (raw before
+# `message_start`) and the events it derives from them (`text`, `input_json`, ...).
+# A string: the SDK's union is generic for type checkers only.
+SDKStreamEvent: TypeAlias = (
+    "ParsedBetaMessageStreamEvent[Any] | BetaRawMessageStreamEvent"
 )
 
 
@@ -188,75 +207,71 @@ class StreamRouter:
     protocol_error: str | None = None
     _blocks_started: int = 0
 
-    def route(self, event: Any) -> None:
-        kind = getattr(event, "type", None)
-        if problem := self._order_problem(kind, event):
-            if self.protocol_error is None:
-                self.protocol_error = problem
-            return
-        if kind == "message_start":
-            self.message_started = True
-            message = event.message
-            self.emit(
-                MessageStarted(
-                    message_id=message.id,
-                    model=message.model,
-                    usage=Usage.from_api(message.usage),
-                )
-            )
-        elif kind == "content_block_start":
-            self._start_block(event.index, event.content_block)
-        elif kind == "content_block_delta":
-            self._route_delta(event.index, event.delta)
-        elif kind == "content_block_stop":
-            self._open_blocks.pop(event.index, None)
-            self.finished_indexes.add(event.index)
-            block = getattr(event, "content_block", None)
-            if block is not None:
-                self.emit(
-                    BlockFinished(
-                        index=event.index,
-                        block=cast(dict[str, Any], block_to_param(block)),
+    def route(self, event: SDKStreamEvent) -> None:
+        """Route one event. Each case names the `type` as well as the class: the
+        SDK builds an event type it does not know as another class (see
+        `sdk_internals`); such events, like the derived ones, are ignored."""
+        match event:
+            case BetaRawContentBlockDeltaEvent(type="content_block_delta"):
+                if self._in_order(event.type, event.index):
+                    self._route_delta(event.index, event.delta)
+            case ParsedBetaTextEvent() | BetaInputJsonEvent():
+                pass  # the SDK's own derivations of the delta just routed
+            case BetaRawContentBlockStartEvent(type="content_block_start"):
+                if self._in_order(event.type, event.index):
+                    self._start_block(event)
+            case BetaRawContentBlockStopEvent(type="content_block_stop"):
+                if self._in_order(event.type, event.index):
+                    self._stop_block(event)
+            case BetaRawMessageStartEvent(type="message_start"):
+                if self._in_order(event.type):
+                    self.message_started = True
+                    self.emit(
+                        MessageStarted(
+                            message_id=event.message.id,
+                            model=event.message.model,
+                            usage=Usage.from_api(event.message.usage),
+                        )
                     )
-                )
-        elif kind == "message_delta":
-            self.stop_reason = event.delta.stop_reason
-            self.emit(
-                UsageUpdated(
-                    usage=Usage.from_api(event.usage), stop_reason=self.stop_reason
-                )
-            )
-        elif kind == "message_stop":
-            self.message_stopped = True
-            if self._open_blocks and self.stop_reason not in MAY_END_INSIDE_A_BLOCK:
-                self.protocol_error = (
-                    f"the message ended ({self.stop_reason}) inside block "
-                    f"{min(self._open_blocks)}"
-                )
-            message = getattr(event, "message", None)
-            usage = Usage.from_api(message.usage) if message is not None else Usage()
-            self.emit(MessageFinished(stop_reason=self.stop_reason, usage=usage))
+            case BetaRawMessageDeltaEvent(type="message_delta"):
+                if self._in_order(event.type):
+                    self.stop_reason = event.delta.stop_reason
+                    self.emit(
+                        UsageUpdated(
+                            usage=Usage.from_api(event.usage),
+                            stop_reason=self.stop_reason,
+                        )
+                    )
+            case BetaRawMessageStopEvent(type="message_stop"):
+                if self._in_order(event.type):
+                    self._stop_message(event)
+            case _:
+                pass  # `text`, `input_json`, ... or a type newer than this code
 
     @property
     def complete(self) -> bool:
         """The whole message arrived in order: `message_stop` seen, nothing broken."""
         return self.message_stopped and self.protocol_error is None
 
-    def _order_problem(self, kind: Any, event: Any) -> str | None:
-        """Why `event` cannot come now, or None when the order is the API's.
+    def _in_order(self, kind: str, index: int | None = None) -> bool:
+        """Whether a wire event may come now; the first one that may not is kept
+        as the protocol error (and the event is not shown).
 
         The SDK accumulates whatever arrives (a duplicated block start becomes a
         second block with the same tool_use id), so the order is checked here.
         """
-        if kind not in WIRE_EVENT_KINDS:
-            return None  # the SDK's derived events (`text`, `input_json`, ...)
+        problem = self._order_problem(kind, index)
+        if problem is not None and self.protocol_error is None:
+            self.protocol_error = problem
+        return problem is None
+
+    def _order_problem(self, kind: str, index: int | None) -> str | None:
         if self.message_stopped:
             return f"a {kind} event arrived after message_stop"
         if kind == "message_start":
             return "message_start arrived twice" if self.message_started else None
         if not self.message_started:
             return f"a {kind} event arrived before message_start"
-        index = getattr(event, "index", None)
         if kind == "content_block_start":
             if index != self._blocks_started:
                 return (
@@ -279,41 +294,63 @@ class StreamRouter:
         """Blocks that started but never finished (the stream broke inside them)."""
         return set(self._open_blocks)
 
-    def _start_block(self, index: int, block: Any) -> None:
-        block_type = str(getattr(block, "type", "unknown"))
-        opened = _OpenBlock(block_type=block_type)
-        if block_type in TOOL_INPUT_BLOCKS:
-            opened.tool_use_id = getattr(block, "id", None)
-            opened.tool_name = getattr(block, "name", None)
-        self._open_blocks[index] = opened
+    def _start_block(self, event: BetaRawContentBlockStartEvent) -> None:
+        block = event.content_block
+        opened = _OpenBlock(block_type=block.type)
+        match block:
+            case BetaToolUseBlock() | BetaServerToolUseBlock() | BetaMCPToolUseBlock():
+                if block.type in TOOL_INPUT_BLOCKS:
+                    opened.tool_use_id, opened.tool_name = block.id, block.name
+        self._open_blocks[event.index] = opened
         self.emit(
             BlockStarted(
-                index=index,
-                block_type=block_type,
+                index=event.index,
+                block_type=opened.block_type,
                 tool_use_id=opened.tool_use_id,
                 tool_name=opened.tool_name,
             )
         )
 
-    def _route_delta(self, index: int, delta: Any) -> None:
-        delta_type = getattr(delta, "type", None)
-        if delta_type == "text_delta":
-            self.emit(TextDelta(index=index, text=delta.text))
-        elif delta_type == "thinking_delta":
-            self.emit(ThinkingDelta(index=index, thinking=delta.thinking))
-        elif delta_type == "input_json_delta":
-            opened = self._open_blocks.get(index)
-            if opened is not None and delta.partial_json:
-                self._tool_json.setdefault(index, []).append(delta.partial_json)
-                self.emit(
-                    ToolInputDelta(
-                        index=index,
-                        tool_use_id=opened.tool_use_id or "",
-                        tool_name=opened.tool_name or "",
-                        partial_json=delta.partial_json,
+    def _stop_block(self, event: BetaRawContentBlockStopEvent) -> None:
+        self._open_blocks.pop(event.index, None)
+        self.finished_indexes.add(event.index)
+        # Only the SDK's parsed stop carries the finished block.
+        if isinstance(event, ParsedBetaContentBlockStopEvent):
+            block = cast(dict[str, Any], block_to_param(event.content_block))
+            self.emit(BlockFinished(index=event.index, block=block))
+
+    def _stop_message(self, event: BetaRawMessageStopEvent) -> None:
+        self.message_stopped = True
+        if self._open_blocks and self.stop_reason not in MAY_END_INSIDE_A_BLOCK:
+            self.protocol_error = (
+                f"the message ended ({self.stop_reason}) inside block "
+                f"{min(self._open_blocks)}"
+            )
+        usage = Usage()
+        if isinstance(event, ParsedBetaMessageStopEvent):
+            usage = Usage.from_api(event.message.usage)
+        self.emit(MessageFinished(stop_reason=self.stop_reason, usage=usage))
+
+    def _route_delta(self, index: int, delta: BetaRawContentBlockDelta) -> None:
+        match delta:
+            case BetaTextDelta(type="text_delta"):
+                self.emit(TextDelta(index=index, text=delta.text))
+            case BetaThinkingDelta(type="thinking_delta"):
+                self.emit(ThinkingDelta(index=index, thinking=delta.thinking))
+            case BetaInputJSONDelta(type="input_json_delta"):
+                opened = self._open_blocks.get(index)
+                if opened is not None and delta.partial_json:
+                    self._tool_json.setdefault(index, []).append(delta.partial_json)
+                    self.emit(
+                        ToolInputDelta(
+                            index=index,
+                            tool_use_id=opened.tool_use_id or "",
+                            tool_name=opened.tool_name or "",
+                            partial_json=delta.partial_json,
+                        )
                     )
-                )
-        # signature, citations and compaction deltas land in the finished block.
+            case _:
+                pass  # signature, citations, compaction: they land in the finished block
 
 
 def block_to_param(block: Any) -> BetaContentBlockParam:
@@ -347,49 +384,3 @@ def block_to_param(block: Any) -> BetaContentBlockParam:
     if hasattr(block, "to_dict"):
         return cast(BetaContentBlockParam, block.to_dict(mode="json"))
     return cast(BetaContentBlockParam, dict(vars(block)))
-
-
-def message_to_params(message: BetaMessage) -> list[BetaContentBlockParam]:
-    """The assistant turn to append to the history; empty text blocks are dropped.
-
-    The API rejects empty text blocks in a request, and a stream may open one
-    before a tool call.
-    """
-    params: list[BetaContentBlockParam] = []
-    for block in message.content:
-        if getattr(block, "type", None) == "text" and not block.text:  # type: ignore[union-attr]
-            continue
-        params.append(block_to_param(block))
-    return params
-
-
-def tool_input_problem(
-    block: BetaContentBlockParam, json_text: str | None
-) -> str | None:
-    """Why a finished tool_use block must not run, or None when its input is sound.
-
-    `json_text` is the concatenated `input_json_delta` fragments (None when the
-    router saw none: an empty input means `{}`).
-    """
-    if not json_text:
-        return None
-    try:
-        parsed = json.loads(json_text)
-    except json.JSONDecodeError as error:
-        return (
-            f"the tool input was not valid JSON ({error.msg} at character {error.pos})"
-        )
-    if not isinstance(parsed, dict):
-        return "the tool input was not a JSON object"
-    return None
-
-
-StopReason = Literal[
-    "end_turn",
-    "tool_use",
-    "max_tokens",
-    "pause_turn",
-    "refusal",
-    "stop_sequence",
-    "model_context_window_exceeded",
-]

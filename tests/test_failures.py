@@ -6,7 +6,8 @@ import anthropic
 import httpx2
 import pytest
 
-from computer_use_demo.failures import backoff_seconds, classify
+from computer_use_demo.failures import classify
+from token_manager import RequestTooLargeError
 
 REQUEST = httpx2.Request("POST", "http://127.0.0.1/v1/messages")
 
@@ -68,7 +69,32 @@ def test_transport_errors_mid_stream_are_retryable() -> None:
     assert classify(anthropic.APITimeoutError(request=REQUEST)).kind == "timeout"
 
 
-def test_backoff_grows_and_is_capped() -> None:
-    assert backoff_seconds(1, 0.999) < backoff_seconds(3, 0.0) + 1
-    assert backoff_seconds(20, 0.999) <= 30.0
-    assert backoff_seconds(1, 0.0) == pytest.approx(0.75)
+def test_prompt_too_long_names_the_window_and_asks_for_less_history() -> None:
+    failure = classify(
+        status_error(
+            400,
+            "invalid_request_error",
+            "prompt is too long: 210,000 tokens > 200,000 maximum",
+        )
+    )
+    assert failure.less_history_helps and failure.context_window == 200_000
+
+
+@pytest.mark.parametrize(
+    ("budget", "shrinkable"), [("input_tokens", True), ("output_tokens", False)]
+)
+def test_a_request_larger_than_a_budget_shrinks_only_for_input(
+    budget: str, shrinkable: bool
+) -> None:
+    failure = classify(RequestTooLargeError(budget, 90_000, 30_000))
+    assert (failure.kind, failure.retryable) == ("request_too_large", False)
+    assert failure.less_history_helps == shrinkable
+    assert "30,000" in failure.message
+
+
+def test_an_error_event_mid_stream_is_said_as_such() -> None:
+    assert (
+        "in the middle of the answer"
+        in classify(status_error(200, "overloaded_error")).message
+    )
+    assert "(529)" in classify(status_error(529, "overloaded_error")).message

@@ -218,7 +218,7 @@ async def test_transient_faults_are_retried_and_lose_nothing(
     expected_status: str,
 ) -> None:
     monkeypatch.setattr(
-        "computer_use_demo.loop.backoff_seconds", lambda attempt, jitter: 0.01
+        "computer_use_demo.retry_policy.backoff_seconds", lambda attempt, jitter: 0.01
     )
     monkeypatch.setattr(
         "anthropic._base_client.BaseClient._calculate_retry_timeout", lambda *args: 0.01
@@ -276,7 +276,7 @@ async def test_a_stalled_stream_times_out_and_is_retried(
 ) -> None:
     monkeypatch.setenv("COMPUTER_USE_READ_TIMEOUT", "0.5")
     monkeypatch.setattr(
-        "computer_use_demo.loop.backoff_seconds", lambda attempt, jitter: 0.01
+        "computer_use_demo.retry_policy.backoff_seconds", lambda attempt, jitter: 0.01
     )
     scenario = [
         {
@@ -628,7 +628,7 @@ async def test_a_stream_closed_cleanly_without_message_stop_is_retried(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(
-        "computer_use_demo.loop.backoff_seconds", lambda attempt, jitter: 0.01
+        "computer_use_demo.retry_policy.backoff_seconds", lambda attempt, jitter: 0.01
     )
     cut = tmp_path / "cut.sse"
     cut.write_text(_sse(_message_start(), *_text_start_and_delta("I")))
@@ -653,7 +653,7 @@ async def test_a_stream_closed_inside_a_tool_call_never_runs_it_and_is_retried(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(
-        "computer_use_demo.loop.backoff_seconds", lambda attempt, jitter: 0.01
+        "computer_use_demo.retry_policy.backoff_seconds", lambda attempt, jitter: 0.01
     )
     log = tmp_path / "ran.log"
     command = json.dumps({"command": f"echo ran >> {log}"})
@@ -697,7 +697,7 @@ async def test_a_stream_of_only_pings_counts_as_stalled(
     """Pings keep the socket busy, so the HTTP read timeout never fires."""
     monkeypatch.setenv("COMPUTER_USE_READ_TIMEOUT", "0.5")
     monkeypatch.setattr(
-        "computer_use_demo.loop.backoff_seconds", lambda attempt, jitter: 0.01
+        "computer_use_demo.retry_policy.backoff_seconds", lambda attempt, jitter: 0.01
     )
     served: list[int] = []
 

@@ -6,57 +6,68 @@ a block that is not open, or an event after `message_stop` must be caught here.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import Any
+from collections.abc import Iterable
 
+import pydantic
 import pytest
+from anthropic.lib.streaming import ParsedBetaTextEvent
+from anthropic.types.beta import (
+    BetaRawContentBlockDeltaEvent,
+    BetaRawMessageStartEvent,
+    BetaRawMessageStreamEvent,
+    BetaTextDelta,
+)
 
-from computer_use_demo.streaming import BlockStarted, StreamEvent, StreamRouter
+from computer_use_demo.streaming import (
+    BlockStarted,
+    SDKStreamEvent,
+    StreamEvent,
+    StreamRouter,
+    TextDelta,
+)
+from tests.fixtures.sse.generate import Event, end, start, text, tool_use
 
-Event = tuple[str, dict[str, Any]]
-
-
-def _event(kind: str, **fields: Any) -> Any:
-    return SimpleNamespace(type=kind, **fields)
-
-
-def _message_start() -> Any:
-    usage = SimpleNamespace(input_tokens=1, output_tokens=1)
-    return _event(
-        "message_start", message=SimpleNamespace(id="m", model="x", usage=usage)
-    )
-
-
-def _start(index: int, block_type: str = "text") -> Any:
-    block = SimpleNamespace(type=block_type, id=f"toolu_{index}", name="bash")
-    return _event("content_block_start", index=index, content_block=block)
-
-
-def _delta(index: int) -> Any:
-    return _event(
-        "content_block_delta",
-        index=index,
-        delta=SimpleNamespace(type="text_delta", text="x"),
-    )
+# Wire events as the SDK parses them: validated, of the SDK's own classes.
+WIRE_EVENT = pydantic.TypeAdapter(BetaRawMessageStreamEvent)
 
 
-def _stop(index: int) -> Any:
-    return _event("content_block_stop", index=index)
+def _sdk(events: Iterable[Event]) -> list[SDKStreamEvent]:
+    return [WIRE_EVENT.validate_python(data) for _, data in events]
 
 
-def _message_delta(stop_reason: str) -> Any:
-    return _event(
-        "message_delta",
-        delta=SimpleNamespace(stop_reason=stop_reason),
-        usage=SimpleNamespace(output_tokens=2),
-    )
+def _message_start() -> SDKStreamEvent:
+    return _sdk([start("m", "x", input_tokens=1)])[0]
 
 
-def _message_stop() -> Any:
-    return _event("message_stop")
+def _start(index: int, block_type: str = "text") -> SDKStreamEvent:
+    if block_type == "tool_use":
+        return _sdk(tool_use(index, f"toolu_{index}", "bash"))[0]
+    return _sdk(text(index, "x"))[0]
 
 
-def _route(events: list[Any]) -> tuple[StreamRouter, list[StreamEvent]]:
+def _delta(index: int) -> SDKStreamEvent:
+    return _sdk(text(index, "x"))[1]
+
+
+def _stop(index: int) -> SDKStreamEvent:
+    return _sdk(text(index, "x"))[2]
+
+
+def _message_delta(stop_reason: str) -> SDKStreamEvent:
+    return _sdk(end(stop_reason, 2))[0]
+
+
+def _message_stop() -> SDKStreamEvent:
+    return _sdk(end("end_turn", 2))[1]
+
+
+def _unknown(kind: str) -> SDKStreamEvent:
+    """An event type the SDK does not know, built the way the SDK builds it (as
+    the union's first member, with its own type; see test_sdk_internals)."""
+    return BetaRawMessageStartEvent.construct(type=kind)
+
+
+def _route(events: list[SDKStreamEvent]) -> tuple[StreamRouter, list[StreamEvent]]:
     emitted: list[StreamEvent] = []
     router = StreamRouter(emit=emitted.append)
     for event in events:
@@ -82,7 +93,8 @@ def test_a_whole_stream_in_order_is_complete() -> None:
 
 
 def test_pings_and_the_sdks_derived_events_are_not_order_errors() -> None:
-    events = [*WHOLE[:3], _event("ping"), _event("text", text="x"), *WHOLE[3:]]
+    derived = ParsedBetaTextEvent(type="text", text="x", snapshot="x")
+    events = [*WHOLE[:3], _unknown("ping"), derived, *WHOLE[3:]]
     router, _ = _route(events)
     assert router.complete
 
@@ -111,7 +123,7 @@ def test_pings_and_the_sdks_derived_events_are_not_order_errors() -> None:
     ],
 )
 def test_an_event_out_of_order_is_a_protocol_error(
-    events: list[Any], problem: str
+    events: list[SDKStreamEvent], problem: str
 ) -> None:
     router, _ = _route(events)
     assert router.protocol_error is not None and problem in router.protocol_error
@@ -135,3 +147,21 @@ def test_max_tokens_may_end_inside_a_block() -> None:
     )
     assert router.complete
     assert router.open_indexes() == {1}
+
+
+def test_an_event_type_newer_than_the_router_is_ignored() -> None:
+    router, emitted = _route([*WHOLE[:2], _unknown("brand_new_event"), *WHOLE[2:]])
+    assert router.complete and router.protocol_error is None
+    assert len(emitted) == len(_route(WHOLE)[1]), "nothing is drawn for it"
+
+
+def test_a_delta_type_newer_than_the_router_is_ignored() -> None:
+    unknown_delta = BetaRawContentBlockDeltaEvent.construct(
+        type="content_block_delta",
+        index=0,
+        delta=BetaTextDelta.construct(type="brand_new_delta"),
+    )
+    router, emitted = _route([*WHOLE[:2], unknown_delta, *WHOLE[2:]])
+    assert router.complete
+    texts = [event for event in emitted if isinstance(event, TextDelta)]
+    assert [event.text for event in texts] == ["x"], "only the real text delta"

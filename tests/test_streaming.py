@@ -29,9 +29,8 @@ from computer_use_demo.streaming import (
     ThinkingDelta,
     ToolInputDelta,
     block_to_param,
-    message_to_params,
-    tool_input_problem,
 )
+from computer_use_demo.turns import message_to_params, tool_input_problem
 from tests.fixtures import (
     RECORDED_SSE,
     own_stream,

@@ -27,7 +27,7 @@ def isolated(
     monkeypatch.setenv("HIDE_WARNING", "1")
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.setattr(
-        "computer_use_demo.loop.backoff_seconds", lambda attempt, jitter: 0.01
+        "computer_use_demo.retry_policy.backoff_seconds", lambda attempt, jitter: 0.01
     )
     monkeypatch.setattr(
         "anthropic._base_client.BaseClient._calculate_retry_timeout", lambda *args: 0.01

@@ -166,7 +166,7 @@ FAULTS = list(matrix(Path("/x")))
 def quick_retries(monkeypatch: pytest.MonkeyPatch, screen_env: dict[str, str]) -> None:
     monkeypatch.setenv("COMPUTER_USE_READ_TIMEOUT", "1.5")
     monkeypatch.setattr(
-        "computer_use_demo.loop.backoff_seconds", lambda attempt, jitter: 0.05
+        "computer_use_demo.retry_policy.backoff_seconds", lambda attempt, jitter: 0.05
     )
     monkeypatch.setattr(
         "anthropic._base_client.BaseClient._calculate_retry_timeout", lambda *args: 0.05

@@ -201,7 +201,7 @@ def quiet_loop(monkeypatch: pytest.MonkeyPatch, server: Any) -> Any:
     monkeypatch.setenv("DISPLAY_NUM", "99")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
     monkeypatch.setattr(
-        "computer_use_demo.loop.backoff_seconds", lambda attempt, jitter: 0.0
+        "computer_use_demo.retry_policy.backoff_seconds", lambda attempt, jitter: 0.0
     )
     return server
 
