@@ -41,6 +41,7 @@ ENV DISPLAY_NUM=$DISPLAY_NUM \
     HEIGHT=$HEIGHT \
     WIDTH=$WIDTH \
     APP_ROOT=$HOME \
+    PYTHONUTF8=1 \
     PYTHON=/opt/venv/bin/python \
     PATH=/opt/venv/bin:$PATH
 

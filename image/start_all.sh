@@ -24,6 +24,8 @@ APP_ROOT="${APP_ROOT:-$(cd "$here/.." && pwd)}"
 PYTHON="${PYTHON:-$APP_ROOT/.venv/bin/python}"
 [ -x "$PYTHON" ] || PYTHON=/opt/venv/bin/python
 BIND_ADDRESS="${BIND_ADDRESS:-127.0.0.1}"
+# Files the tools read and write are UTF-8 whatever the locale says.
+export PYTHONUTF8=1
 
 # Logs and pid files: a private per-user folder (0700, ours, never a planted
 # link), not a shared path under /tmp.
