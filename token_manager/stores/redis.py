@@ -185,7 +185,7 @@ class RedisStore:
             if not tickets and not flights:
                 continue
             window = self._window(pool)
-            args: list[Any] = [short_lease(window), self._flight_lease(window)]
+            args: list[Any] = [short_lease(window), self._flight_lease(window), window]
             args += [len(tickets), *tickets]
             for name in BUDGETS:
                 members = [

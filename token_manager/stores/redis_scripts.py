@@ -114,20 +114,29 @@ return 1
 """
 
 # KEYS: the three budget keys, then queue and leases. ARGV: the tickets' lease,
-# the in-flight lease, the number of tickets, the tickets, then per budget key:
-# the number of in-flight members and the members. A live process's heartbeat: its tickets keep their place and its
-# requests in flight keep counting. Only what is still there is refreshed (XX):
-# a ticket already dropped or a charge already settled never comes back.
+# the in-flight lease, the window, the number of tickets, the tickets, then per
+# budget key: the number of in-flight members and the members. A live process's
+# heartbeat: its tickets keep their place and its requests in flight keep
+# counting (their keys live on too). Only what is still there is refreshed
+# (XX): a ticket already dropped or a charge already settled never comes back.
 REFRESH = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local ticket_lease, lease = tonumber(ARGV[1]), tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
 local budgets = #KEYS - 2
-local leases = KEYS[budgets + 2]
-local at = 3
+local function keep(key, seconds)
+  local ms = math.ceil(seconds * 1000) + 1000
+  if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
+end
+local at = 4
 local tickets = tonumber(ARGV[at])
 for j = 1, tickets do
-  redis.call('ZADD', leases, 'XX', now + ticket_lease, ARGV[at + j])
+  redis.call('ZADD', KEYS[budgets + 2], 'XX', now + ticket_lease, ARGV[at + j])
+end
+if tickets > 0 then
+  keep(KEYS[budgets + 1], 2 * window + ticket_lease)
+  keep(KEYS[budgets + 2], 2 * window + ticket_lease)
 end
 at = at + tickets + 1
 for i = 1, budgets do
@@ -135,6 +144,7 @@ for i = 1, budgets do
   for j = 1, members do
     redis.call('ZADD', KEYS[i], 'XX', now + lease, ARGV[at + j])
   end
+  if members > 0 then keep(KEYS[i], window + lease) end
   at = at + members + 1
 end
 return 1
