@@ -6,6 +6,7 @@ Time is a `FakeTime`: the queue's order is pure arithmetic on arrival times.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from token_manager import RateLimits, TokenManager
 from token_manager.settings import read_settings
 
 
-def faked(clock: FakeTime, **kwargs: object) -> TokenManager:
+def faked(clock: FakeTime, **kwargs: Any) -> TokenManager:
     return TokenManager(
         RateLimits(1, None, None, 10.0), clock=clock, waiting=clock, **kwargs
     )
