@@ -70,6 +70,8 @@ class TokenManager(SizingMixin, MeterMixin):
         self._waiting: Waiting = waiting or RealWaiting()
         self._lock = threading.RLock()
         self._store = FallbackStore(MemoryStore(limits.window_seconds), storage, clock)
+        if isinstance(storage, RedisStore):
+            storage.on_head = self._head_moved  # a shared queue's new head asks now
         self._pools: dict[str, PoolState] = {}
         self._held: dict[str, Held] = {}
         self._estimator = RequestEstimator()
@@ -251,6 +253,13 @@ class TokenManager(SizingMixin, MeterMixin):
             pool.wake_all()
         else:
             pool.wake_head()
+
+    def _head_moved(self, pool_name: str) -> None:
+        """One of our tickets became the head of the shared queue (any thread)."""
+        with self._lock:
+            pool = self._pools.get(pool_name)
+            if pool is not None:
+                pool.wake_all()
 
     def _attempt(
         self,

@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from ..budgets import BUDGETS, Budget
@@ -31,12 +32,12 @@ logger = logging.getLogger("token_manager")
 CLUSTER_SCHEME = "redis+cluster://"
 # A heartbeat-kept lease: long enough to outlast a busy machine's hiccups, short
 # enough that a dead process frees its place well within one window.
-SHORT_LEASE_MIN, SHORT_LEASE_MAX = 1.0, 5.0
+SHORT_LEASE_MIN, SHORT_LEASE_MAX = 0.5, 5.0
 
 
 def short_lease(window: float) -> float:
     """The lease of a ticket (and of a request in flight) kept by the heartbeat."""
-    return max(SHORT_LEASE_MIN, min(SHORT_LEASE_MAX, window / 2))
+    return max(SHORT_LEASE_MIN, min(SHORT_LEASE_MAX, window / 4))
 
 
 def account_tag(api_key: str | None) -> str:
@@ -106,6 +107,9 @@ class RedisStore:
         self._in_flight: dict[str, tuple[str, dict[str, int]]] = {}
         self._heartbeat: threading.Thread | None = None
         self._stopped = threading.Event()
+        self._listener: threading.Thread | None = None
+        self._channels: dict[str, str] = {}  # channel -> pool
+        self.on_head: Callable[[str], None] | None = None
         self._reserve = self._redis.register_script(redis_scripts.RESERVE)
         self._settle = self._redis.register_script(redis_scripts.SETTLE)
         self._usage = self._redis.register_script(redis_scripts.USAGE)
@@ -117,8 +121,9 @@ class RedisStore:
     def close(self) -> None:
         """Stop the heartbeat (this process's tickets and leases then lapse)."""
         self._stopped.set()
-        if self._heartbeat is not None:
-            self._heartbeat.join(timeout=5)
+        for thread in (self._heartbeat, self._listener):
+            if thread is not None:
+                thread.join(timeout=5)
 
     # ---- keys ------------------------------------------------------------
 
@@ -132,6 +137,10 @@ class RedisStore:
     def queue_keys(self, pool: str) -> list[str]:
         """The pool's queue of tickets and their leases (same hash tag)."""
         return [f"{self.tag(pool)}:queue", f"{self.tag(pool)}:leases"]
+
+    def channel(self, pool: str) -> str:
+        """Where the scripts announce a pool's new head (a ticket ahead left)."""
+        return f"{self.tag(pool)}:head"
 
     def ticket_member(self, ticket: Ticket) -> str:
         """A ticket as Redis holds it: named after this process's instance."""
@@ -161,6 +170,44 @@ class RedisStore:
                 self.refresh_leases()
             except Exception as error:  # a heartbeat must outlive any outage
                 logger.debug("heartbeat skipped: %s", type(error).__name__)
+
+    def _listen_for_heads(self, pool: str) -> None:
+        """Hear when one of our tickets becomes the head, so it asks at once
+        instead of at its next re-check (which stays, in case a message is lost)."""
+        with self._live_lock:
+            self._channels.setdefault(self.channel(pool), pool)
+            if self._listener is None or not self._listener.is_alive():
+                self._listener = threading.Thread(
+                    target=self._listen, name="token-manager-heads", daemon=True
+                )
+                self._listener.start()
+
+    def _listen(self) -> None:
+        pubsub: Any = None
+        subscribed: set[str] = set()
+        while not self._stopped.is_set():
+            try:
+                if pubsub is None:
+                    pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                    subscribed = set()
+                with self._live_lock:
+                    wanted = set(self._channels) - subscribed
+                if wanted:
+                    pubsub.subscribe(*wanted)
+                    subscribed |= wanted
+                message = pubsub.get_message(timeout=0.5)
+                if message and message.get("type") == "message":
+                    self._heard(_text(message["channel"]), _text(message["data"]))
+            except Exception as error:  # a lost message costs one re-check
+                logger.debug("head listener restarts: %s", type(error).__name__)
+                pubsub = None
+                self._stopped.wait(0.5)
+
+    def _heard(self, channel: str, head: str) -> None:
+        pool = self._channels.get(channel)
+        callback = self.on_head
+        if pool is not None and callback is not None and head.startswith(self.instance):
+            callback(pool)
 
     def _beat_interval(self) -> float:
         windows = list(self._windows.values()) or [60.0]
@@ -239,11 +286,13 @@ class RedisStore:
             with self._live_lock:
                 self._tickets.setdefault(pool, set()).add(member)
             self._start_heartbeat()
+            self._listen_for_heads(pool)
         args: list[Any] = [window, reservation_id, lease]
         for name in BUDGETS:
             limit = limits.get(name)
             args += [amounts.get(name, 0), -1 if limit is None else limit]
         args += [member, ticket.delay if ticket else 0.0, short_lease(window)]
+        args += [self.channel(pool)]
         answer, value, key, order = self._run(
             self._reserve, keys=self.keys(pool) + self.queue_keys(pool), args=args
         )
@@ -267,7 +316,11 @@ class RedisStore:
         with self._live_lock:
             self._tickets.get(pool, set()).discard(member)
         if self.fair_queue:
-            self._run(self._leave, keys=self.queue_keys(pool), args=[member])
+            self._run(
+                self._leave,
+                keys=self.queue_keys(pool),
+                args=[member, self.channel(pool)],
+            )
 
     def settle(self, handle: Handle, amounts: dict[str, int], now: float) -> None:
         with self._live_lock:

@@ -35,7 +35,7 @@ end
 # KEYS: the three budget keys, then queue and leases.
 # ARGV: window, id, lease, then (amount, limit) per budget key (limit -1 =
 # unlimited), then ticket ('' = no fair queue), the ticket's delay (batch
-# callers) and the ticket's lease.
+# callers), the ticket's lease, and the channel that hears of a new head.
 # Answers {1, now, '', ''} granted; {0, wait, key, ''} wait at the head;
 # {2, '', head, my_order} behind another ticket; {-1, limit, key, ''} refused:
 # the amount is above the whole limit and no wait can ever make room.
@@ -49,6 +49,7 @@ local queue, leases = KEYS[budgets + 1], KEYS[budgets + 2]
 local ticket = ARGV[4 + 2 * budgets]
 local delay = tonumber(ARGV[5 + 2 * budgets])
 local ticket_lease = tonumber(ARGV[6 + 2 * budgets])
+local channel = ARGV[7 + 2 * budgets]
 for i = 1, budgets do
   local key = KEYS[i]
   local amount, limit = tonumber(ARGV[2 + 2 * i]), tonumber(ARGV[3 + 2 * i])
@@ -100,16 +101,23 @@ end
 if ticket ~= '' then
   redis.call('ZREM', queue, ticket)
   redis.call('ZREM', leases, ticket)
+  local next_head = redis.call('ZRANGE', queue, 0, 0)[1]
+  if next_head then redis.call('PUBLISH', channel, next_head) end
 end
 return {1, tostring(now), '', ''}
 """
 )
 
-# KEYS: queue, leases. ARGV: ticket. A waiter that gives up (cancelled, failed)
-# leaves the queue at once; the next ticket becomes the head.
+# KEYS: queue, leases. ARGV: ticket, channel. A waiter that gives up
+# (cancelled, failed) leaves the queue at once; a new head hears of it.
 LEAVE = """
+local head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+if head == ARGV[1] then
+  local next_head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
+  if next_head then redis.call('PUBLISH', ARGV[2], next_head) end
+end
 return 1
 """
 
