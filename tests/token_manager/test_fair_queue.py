@@ -349,9 +349,12 @@ def test_a_new_head_hears_at_once_not_at_its_next_recheck(
         "default", big, limits, 60.0, 0.0, ticket=Ticket("a")
     ).handle
     granted = threading.Event()
-    threading.Thread(
-        target=lambda: (tm.acquire_sync(100, 0), granted.set()), daemon=True
-    ).start()
+
+    def ask() -> None:
+        tm.acquire_sync(100, 0)
+        granted.set()
+
+    threading.Thread(target=ask, daemon=True).start()
     assert wait_until(lambda: store.waiting("default") == 2)
     time.sleep(1.2)  # its re-check rhythm (1 s) is under way
     assert not granted.is_set()
