@@ -46,6 +46,7 @@ ITPM = 20_000
 WINDOW = 2.0
 MAX_TOKENS = 64
 KILLED = 2  # the index of the process killed half-way
+STARTUP_SECONDS = 8.0
 
 
 async def session(
@@ -94,9 +95,16 @@ async def session(
 
 
 def child(
-    base_url: str, api_key: str, redis_url: str, prefix: str, fair: bool, until: float
+    base_url: str,
+    api_key: str,
+    redis_url: str,
+    prefix: str,
+    fair: bool,
+    start: float,
+    until: float,
 ) -> None:
-    """One process: four sessions on one TokenManager sharing the Redis pool."""
+    """One process: four sessions on one TokenManager sharing the Redis pool,
+    from the wall-clock `start` (every process at once) to `until`."""
     store = RedisStore(
         redis_url,
         prefix=prefix,
@@ -107,6 +115,8 @@ def child(
     manager = TokenManager(RateLimits(1_000, ITPM, 100_000, WINDOW), storage=store)
     figures = [{"grants": 0, "longest_wait": 0.0} for _ in range(SESSIONS)]
     seed = os.getpid()
+    time.sleep(max(0.0, start - time.time()))
+    until = time.monotonic() + (until - time.time())
 
     async def run() -> None:
         await asyncio.gather(
@@ -151,8 +161,9 @@ def run(fair: bool, redis_url: str, windows: int) -> dict[str, Any]:
     with FakeAnthropicAPI(
         itpm=ITPM, rpm=1_000, otpm=100_000, window_seconds=WINDOW
     ) as api:
-        started = time.monotonic()
-        wall_until = time.time() + windows * WINDOW
+        # Every process starts at once, after its imports (slow on a busy machine).
+        wall_start = time.time() + STARTUP_SECONDS
+        wall_until = wall_start + windows * WINDOW
         processes = [
             subprocess.Popen(
                 [
@@ -164,6 +175,7 @@ def run(fair: bool, redis_url: str, windows: int) -> dict[str, Any]:
                     redis_url,
                     prefix,
                     "1" if fair else "0",
+                    str(wall_start),
                     str(wall_until),
                 ],
                 stdout=subprocess.PIPE,
@@ -176,6 +188,7 @@ def run(fair: bool, redis_url: str, windows: int) -> dict[str, Any]:
         for process in processes:
             assert process.stdout is not None
             instances.append(json.loads(process.stdout.readline())["instance"])
+        started = time.monotonic() + (wall_start - time.time())
         time.sleep(max(0.0, started + windows * WINDOW / 2 - time.monotonic()))
         # Killed while it holds a request in flight (and, with the queue, tickets).
         deadline = time.monotonic() + WINDOW
@@ -255,9 +268,8 @@ def main(windows: int) -> dict[str, Any]:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        _, _, url, key, redis, prefix, fair, until = sys.argv
-        remaining = float(until) - time.time()
-        child(url, key, redis, prefix, fair == "1", time.monotonic() + remaining)
+        _, _, url, key, redis, prefix, fair, start, until = sys.argv
+        child(url, key, redis, prefix, fair == "1", float(start), float(until))
     else:
         parser = argparse.ArgumentParser(description=__doc__)
         parser.add_argument("--windows", type=int, default=12)

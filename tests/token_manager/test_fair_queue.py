@@ -178,16 +178,24 @@ def test_a_dead_process_ticket_expires_and_the_queue_moves_on(
 ) -> None:
     dead = RedisStore(redis_server.url, prefix="f4")
     alive = RedisStore(redis_server.url, prefix="f4")
-    tm = manager(alive)
-    fill_window(tm)
+    tm = TokenManager(
+        RateLimits(None, 1_000, None, 2.0), storage=alive, explicit_limits=()
+    )
+    tm.reconcile(tm.acquire_sync(500, 0), {"input_tokens": 500})
+    limits: dict[str, int | None] = {
+        "requests": None,
+        "input_tokens": 1_000,
+        "output_tokens": None,
+    }
+    big = {"requests": 1, "input_tokens": 900, "output_tokens": 0}
     assert not dead.try_reserve(
-        "default", ONE, LIMITS, WINDOW, 0.0, ticket=Ticket("gone")
-    ).handle
+        "default", big, limits, 2.0, 0.0, ticket=Ticket("gone")
+    ).handle, "the head waits for 900 to be free"
     dead.close()  # no heartbeat any more: as if the process were killed
     started = time.monotonic()
-    tm.reconcile(tm.acquire_sync(1, 0), {"input_tokens": 1})
+    tm.acquire_sync(100, 0)  # fits at once, but stands behind the dead head
     waited = time.monotonic() - started
-    assert 0.4 < waited < 2.0, "behind the dead ticket until its lease (0.5 s) lapsed"
+    assert 0.2 < waited < 1.5, "behind the dead ticket until its lease (0.5 s) lapsed"
     assert alive.waiting("default") == 0
 
 

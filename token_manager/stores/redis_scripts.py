@@ -56,7 +56,12 @@ for i = 1, budgets do
   if limit >= 0 and amount > limit then return {-1, tostring(limit), key, ''} end
 end
 if ticket ~= '' then
+  local before = redis.call('ZRANGE', queue, 0, 0)[1]
   purge(queue, leases, now)
+  local after = redis.call('ZRANGE', queue, 0, 0)[1]
+  if after and after ~= before and after ~= ticket then
+    redis.call('PUBLISH', channel, after)  -- a dead head went: the next one asks
+  end
   local order = redis.call('ZSCORE', queue, ticket)
   if not order then
     order = now + delay
