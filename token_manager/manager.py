@@ -2,8 +2,10 @@
 
 One `TokenManager` per process, shared by every session, thread and event
 loop. Waiting never blocks an event loop, never busy-loops, and serves each
-pool's callers first come, first served. Never over-admits: a request that
-can never fit fails at once, also when a limit drops while it waits.
+pool's callers first come, first served: in this process by its own queue, and
+across processes sharing Redis by the shared queue of tickets. Interactive
+callers may go before batch ones, by at most one window. Never over-admits: a
+request that can never fit fails at once, also when a limit drops while it waits.
 """
 
 from __future__ import annotations
@@ -21,14 +23,22 @@ from .estimator import RequestEstimate, RequestEstimator
 from .headers import budget_headers, retry_after_seconds
 from .limits import RateLimits, RequestTooLargeError, check_fits
 from .meter import MeterMixin
-from .pool_state import Held, PoolState, Waiter
+from .pool_state import PRIORITIES, Held, PoolState, Waiter
 from .pools import DEFAULT_POOL, cache_reads_count, rate_limit_pool
 from .settings import read_settings
 from .sizing import SizingMixin
 from .snapshot import Reservation
-from .stores import FallbackStore, MemoryStore, Store
+from .stores import FallbackStore, MemoryStore, Store, Ticket
 from .stores.redis import RedisStore, account_tag
-from .waiting import Attempt, RealWaiting, WaitCallback, Waiting, wait_async, wait_sync
+from .waiting import (
+    Attempt,
+    RealWaiting,
+    WaitCallback,
+    Waiting,
+    in_background,
+    wait_async,
+    wait_sync,
+)
 
 logger = logging.getLogger("token_manager")
 
@@ -49,12 +59,19 @@ class TokenManager(SizingMixin, MeterMixin):
         tool_output_dir: Path | None = None,
         explicit_limits: Sequence[str] = BUDGETS,
         cache_aware_admission: bool = True,
+        priority: str = "interactive",
     ) -> None:
+        """`priority`: this process's callers' default, "interactive" (the app)
+        or "batch" (scripted runs): a batch caller stands behind interactive
+        callers that arrive up to one window after it, never longer."""
         self._configured = limits
+        self.priority = _checked_priority(priority)
         self._clock, self._wall_clock = clock, wall_clock
         self._waiting: Waiting = waiting or RealWaiting()
         self._lock = threading.RLock()
         self._store = FallbackStore(MemoryStore(limits.window_seconds), storage, clock)
+        if isinstance(storage, RedisStore):
+            storage.on_head = self._head_moved  # a shared queue's new head asks now
         self._pools: dict[str, PoolState] = {}
         self._held: dict[str, Held] = {}
         self._estimator = RequestEstimator()
@@ -76,6 +93,7 @@ class TokenManager(SizingMixin, MeterMixin):
                 prefix=settings.redis_prefix,
                 account=account_tag(settings.api_key),
                 cluster=settings.redis_cluster,
+                fair_queue=settings.fair_queue,
             )
         return cls(
             settings.limits,
@@ -84,6 +102,7 @@ class TokenManager(SizingMixin, MeterMixin):
             tool_output_dir=settings.tool_output_dir,
             explicit_limits=settings.explicit,
             cache_aware_admission=settings.cache_aware_admission,
+            priority=settings.priority,
         )
 
     # ---- pools and limits ------------------------------------------------
@@ -163,11 +182,13 @@ class TokenManager(SizingMixin, MeterMixin):
         *,
         model: str | None = None,
         on_wait: WaitCallback | None = None,
+        priority: str | None = None,
     ) -> Reservation:
         """Wait (without blocking the event loop) until the request fits; reserve it.
 
         `request` is an estimate (its predicted uncached input is charged) or a
-        number of input tokens (all charged)."""
+        number of input tokens (all charged). `priority`: "interactive" or
+        "batch" (default: the manager's)."""
         pool = self._request_pool(request, model)
         amounts = self._amounts(request, output_tokens, pool)
         estimate = request if isinstance(request, RequestEstimate) else None
@@ -178,10 +199,8 @@ class TokenManager(SizingMixin, MeterMixin):
         def wake() -> None:
             loop.call_soon_threadsafe(woken.set)
 
-        waiter = Waiter(wake=wake)
+        waiter = self._join(pool, wake, priority)
         started = self._clock()
-        with self._lock:
-            self._pool(pool).queue.append(waiter)
         try:
             return await wait_async(
                 lambda: self._attempt(pool, waiter, amounts, started, estimate),
@@ -192,7 +211,7 @@ class TokenManager(SizingMixin, MeterMixin):
                 undo=self.release,
             )
         finally:
-            self._leave_queue(pool, waiter)
+            self._leave_queue(pool, waiter, background=True)
 
     def acquire_sync(
         self,
@@ -201,6 +220,7 @@ class TokenManager(SizingMixin, MeterMixin):
         *,
         model: str | None = None,
         on_wait: WaitCallback | None = None,
+        priority: str | None = None,
     ) -> Reservation:
         """The blocking twin of `acquire`, for threads without an event loop."""
         pool = self._request_pool(request, model)
@@ -208,10 +228,8 @@ class TokenManager(SizingMixin, MeterMixin):
         estimate = request if isinstance(request, RequestEstimate) else None
         check_fits(amounts, self._limits_of(pool).by_budget())
         woken = threading.Event()
-        waiter = Waiter(wake=woken.set)
+        waiter = self._join(pool, woken.set, priority)
         started = self._clock()
-        with self._lock:
-            self._pool(pool).queue.append(waiter)
         try:
             return wait_sync(
                 lambda: self._attempt(pool, waiter, amounts, started, estimate),
@@ -220,7 +238,35 @@ class TokenManager(SizingMixin, MeterMixin):
                 on_wait,
             )
         finally:
-            self._leave_queue(pool, waiter)
+            self._leave_queue(pool, waiter, background=False)
+
+    def _join(
+        self, pool: str, wake: Callable[[], None], priority: str | None
+    ) -> Waiter:
+        """A new waiter in `pool`'s queue; a batch one carries its delay."""
+        chosen = _checked_priority(priority or self.priority)
+        delay = self._configured.window_seconds if chosen == "batch" else 0.0
+        with self._lock:
+            waiter = Waiter(wake=wake, local_order=self._clock() + delay)
+            waiter.ticket = Ticket(waiter.ticket.ticket_id, delay)
+            self._pool(pool).join(waiter)
+        return waiter
+
+    def _wake_next(self, pool: PoolState) -> None:
+        """Someone left or budget came back: the next waiter re-checks. With a
+        shared queue the local order may differ from the shared one, so every
+        local waiter looks (only the first in the shared queue asks Redis)."""
+        if self._store.fair():
+            pool.wake_all()
+        else:
+            pool.wake_head()
+
+    def _head_moved(self, pool_name: str) -> None:
+        """One of our tickets became the head of the shared queue (any thread)."""
+        with self._lock:
+            pool = self._pools.get(pool_name)
+            if pool is not None:
+                pool.wake_all()
 
     def _attempt(
         self,
@@ -238,12 +284,25 @@ class TokenManager(SizingMixin, MeterMixin):
                 return early
             limits = self._limits_of(pool_name).by_budget()
             window, now = self._configured.window_seconds, self._clock()
-        shared = self._store.try_reserve_shared(pool_name, amounts, limits, window, now)
+            ticket = waiter.ticket if self._store.fair() else None
+            waiter.ticketed = waiter.ticketed or ticket is not None
+        shared = self._store.try_reserve_shared(
+            pool_name, amounts, limits, window, now, ticket
+        )
         with self._lock:
+            pool = self._pool(pool_name)
+            if shared is None and pool.head is not waiter:
+                # The shared store is gone: this process's own queue decides.
+                pool.wake_head()
+                return Attempt(sleep=None)
             decision = self._store.complete(
                 pool_name, amounts, limits, window, now, shared
             )
-            pool = self._pool(pool_name)
+            if decision.behind:
+                waiter.order = decision.order
+                if waiter.behind_local(pool.queue):
+                    return Attempt(sleep=None)
+                return Attempt(sleep=decision.wait)
             if decision.too_large and decision.budget is not None:
                 budget = decision.budget
                 raise RequestTooLargeError(
@@ -255,7 +314,10 @@ class TokenManager(SizingMixin, MeterMixin):
                 return Attempt(
                     sleep=decision.wait, reason=decision.budget, shown=decision.wait
                 )
+            waiter.granted = True
             pool.leave(waiter)  # and the next one re-checks
+            if self._store.fair():
+                pool.wake_all()
             reservation = Reservation(
                 reservation_id=decision.handle.reservation_id,
                 input_tokens=amounts[Budget.INPUT_TOKENS],
@@ -277,7 +339,12 @@ class TokenManager(SizingMixin, MeterMixin):
         # Limits may have dropped while we waited: never wait for the impossible.
         check_fits(amounts, self._limits_of(pool_name).by_budget())
         now = self._clock()
-        if not pool.queue or pool.queue[0] is not waiter:
+        if self._store.fair():
+            # The shared queue orders everyone; of this process's waiters, the
+            # first in it asks for all (the others sleep until it goes).
+            if waiter.behind_local(pool.queue):
+                return Attempt(sleep=None)
+        elif not pool.queue or pool.queue[0] is not waiter:
             # Behind someone: sleep until woken (the head wakes us when it goes).
             head = pool.queue[0] if pool.queue else None
             shown = (
@@ -294,9 +361,19 @@ class TokenManager(SizingMixin, MeterMixin):
             return Attempt(sleep=paused, reason=RETRY_AFTER, shown=paused)
         return None
 
-    def _leave_queue(self, pool_name: str, waiter: Waiter) -> None:
+    def _leave_queue(self, pool_name: str, waiter: Waiter, *, background: bool) -> None:
+        """Out of the local queue; a ticket not granted leaves the shared queue
+        too (from a worker thread when an event loop is calling)."""
         with self._lock:
-            self._pool(pool_name).leave(waiter)
+            pool = self._pool(pool_name)
+            pool.leave(waiter)
+            if self._store.fair():
+                pool.wake_all()
+        if waiter.ticketed and not waiter.granted:
+            if background:
+                in_background(self._store.leave_shared, pool_name, waiter.ticket)
+            else:
+                self._store.leave_shared(pool_name, waiter.ticket)
 
     # ---- after the response ----------------------------------------------
 
@@ -338,7 +415,7 @@ class TokenManager(SizingMixin, MeterMixin):
                         cache_read=read,
                         now=now,
                     )
-            self._pool(reservation.pool).wake_head()
+            self._wake_next(self._pool(reservation.pool))
 
     def release(self, reservation: Reservation) -> None:
         """Give back a reservation the server never counted (refused before it started)."""
@@ -349,7 +426,7 @@ class TokenManager(SizingMixin, MeterMixin):
             self._store.settle(
                 held.handle, {name: 0 for name in BUDGETS}, self._clock()
             )
-            self._pool(reservation.pool).wake_head()
+            self._wake_next(self._pool(reservation.pool))
 
     # ---- what the server says --------------------------------------------
 
@@ -432,6 +509,14 @@ class TokenManager(SizingMixin, MeterMixin):
             for pool in self._pools.values():
                 pool.paused_until = 0.0
                 pool.wake_all()
+
+
+def _checked_priority(priority: str) -> str:
+    if priority not in PRIORITIES:
+        raise ValueError(
+            f"priority must be one of {', '.join(PRIORITIES)}, not {priority!r}"
+        )
+    return priority
 
 
 def _usage_value(usage: Any, name: str) -> int:

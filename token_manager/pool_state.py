@@ -6,23 +6,44 @@ Not locked: the manager holds its lock around every use.
 
 from __future__ import annotations
 
+import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .budgets import BUDGETS
 from .estimator import RequestEstimate
 from .snapshot import Reservation
-from .stores import Handle
+from .stores import Handle, Ticket
+
+PRIORITIES = ("interactive", "batch")
 
 
 @dataclass
 class Waiter:
-    """One caller in a pool's queue; `wake` makes it re-check at once."""
+    """One caller in a pool's queue; `wake` makes it re-check at once.
+
+    `local_order` places it in this process's queue (arrival, plus a batch
+    caller's delay); `order` is its place in the shared queue once known."""
 
     wake: Callable[[], None]
+    ticket: Ticket = field(default_factory=lambda: Ticket(uuid.uuid4().hex))
+    local_order: float = 0.0
     waiting_for: str | None = None
     ready_at: float | None = None
+    order: float | None = None
+    ticketed: bool = False  # holds a ticket in the shared queue
+    granted: bool = False
+
+    def behind_local(self, others: Iterable[Waiter]) -> bool:
+        """Whether another waiter of this process is ahead in the shared queue
+        (it does the asking; this one sleeps until woken)."""
+        if self.order is None:
+            return False
+        return any(
+            other is not self and other.order is not None and other.order < self.order
+            for other in others
+        )
 
 
 @dataclass
@@ -47,6 +68,14 @@ class PoolState:
     def wake_head(self) -> None:
         if self.queue:
             self.queue[0].wake()
+
+    def join(self, waiter: Waiter) -> None:
+        """Queue `waiter` by its local order (first come, first served; a batch
+        caller's delay puts it behind interactive callers that come soon after)."""
+        index = len(self.queue)
+        while index > 0 and self.queue[index - 1].local_order > waiter.local_order:
+            index -= 1
+        self.queue.insert(index, waiter)
 
     def wake_all(self) -> None:
         for waiter in self.queue:

@@ -31,6 +31,8 @@ class Settings:
     tool_result_tokens: int | None
     tool_output_dir: Path | None
     cache_aware_admission: bool
+    fair_queue: bool
+    priority: str
 
 
 def _number(env: Mapping[str, str], name: str, default: int | None) -> int | None:
@@ -72,4 +74,6 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
         tool_result_tokens=_number(env, "TOKEN_MANAGER_TOOL_RESULT_TOKENS", None),
         tool_output_dir=Path(directory) if directory else None,
         cache_aware_admission=_flag(env, "TOKEN_MANAGER_CACHE_AWARE", True),
+        fair_queue=_flag(env, "TOKEN_MANAGER_FAIR_QUEUE", True),
+        priority=(env.get("TOKEN_MANAGER_PRIORITY") or "interactive").strip().lower(),
     )

@@ -90,6 +90,12 @@ _EXECUTOR = concurrent.futures.ThreadPoolExecutor(
 )
 
 
+def in_background(call: Callable[..., Any], *args: Any) -> None:
+    """Run `call` off the event loop, without waiting for it (a ticket leaving
+    the shared queue when its caller is cancelled)."""
+    _EXECUTOR.submit(call, *args)
+
+
 async def wait_async(
     attempt: Callable[[], Attempt[T]],
     woken: asyncio.Event,

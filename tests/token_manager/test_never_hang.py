@@ -128,6 +128,8 @@ class SlowSharedStore:
         limits: dict[str, int | None],
         window: float,
         now: float,
+        *,
+        ticket: Any = None,
     ) -> Decision:
         self.entered.set()
         self.go_on.wait(5)

@@ -1,7 +1,14 @@
 """Where charges live: this process's memory, Redis shared by many processes,
 and the fallback between them."""
 
-from .base import Decision, Handle, PoolReport, StorageUnavailable, Store
+from .base import (
+    Decision,
+    Handle,
+    PoolReport,
+    StorageUnavailable,
+    Store,
+    Ticket,
+)
 from .fallback import FallbackStore
 from .memory import MemoryStore
 from .redis import RedisStore, account_tag
@@ -15,5 +22,6 @@ __all__ = [
     "RedisStore",
     "StorageUnavailable",
     "Store",
+    "Ticket",
     "account_tag",
 ]

@@ -27,6 +27,17 @@ class Handle:
 
 
 @dataclass(frozen=True)
+class Ticket:
+    """A waiter's place in a shared pool's queue (stores without one ignore it).
+
+    `delay`: seconds added to the arrival time: a batch caller stands behind
+    interactive ones that arrive up to `delay` seconds later, never longer."""
+
+    ticket_id: str
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
 class Decision:
     """A store's answer to "may this go now?"."""
 
@@ -34,6 +45,8 @@ class Decision:
     wait: float = 0.0
     budget: str | None = None
     too_large: bool = False  # above the whole limit: refused, never granted
+    behind: bool = False  # another ticket is ahead in the shared queue
+    order: float | None = None  # this ticket's place in the shared queue
 
 
 @dataclass(frozen=True)
@@ -55,8 +68,14 @@ class Store(Protocol):
         limits: dict[str, int | None],
         window: float,
         now: float,
+        *,
+        ticket: Ticket | None = None,
     ) -> Decision:
-        """Charge all amounts at once (in flight) if every budget admits them."""
+        """Charge all amounts at once (in flight) if every budget admits them
+        (and, with a shared queue, if `ticket` is at its head)."""
+
+    def leave(self, pool: str, ticket: Ticket) -> None:
+        """`ticket` gives up its place (granted tickets leave by themselves)."""
 
     def settle(self, handle: Handle, amounts: dict[str, int], now: float) -> None:
         """The real amounts; their window starts now."""

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from .base import Decision, Handle, PoolReport, StorageUnavailable, Store
+from .base import Decision, Handle, PoolReport, StorageUnavailable, Store, Ticket
 from .memory import MemoryStore
 
 logger = logging.getLogger("token_manager")
@@ -35,6 +35,10 @@ class FallbackStore:
         self.local, self.shared, self._clock = local, shared, clock
         self._down_until = 0.0
 
+    def fair(self) -> bool:
+        """Whether waiters are ordered by the shared store's queue right now."""
+        return self.available() and bool(getattr(self.shared, "fair_queue", False))
+
     def available(self) -> bool:
         """Whether the shared store is in use right now (not known to be down)."""
         return self.shared is not None and self._clock() >= self._down_until
@@ -57,21 +61,31 @@ class FallbackStore:
         limits: dict[str, int | None],
         window: float,
         now: float,
+        ticket: Ticket | None = None,
     ) -> Decision | None:
         """The shared store's answer (network I/O: call it without holding locks);
-        None when there is no shared store or it is down."""
+        None when there is no shared store or it is down. A wait is cut to a
+        short re-check: other processes free budget, and move the queue, without
+        telling us."""
         decision = self._shared_call(
-            lambda store: store.try_reserve(pool, amounts, limits, window, now)
+            lambda store: store.try_reserve(
+                pool, amounts, limits, window, now, ticket=ticket
+            )
         )
         if decision is None or decision.handle is not None or decision.too_large:
             return decision
+        recheck = min(SHARED_RECHECK_SECONDS, window * SHARED_RECHECK_SHARE)
         return Decision(
             None,
-            wait=min(
-                decision.wait, SHARED_RECHECK_SECONDS, window * SHARED_RECHECK_SHARE
-            ),
+            wait=recheck if decision.behind else min(decision.wait, recheck),
             budget=decision.budget,
+            behind=decision.behind,
+            order=decision.order,
         )
+
+    def leave_shared(self, pool: str, ticket: Ticket) -> None:
+        """Give up `ticket`'s place in the shared queue (network I/O)."""
+        self._shared_call(lambda store: store.leave(pool, ticket))
 
     def complete(
         self,

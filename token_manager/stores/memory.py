@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from ..budgets import BUDGETS
 from ..window import SlidingWindow, seconds_until_fits
-from .base import Decision, Handle, PoolReport
+from .base import Decision, Handle, PoolReport, Ticket
 
 
 @dataclass
@@ -47,7 +47,10 @@ class MemoryStore:
         limits: dict[str, int | None],
         window: float,
         now: float,
+        *,
+        ticket: Ticket | None = None,
     ) -> Decision:
+        """The queue in one process is the manager's own: `ticket` is ignored."""
         for name, amount in amounts.items():
             limit = limits.get(name)
             if limit is not None and amount > limit:
@@ -56,6 +59,9 @@ class MemoryStore:
         if wait > 0:
             return Decision(None, wait=wait, budget=binding)
         return Decision(self.record_reservation(pool, amounts, now))
+
+    def leave(self, pool: str, ticket: Ticket) -> None:
+        """Nothing to leave: one process's queue lives in its manager."""
 
     def record_reservation(
         self,
