@@ -312,3 +312,31 @@ def test_a_bad_environment_is_one_clear_line_and_exit_2(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], result.stderr
     assert "hunter2" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "variable", "expected"),
+    [
+        (["task", "--json"], None, "batch"),
+        (["task"], None, "interactive"),
+        (["task", "--json"], "interactive", "interactive"),
+    ],
+)
+def test_a_json_run_waits_behind_the_apps_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    variable: str | None,
+    expected: str,
+) -> None:
+    import token_manager
+    from computer_use_demo.cli import main as cli_main
+    from computer_use_demo.cli.options import parse
+
+    manager = token_manager.TokenManager(token_manager.RateLimits(None, None, None))
+    monkeypatch.setattr(token_manager, "token_manager", manager)
+    if variable is None:
+        monkeypatch.delenv("TOKEN_MANAGER_PRIORITY", raising=False)
+    else:
+        monkeypatch.setenv("TOKEN_MANAGER_PRIORITY", variable)
+    cli_main._priority(parse(argv, None))
+    assert manager.priority == expected

@@ -73,6 +73,16 @@ def _limits(options: Options) -> None:
     )
 
 
+def _priority(options: Options) -> None:
+    """A `--json` run is scripted work: it waits behind the interactive apps
+    sharing its budget (bounded, see TOKEN_MANAGER_PRIORITY), unless the
+    environment says otherwise."""
+    if options.json and not os.environ.get("TOKEN_MANAGER_PRIORITY"):
+        from token_manager import token_manager
+
+        token_manager.priority = "batch"
+
+
 async def run(options: Options, prompt: str, renderer: Renderer) -> int:
     from .. import loop  # imported here: main() checks the environment first
 
@@ -88,6 +98,7 @@ async def run(options: Options, prompt: str, renderer: Renderer) -> int:
         return EXIT_AUTH
     register_secret(api_key)
     _limits(options)
+    _priority(options)
     log_budget_once()
     messages = _history(options, prompt)
     errors: list[LoopStatus] = []
