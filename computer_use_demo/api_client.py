@@ -5,7 +5,6 @@ The key is handed to the SDK and nowhere else; this module never logs it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +12,9 @@ from typing import Any
 import httpx2
 from anthropic import AsyncAnthropic, AsyncAnthropicBedrock, AsyncAnthropicVertex
 
+from . import settings
 from .providers import APIProvider
+from .settings import Settings
 
 # The SDK retries 408/409/429/5xx before a stream starts; the loop retries the rest.
 SDK_MAX_RETRIES = 2
@@ -29,9 +30,8 @@ class ClientTimeouts:
     pool: float = 10.0
 
     @classmethod
-    def from_env(cls) -> ClientTimeouts:
-        read = os.environ.get("COMPUTER_USE_READ_TIMEOUT")
-        return cls(read=float(read)) if read else cls()
+    def from_settings(cls, configured: Settings) -> ClientTimeouts:
+        return cls(read=configured.read_timeout)
 
     def as_httpx(self) -> httpx2.Timeout:
         return httpx2.Timeout(
@@ -51,7 +51,7 @@ def make_client(
     timeouts: ClientTimeouts | None = None,
 ) -> AnyAsyncClient:
     """An async client whose HTTP layer reports every response, retries included."""
-    timeouts = timeouts or ClientTimeouts.from_env()
+    timeouts = timeouts or ClientTimeouts.from_settings(settings.current())
 
     async def on_response(response: httpx2.Response) -> None:
         if observe_response is not None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from .providers import APIProvider
+
 REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster")
 
 
@@ -60,6 +62,29 @@ def environment_problems(environ: Mapping[str, str]) -> list[str]:
             )
     if problem := display_size_problem(environ):
         problems.append(problem)
+    problems.extend(app_variable_problems(environ))
+    return problems
+
+
+def app_variable_problems(environ: Mapping[str, str]) -> list[str]:
+    """Why API_PROVIDER, DISPLAY_NUM or COMPUTER_USE_READ_TIMEOUT cannot be used."""
+    problems: list[str] = []
+    provider = (environ.get("API_PROVIDER") or "").strip()
+    if provider and provider not in PROVIDERS:
+        problems.append(
+            f"API_PROVIDER must be one of {', '.join(PROVIDERS)}, not {provider[:20]!r}"
+        )
+    display = (environ.get("DISPLAY_NUM") or "").strip()
+    if display and not display.isdigit():
+        problems.append(
+            f"DISPLAY_NUM must be the X display's number (e.g. 1), not {display[:20]!r}"
+        )
+    timeout = (environ.get("COMPUTER_USE_READ_TIMEOUT") or "").strip()
+    if timeout and not _is_positive_number(timeout):
+        problems.append(
+            "COMPUTER_USE_READ_TIMEOUT must be a number of seconds above 0, "
+            f"not {timeout[:20]!r}"
+        )
     return problems
 
 
@@ -69,6 +94,17 @@ LIMIT_VARIABLES = (
     "TOKEN_MANAGER_OUTPUT_TPM",
     "TOKEN_MANAGER_TOOL_RESULT_TOKENS",
 )
+
+
+PROVIDERS = tuple(provider.value for provider in APIProvider)
+
+
+def _is_positive_number(raw: str) -> bool:
+    try:
+        value = float(raw)
+    except ValueError:
+        return False
+    return 0 < value < float("inf")
 
 
 def _is_count(raw: str) -> bool:

@@ -28,6 +28,7 @@ from anthropic.types.beta import (
 import token_manager as token_manager_module
 from token_manager import TokenManager, wait_phrase
 
+from . import settings
 from .admission import admit
 from .api_client import AnyAsyncClient, ClientTimeouts, make_client
 from .conversation import answer_unanswered_tool_calls, answered_ids, is_tool_use
@@ -54,7 +55,7 @@ from .tools import TOOL_GROUPS_BY_VERSION, ToolCollection, ToolResult, ToolVersi
 from .turns import Turn
 
 __all__ = [
-    "SYSTEM_PROMPT",
+    "SYSTEM_PROMPT",  # noqa: F822 (built on first read by __getattr__ below)
     "APIProvider",
     "ThinkingEffort",
     "ThinkingMode",
@@ -63,7 +64,15 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SYSTEM_PROMPT = system_prompt()
+
+def __getattr__(name: str) -> str:
+    # The quickstart's SYSTEM_PROMPT, built when read: importing the loop must not
+    # fix the settings before the app (or a test) has set the environment.
+    if name == "SYSTEM_PROMPT":
+        return system_prompt()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 ContextManagement = Literal["client", "clear_tool_uses", "compact"]
 
 DEFAULT_TOOL_TIMEOUT = 300.0  # seconds; bash has its own, shorter one
@@ -106,7 +115,7 @@ async def sampling_loop(
     tool_group = TOOL_GROUPS_BY_VERSION[tool_version]
     tools = ToolCollection(*(tool_class() for tool_class in tool_group.tools))
     manager = token_manager or token_manager_module.token_manager
-    timeouts = ClientTimeouts.from_env()
+    timeouts = ClientTimeouts.from_settings(settings.current())
     say = _Notices(status_callback)
     requests = RequestAssembler.for_conversation(
         model=model,

@@ -5,7 +5,6 @@ Pure: takes settings in, returns plain request pieces; sends nothing.
 
 from __future__ import annotations
 
-import os
 import platform
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,6 +12,7 @@ from typing import Any
 
 from anthropic.types.beta import BetaTextBlockParam
 
+from . import settings
 from .models import ThinkingEffort, ThinkingMode
 
 PROMPT_CACHING_BETA_FLAG = "prompt-caching-2024-07-31"
@@ -20,9 +20,13 @@ TOKEN_EFFICIENT_TOOLS_BETA_FLAG = "token-efficient-tools-2025-02-19"
 MIN_THINKING_BUDGET = 1024
 
 
-def system_prompt(now: datetime | None = None) -> str:
+def system_prompt(now: datetime | None = None, display_num: int | None = None) -> str:
     """What the model must know about the desktop it drives (Debian, not Ubuntu)."""
-    display = os.environ.get("DISPLAY_NUM", "1")
+    display = (
+        settings.current().screen.display_num if display_num is None else display_num
+    )
+    if display is None:
+        display = 1
     today = (now or datetime.now()).strftime("%A, %B %-d, %Y")
     return f"""<SYSTEM_CAPABILITY>
 * You are using a Debian GNU/Linux virtual desktop ({platform.machine()} architecture) with internet access.

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .settings import current as current_settings
+
 logger = logging.getLogger(__name__)
 
 CONVERSATION_FORMAT = 1
@@ -23,8 +25,7 @@ CONVERSATION_FORMAT = 1
 
 def config_dir() -> Path:
     """`$ANTHROPIC_CONFIG_DIR`, else `~/.anthropic` (the quickstart's mounted folder)."""
-    configured = os.environ.get("ANTHROPIC_CONFIG_DIR")
-    return Path(configured).expanduser() if configured else Path.home() / ".anthropic"
+    return current_settings().config_dir
 
 
 def write_private(path: Path, text: str) -> None:

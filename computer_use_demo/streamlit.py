@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 from typing import Any
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from computer_use_demo.environment_check import environment_problems
+from computer_use_demo.settings import current as current_settings
 
-if __name__ == "__main__" and (_problems := environment_problems(os.environ)):
-    # Before anything reads the environment at import: one clear line, no traceback.
+# The app's one read of the environment, before anything else imports: a bad
+# variable is one clear line, not a traceback.
+if __name__ == "__main__" and (_problems := current_settings().problems):
     st.set_option("client.showErrorDetails", "type")
     st.error(f"The app cannot start: {_problems[0]}", icon=":material/error:")
     st.stop()
@@ -78,7 +78,7 @@ def validate_auth(provider: str, api_key: str | None) -> str | None:
         if not boto3.Session().get_credentials():
             return "You must have AWS credentials set up to use the Bedrock API."
     if provider == APIProvider.VERTEX:
-        if not os.environ.get("CLOUD_ML_REGION"):
+        if not current_settings().cloud_ml_region:
             return "Set the CLOUD_ML_REGION environment variable to use the Vertex API."
         import google.auth
         from google.auth.exceptions import DefaultCredentialsError
@@ -242,7 +242,7 @@ async def main() -> None:
         register_secret(state.api_key)
     st.markdown(STREAMLIT_STYLE, unsafe_allow_html=True)
     st.title("Claude Computer Use Demo")
-    if not os.getenv("HIDE_WARNING", False):
+    if not current_settings().hide_warning:
         st.warning(WARNING_TEXT)
 
     with st.sidebar:

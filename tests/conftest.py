@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.plugins.fake_api",
     "tests.plugins.redis_server",
     "tests.plugins.screen",
+    "tests.plugins.settings",
 ]

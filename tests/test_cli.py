@@ -301,6 +301,9 @@ def test_resume_of_a_bad_file_exits_2_with_one_line_and_leaves_it(
         ({"WIDTH": ""}, "WIDTH"),
         ({"HEIGHT": "-5"}, "HEIGHT"),
         ({"TOKEN_MANAGER_RPM": "fifty"}, "TOKEN_MANAGER_RPM"),
+        ({"API_PROVIDER": "azure"}, "API_PROVIDER must be one of"),
+        ({"DISPLAY_NUM": ":1"}, "DISPLAY_NUM"),
+        ({"COMPUTER_USE_READ_TIMEOUT": "soon"}, "COMPUTER_USE_READ_TIMEOUT"),
     ],
 )
 def test_a_bad_environment_is_one_clear_line_and_exit_2(

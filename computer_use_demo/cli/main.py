@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .. import storage
-from ..environment_check import environment_problems
+from .. import settings, storage
 from ..process_guard import guard_process
 from ..redaction import install_log_redaction, register_secret
+from ..settings import Settings
 from ..startup_log import log_budget_once
 from ..status import LoopStatus
 from .options import (
@@ -42,7 +42,8 @@ EXIT_BY_ERROR = {
 def _api_key(provider: str) -> str:
     if provider != "anthropic":
         return ""
-    return os.environ.get("ANTHROPIC_API_KEY") or storage.load_text("api_key") or ""
+    key = settings.current().anthropic_api_key
+    return key or storage.load_text("api_key") or ""
 
 
 def _history(options: Options, prompt: str) -> list[Any]:
@@ -178,8 +179,10 @@ async def run(options: Options, prompt: str, renderer: Renderer) -> int:
 def main(argv: list[str] | None = None) -> None:
     install_log_redaction(logging.WARNING)
     guard_process()
-    options = parse(argv, os.environ.get("API_PROVIDER"))
-    if problems := environment_problems(os.environ):
+    configured = Settings.from_env(os.environ)  # the CLI's one read of the environment
+    settings.use(configured)
+    options = parse(argv, configured.api_provider.value)
+    if problems := configured.problems:
         print(f"computer-use-demo: {problems[0]}", file=sys.stderr)
         sys.exit(EXIT_BAD_ARGUMENTS)
     prompt = options.prompt

@@ -21,6 +21,7 @@ from anthropic.types.beta import BetaToolUnionParam
 
 from token_manager.private_files import private_directory
 
+from ..settings import screen_from_env
 from .base import BaseAnthropicTool, ToolError, ToolResult
 from .run import run
 from .screen import ScalingSource, ScreenScaling, crop_png, resize_png
@@ -115,13 +116,14 @@ class BaseComputerTool:
 
     def __init__(self) -> None:
         super().__init__()
-        self.width = int(os.getenv("WIDTH") or 0)
-        self.height = int(os.getenv("HEIGHT") or 0)
+        # Read when constructed, as the quickstart's tools (and tests) expect.
+        screen = screen_from_env(os.environ)
+        self.width = screen.width
+        self.height = screen.height
         if not (self.width and self.height):
             raise ToolError("WIDTH and HEIGHT must be set to the display's size")
-        display_num = os.getenv("DISPLAY_NUM")
-        if display_num is not None:
-            self.display_num = int(display_num)
+        if screen.display_num is not None:
+            self.display_num = screen.display_num
             self._display_prefix = f"DISPLAY=:{self.display_num} "
         else:
             self.display_num = None

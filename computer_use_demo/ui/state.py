@@ -7,7 +7,6 @@ the API key anywhere but the session and the private key file.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import asdict
 from enum import StrEnum
 from typing import Any
@@ -16,8 +15,8 @@ import streamlit as st
 
 from .. import storage
 from ..models import DEFAULT_MODEL_BY_PROVIDER, lookup_model_conf
-from ..providers import APIProvider
 from ..redaction import register_secret
+from ..settings import current as current_settings
 from .http_log import ExchangeLog
 from .usage import DEFAULT_PRICES, Prices, UsageRecord
 
@@ -52,11 +51,11 @@ def setup_state() -> None:
     if "http_log" not in state:
         state.http_log = ExchangeLog()
     if "api_key" not in state:
-        state.api_key = storage.load_text("api_key") or os.getenv(
-            "ANTHROPIC_API_KEY", ""
+        state.api_key = (
+            storage.load_text("api_key") or current_settings().anthropic_api_key
         )
     if "provider" not in state:
-        state.provider = os.getenv("API_PROVIDER", "anthropic") or APIProvider.ANTHROPIC
+        state.provider = current_settings().api_provider.value
     if "provider_radio" not in state:
         state.provider_radio = state.provider
     if "model" not in state:

@@ -1,0 +1,114 @@
+"""The app's, the CLI's and the tools' configuration: every environment variable
+they read, read in this one place and handed down as typed values.
+
+`Settings.from_env` is pure over the mapping it is given and never raises: a bad
+value falls back to its default and is named in `problems` (environment_check's
+messages), which the app and the CLI show before they start. Never logs a value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .environment_check import environment_problems
+from .providers import APIProvider
+
+DEFAULT_READ_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class Screen:
+    """The virtual display the computer tool drives (WIDTH, HEIGHT, DISPLAY_NUM).
+
+    A size of 0 means unset; `display_num` None means the tools use $DISPLAY as is.
+    """
+
+    width: int = 0
+    height: int = 0
+    display_num: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every variable of the README's "Environment variables" table that the
+    Python side reads (the TOKEN_MANAGER_* ones belong to token_manager.settings)."""
+
+    anthropic_api_key: str = field(default="", repr=False)
+    api_provider: APIProvider = APIProvider.ANTHROPIC
+    screen: Screen = Screen()
+    read_timeout: float = DEFAULT_READ_TIMEOUT  # COMPUTER_USE_READ_TIMEOUT, seconds
+    config_dir: Path = field(default_factory=lambda: Path.home() / ".anthropic")
+    hide_warning: bool = False
+    cloud_ml_region: str | None = None
+    problems: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """The settings `environ` gives; bad values are defaulted and listed in `problems`."""
+        configured_dir = environ.get("ANTHROPIC_CONFIG_DIR")
+        return cls(
+            anthropic_api_key=environ.get("ANTHROPIC_API_KEY") or "",
+            api_provider=_provider(environ.get("API_PROVIDER")),
+            screen=screen_from_env(environ),
+            read_timeout=_positive_float(
+                environ.get("COMPUTER_USE_READ_TIMEOUT"), DEFAULT_READ_TIMEOUT
+            ),
+            config_dir=Path(configured_dir).expanduser()
+            if configured_dir
+            else Path.home() / ".anthropic",
+            # The quickstart shows the banner unless HIDE_WARNING is set at all.
+            hide_warning=bool(environ.get("HIDE_WARNING")),
+            cloud_ml_region=environ.get("CLOUD_ML_REGION") or None,
+            problems=tuple(environment_problems(environ)),
+        )
+
+
+def screen_from_env(environ: Mapping[str, str]) -> Screen:
+    """Only the screen's variables: what a tool reads when it is constructed."""
+    display = (environ.get("DISPLAY_NUM") or "").strip()
+    return Screen(
+        width=_whole(environ.get("WIDTH")),
+        height=_whole(environ.get("HEIGHT")),
+        display_num=int(display) if display.isdigit() else None,
+    )
+
+
+_current: Settings | None = None
+
+
+def current() -> Settings:
+    """The process's settings, read from os.environ on first use."""
+    global _current
+    if _current is None:
+        _current = Settings.from_env(os.environ)
+    return _current
+
+
+def use(settings: Settings | None) -> None:
+    """Replace the process's settings (the app and CLI at start; tests); None
+    makes the next `current()` read os.environ again."""
+    global _current
+    _current = settings
+
+
+def _provider(raw: str | None) -> APIProvider:
+    try:
+        return APIProvider((raw or "").strip() or APIProvider.ANTHROPIC)
+    except ValueError:
+        return APIProvider.ANTHROPIC
+
+
+def _whole(raw: str | None) -> int:
+    text = (raw or "").strip()
+    return int(text) if text.isdigit() else 0
+
+
+def _positive_float(raw: str | None, default: float) -> float:
+    try:
+        value = float((raw or "").strip())
+    except ValueError:
+        return default
+    return value if 0 < value < float("inf") else default
