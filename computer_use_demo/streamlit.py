@@ -29,7 +29,7 @@ from computer_use_demo.process_guard import guard_process
 from computer_use_demo.providers import APIProvider
 from computer_use_demo.redaction import install_log_redaction, redact, register_secret
 from computer_use_demo.startup_log import log_budget_once
-from computer_use_demo.streaming import Usage
+from computer_use_demo.streaming import MessageStarted, StreamEvent, Usage
 from computer_use_demo.tools import ToolResult
 from computer_use_demo.ui.heartbeat import Heartbeat, InterruptRelay
 from computer_use_demo.ui.history import render_history, render_tool_output
@@ -156,6 +156,11 @@ async def run_turn(
     live = LiveTurns(parent=chat, on_usage=on_usage)
     status_view = StatusView(chat)
 
+    def on_stream_event(event: StreamEvent) -> None:
+        if isinstance(event, MessageStarted):
+            status_view.close()  # the wait is over: the answer has begun
+        live(event)
+
     def every_tick() -> None:
         _ = st.session_state["in_sampling_loop"]  # where a Stop click surfaces
         live.flush_stale()
@@ -191,7 +196,7 @@ async def run_turn(
             thinking_effort=state.thinking_effort,
             thinking_budget=state.thinking_budget,
             token_efficient_tools_beta=state.token_efficient_tools_beta,
-            stream_callback=live,
+            stream_callback=on_stream_event,
             status_callback=status_view,
             context_management=state.context_management,
         )
