@@ -19,11 +19,9 @@ import argparse
 import asyncio
 import inspect
 import json
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,7 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.b1_goodput import ITPM, WINDOW, agent  # noqa: E402
-from tests.fake_api import FakeAnthropicAPI, free_port  # noqa: E402
+from tests.fake_api import FakeAnthropicAPI  # noqa: E402
+from tests.plugins.redis_server import local_redis  # noqa: E402
 from token_manager import TokenManager  # noqa: E402
 
 MODELS = {"sonnet-4": "claude-sonnet-4-6", "opus-4": "claude-opus-4-8"}
@@ -160,34 +159,9 @@ def run(
 
 def main(windows: int, window: float, latency: float) -> dict[str, Any]:
     require_pools()
-    if shutil.which("redis-server") is None:
-        raise SystemExit("redis-server is needed: apt-get install redis-server")
-    port = free_port()
-    with tempfile.TemporaryDirectory() as directory:
-        server = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                directory,
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            time.sleep(0.5)
-            redis_url = f"redis://127.0.0.1:{port}/0"
-            ours = run(True, redis_url, windows, window, latency)
-            baseline = run(False, redis_url, windows, window, latency)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    with local_redis() as redis_url:
+        ours = run(True, redis_url, windows, window, latency)
+        baseline = run(False, redis_url, windows, window, latency)
     return {
         "bench": "B1c",
         "models": MODELS,

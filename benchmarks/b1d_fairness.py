@@ -22,12 +22,10 @@ import asyncio
 import json
 import os
 import random
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -35,7 +33,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.fake_api import FakeAnthropicAPI, free_port  # noqa: E402
+from tests.fake_api import FakeAnthropicAPI  # noqa: E402
+from tests.plugins.redis_server import local_redis  # noqa: E402
 from token_manager import RateLimits, TokenManager  # noqa: E402
 from token_manager.stores import RedisStore  # noqa: E402
 from token_manager.window import DEFAULT_LEASE_SECONDS  # noqa: E402
@@ -237,32 +236,9 @@ def run(fair: bool, redis_url: str, windows: int) -> dict[str, Any]:
 
 
 def main(windows: int) -> dict[str, Any]:
-    if shutil.which("redis-server") is None:
-        raise SystemExit("redis-server is needed: apt-get install redis-server")
-    port = free_port()
-    with tempfile.TemporaryDirectory() as directory:
-        server = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--dir",
-                directory,
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            time.sleep(0.5)
-            redis_url = f"redis://127.0.0.1:{port}/0"
-            ours = run(True, redis_url, windows)
-            baseline = run(False, redis_url, windows)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    with local_redis() as redis_url:
+        ours = run(True, redis_url, windows)
+        baseline = run(False, redis_url, windows)
     return {"bench": "B1d", **ours, "baseline": baseline}
 
 

@@ -19,7 +19,6 @@ from ..status import LoopStatus
 SHOWN_AS_INFO = (
     "refusal",
     "tool_call_cut_off",
-    "tool_input_invalid",
     "max_tokens_clamped",
     "context_pruned",
 )

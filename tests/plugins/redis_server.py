@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,6 +62,20 @@ class RedisProcess:
         if self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def local_redis() -> Iterator[str]:
+    """A throwaway redis-server on a free loopback port (the tests' own); its URL."""
+    with tempfile.TemporaryDirectory() as directory:
+        try:
+            server = RedisProcess(Path(directory))
+        except RuntimeError as error:
+            raise SystemExit(str(error)) from None
+        try:
+            yield server.url
+        finally:
+            server.stop()
 
 
 @pytest.fixture
