@@ -224,4 +224,8 @@ def test_with_a_vnc_password_the_handshake_asks_for_it(
         assert "pw-7531" not in " ".join(psutil.Process(server.pid).cmdline())
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # x11vnc can be slow to hear SIGTERM
+            server.kill()
+            server.wait(timeout=10)

@@ -2,8 +2,8 @@
 outputs, screenshots in passing, the desktop's logs.
 
 Never follows a planted link and never writes into a folder another user owns
-or can write to; stdlib only, so `start_all.sh` can run this file directly:
-`python -m token_manager.private_files logs` prints the folder's path (exit 1 if none is safe).
+or can write to; stdlib only. `start_all.sh` calls `main(["logs"])`, which
+prints the folder's path (exit 1 if none is safe).
 """
 
 from __future__ import annotations
@@ -120,13 +120,18 @@ def _random_root() -> Path:
         return _fallback
 
 
-if __name__ == "__main__":
-    # python -m token_manager.private_files NAME [REQUESTED]: the folder, printed.
+def main(argv: list[str]) -> int:
+    """`NAME [REQUESTED]`: print the folder to use (start_all.sh's logs and pids)."""
     logging.basicConfig(format="private_files: %(message)s")
-    name = sys.argv[1] if len(sys.argv) > 1 else "files"
-    requested = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] else None
+    name = argv[0] if argv else "files"
+    requested = argv[1] if len(argv) > 1 and argv[1] else None
     try:
         print(private_directory(requested, name))
     except OSError as failure:
         print(f"private_files: no safe folder: {failure}", file=sys.stderr)
-        sys.exit(1)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

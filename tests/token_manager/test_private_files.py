@@ -110,7 +110,13 @@ def test_the_desktop_script_can_ask_for_its_log_folder(shared_tmp: Path) -> None
     import sys
 
     shown = subprocess.run(
-        [sys.executable, "-m", "token_manager.private_files", "logs"],
+        [
+            sys.executable,
+            "-c",
+            "import sys; from token_manager.private_files import main; "
+            "sys.exit(main(sys.argv[1:]))",
+            "logs",
+        ],
         env={**os.environ, "TMPDIR": str(shared_tmp)},
         capture_output=True,
         text=True,
