@@ -43,6 +43,14 @@ _CREDENTIAL_NAME = re.compile(
     re.IGNORECASE,
 )
 
+# `NAME=value` for a credential variable, as `env` or /proc/*/environ print it:
+# the value goes even when it is too short to register as a secret by itself.
+_CREDENTIAL_ASSIGNMENT = re.compile(
+    r"(?m)\b([A-Z_][A-Z0-9_]*(?:_API_KEY|_ACCESS_KEY|_PRIVATE_KEY|_TOKEN|"
+    r"_CREDENTIALS?|SECRET[A-Z0-9_]*|PASSWORD[A-Z0-9_]*|PASSWD[A-Z0-9_]*))"
+    r"=([^\s\x00]+)"
+)  # upper case: environment names, not a `password=` keyword in source code
+
 _known_secrets: set[str] = set()
 _lock = threading.Lock()
 
@@ -61,6 +69,7 @@ def redact(text: str) -> str:
     for secret in secrets:
         text = text.replace(secret, REDACTED)
     text = _URL_CREDENTIALS.sub(rf"\1{REDACTED}@", text)
+    text = _CREDENTIAL_ASSIGNMENT.sub(rf"\1={REDACTED}", text)
     return _KEY_SHAPES.sub(REDACTED, text)
 
 

@@ -94,3 +94,16 @@ def test_tool_results_lose_the_environment_secrets(
 def test_cookies_are_masked_in_shown_headers() -> None:
     shown = redact_headers({"Set-Cookie": "session=abc", "cookie": "a=b"})
     assert shown == {"Set-Cookie": REDACTED, "cookie": REDACTED}
+
+
+def test_a_credential_variable_printed_by_env_loses_its_value_however_short() -> None:
+    dump = (
+        "HOME=/root\nREDIS_PASSWORD=abc\nGITHUB_TOKEN=gh1\nDB_SECRET_KEY=x9\nPATH=/bin"
+    )
+    shown = redact(dump)
+    for value in ("=abc", "=gh1", "=x9"):
+        assert value not in shown
+    assert "REDIS_PASSWORD=[REDACTED]" in shown
+    assert "HOME=/root" in shown and "PATH=/bin" in shown, "only credentials go"
+    code = "client = redis.Redis(host=h, password=pw)"
+    assert redact(code) == code, "source code the model edits stays as it is"
