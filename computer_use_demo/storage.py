@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .conversation import block_type, blocks
 from .settings import current as current_settings
 
 logger = logging.getLogger(__name__)
@@ -97,11 +98,8 @@ def title_of(messages: list[Any]) -> str:
     for message in messages:
         if message.get("role") != "user":
             continue
-        content = message.get("content")
-        if isinstance(content, str):
-            return content[:80]
-        for block in content or []:
-            if isinstance(block, dict) and block.get("type") == "text":
+        for block in blocks(message):
+            if block_type(block) == "text":
                 return str(block.get("text", ""))[:80]
     return "(empty conversation)"
 

@@ -52,10 +52,10 @@ def test_a_key_entered_in_the_sidebar_is_saved_privately(tmp_path: Path) -> None
 def test_the_meter_and_the_extra_settings_are_in_the_sidebar() -> None:
     app = AppTest.from_file(APP).run(timeout=30)
     sidebar_text = " ".join(markdown.value for markdown in app.sidebar.markdown)
-    assert "Rate limits" in sidebar_text and "Input tokens" in sidebar_text
+    assert "Rate limits" in sidebar_text and "input tokens/min" in sidebar_text
     labels = {widget.label for widget in app.sidebar.radio}
     assert {"API Provider", "Tool Versions", "Context management"} <= labels
-    assert {"Requests / min", "Input tokens / min", "Output tokens / min"} <= {
+    assert {"requests/min", "input tokens/min", "output tokens/min"} <= {
         n.label for n in app.sidebar.number_input
     }
 

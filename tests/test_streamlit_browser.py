@@ -45,10 +45,10 @@ def test_an_answer_streams_in_and_the_meter_moves(tmp_path: Path) -> None:
         chromium_page() as page,
     ):
         page.goto(url)
-        page.get_by_text("Requests: 0 /").wait_for(timeout=30_000)
+        page.get_by_text("requests/min: 0 /").wait_for(timeout=30_000)
         page.evaluate(RECORD_RENDERS)
         send_prompt(page, "describe the screen")
-        page.get_by_text("Requests: 1 /").wait_for(timeout=30_000)
+        page.get_by_text("requests/min: 1 /").wait_for(timeout=30_000)
         page.locator('p:has-text("cache read"):visible').first.wait_for(timeout=30_000)
         renders = page.evaluate("window.__renders")
         ARTIFACTS.mkdir(exist_ok=True)

@@ -28,9 +28,11 @@ def snapshot(**changes: object) -> LimiterSnapshot:
 def test_each_budget_shows_use_over_limit_and_learned_limits_say_so() -> None:
     lines = meter_lines(snapshot())
     assert lines[0] == "**Rate limits** (last 60 s)"
-    assert lines[1] == "- Requests: 3 / 50"
-    assert lines[2] == "- Input tokens: 12,345 / 40,000 · *learned from API headers*"
-    assert lines[3] == "- Output tokens: 800 / ∞"
+    assert lines[1] == "- requests/min: 3 / 50"
+    assert (
+        lines[2] == "- input tokens/min: 12,345 / 40,000 · *learned from API headers*"
+    )
+    assert lines[3] == "- output tokens/min: 800 / ∞"
 
 
 def test_no_countdown_when_nobody_waits() -> None:

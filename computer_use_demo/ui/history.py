@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from ..conversation import content_blocks
+from ..conversation import block_type, blocks, content_blocks
 from ..tools import ToolResult
 from .usage import Prices, UsageRecord, describe, usage_by_turn
 
@@ -26,12 +26,7 @@ def starts_turn(message: dict[str, Any]) -> bool:
     """A user message the user typed (not only tool results) starts a turn."""
     if not isinstance(message, dict) or message.get("role") != "user":
         return False
-    content = message.get("content")
-    if isinstance(content, str):
-        return True
-    return isinstance(content, list) and any(
-        isinstance(block, dict) and block.get("type") == "text" for block in content
-    )
+    return any(block_type(block) == "text" for block in blocks(message))
 
 
 def render_history(

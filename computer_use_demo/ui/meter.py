@@ -11,12 +11,6 @@ from streamlit.delta_generator import DeltaGenerator
 
 from token_manager import Budget, LimiterSnapshot, wait_label
 
-BUDGET_LABELS: dict[str, str] = {
-    Budget.REQUESTS: "Requests",
-    Budget.INPUT_TOKENS: "Input tokens",
-    Budget.OUTPUT_TOKENS: "Output tokens",
-}
-
 
 def _seconds(value: float) -> str:
     return f"{value:.0f} s" if value >= 1 else f"{value:.1f} s"
@@ -26,7 +20,8 @@ def meter_lines(snapshot: LimiterSnapshot) -> list[str]:
     """Markdown lines: use/limit per budget (learned limits marked as such)."""
     pool = "" if snapshot.pool == "default" else f" · {snapshot.pool}"
     lines = [f"**Rate limits**{pool} (last {_seconds(snapshot.window_seconds)})"]
-    for name, label in BUDGET_LABELS.items():
+    for name in Budget:
+        label = name.label
         budget = snapshot.budgets[name]
         limit = "∞" if budget.limit is None else f"{budget.limit:,}"
         learned = (
@@ -62,6 +57,6 @@ def draw_meter(meter: DeltaGenerator, snapshot: LimiterSnapshot) -> None:
             budget = snapshot.budgets[name]
             if budget.limit:
                 share = budget.used / budget.limit
-                st.progress(min(1.0, share), text=f"{BUDGET_LABELS[name]}: {share:.0%}")
+                st.progress(min(1.0, share), text=f"{Budget(name).label}: {share:.0%}")
         if line := wait_line(snapshot):
             st.warning(line)

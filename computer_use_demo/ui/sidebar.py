@@ -12,7 +12,7 @@ from typing import get_args
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from token_manager import RateLimits, token_manager
+from token_manager import Budget, RateLimits, token_manager
 
 from .. import storage
 from ..desktop import restart_desktop
@@ -173,16 +173,18 @@ def _limits_editor() -> None:
     limits = token_manager.limits_for(model=st.session_state.get("model"))
     with st.expander("Rate limits (editable)"):
         rpm = st.number_input(
-            "Requests / min", min_value=1, value=limits.requests_per_minute or 50
+            Budget.REQUESTS.label,
+            min_value=1,
+            value=limits.requests_per_minute or 50,
         )
         itpm = st.number_input(
-            "Input tokens / min",
+            Budget.INPUT_TOKENS.label,
             min_value=1_000,
             value=limits.input_tokens_per_minute or 40_000,
             step=1_000,
         )
         otpm = st.number_input(
-            "Output tokens / min",
+            Budget.OUTPUT_TOKENS.label,
             min_value=1_000,
             value=limits.output_tokens_per_minute or 16_000,
             step=1_000,
