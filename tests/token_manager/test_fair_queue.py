@@ -32,6 +32,14 @@ LIMITS: dict[str, int | None] = {
     "output_tokens": None,
 }
 ONE = {"requests": 1, "input_tokens": 0, "output_tokens": 0}
+# A pool that admits 1,000 input tokens a window, and a request of 900: once 500
+# are charged, the head of the queue must wait for the big one to fit.
+INPUT_LIMIT_ONLY: dict[str, int | None] = {
+    "requests": None,
+    "input_tokens": 1_000,
+    "output_tokens": None,
+}
+BIG = {"requests": 1, "input_tokens": 900, "output_tokens": 0}
 
 
 def manager(store: RedisStore, rpm: int = 1, **kwargs: Any) -> TokenManager:
@@ -182,14 +190,8 @@ def test_a_dead_process_ticket_expires_and_the_queue_moves_on(
         RateLimits(None, 1_000, None, 2.0), storage=alive, explicit_limits=()
     )
     tm.reconcile(tm.acquire_sync(500, 0), {"input_tokens": 500})
-    limits: dict[str, int | None] = {
-        "requests": None,
-        "input_tokens": 1_000,
-        "output_tokens": None,
-    }
-    big = {"requests": 1, "input_tokens": 900, "output_tokens": 0}
     assert not dead.try_reserve(
-        "default", big, limits, 2.0, 0.0, ticket=Ticket("gone")
+        "default", BIG, INPUT_LIMIT_ONLY, 2.0, 0.0, ticket=Ticket("gone")
     ).handle, "the head waits for 900 to be free"
     dead.close()  # no heartbeat any more: as if the process were killed
     started = time.monotonic()
@@ -347,14 +349,8 @@ def test_a_new_head_hears_at_once_not_at_its_next_recheck(
         RateLimits(None, 1_000, None, 60.0), storage=store, explicit_limits=()
     )
     tm.reconcile(tm.acquire_sync(500, 0), {"input_tokens": 500})
-    limits: dict[str, int | None] = {
-        "requests": None,
-        "input_tokens": 1_000,
-        "output_tokens": None,
-    }
-    big = {"requests": 1, "input_tokens": 900, "output_tokens": 0}
     assert not ahead.try_reserve(
-        "default", big, limits, 60.0, 0.0, ticket=Ticket("a")
+        "default", BIG, INPUT_LIMIT_ONLY, 60.0, 0.0, ticket=Ticket("a")
     ).handle
     granted = threading.Event()
 
