@@ -141,7 +141,10 @@ if [ -e "/tmp/.X${DISPLAY_NUM}-lock" ] && xdpyinfo -display "$DISPLAY" >/dev/nul
   exit 1
 fi
 start_desktop || exit 1
-start novnc websockify --web /usr/share/novnc "$BIND_ADDRESS:$NOVNC_PORT" "127.0.0.1:$VNC_PORT"
+# noVNC plus our desktop view (desktop.html, which reconnects), as one folder.
+novnc_web="$RUN_DIR/novnc-web"
+"$here/novnc/web_dir.sh" "$novnc_web" || exit 1
+start novnc websockify --web "$novnc_web" "$BIND_ADDRESS:$NOVNC_PORT" "127.0.0.1:$VNC_PORT"
 wait_for "noVNC on port $NOVNC_PORT" 30 port_open "$NOVNC_PORT" || exit 1
 start page "$PYTHON" "$here/http_server.py" "$PAGE_PORT" "$here/static" \
   --bind "$BIND_ADDRESS" --app-port "$STREAMLIT_PORT" --vnc-port "$NOVNC_PORT"

@@ -150,6 +150,12 @@ class Fleet:
     containers: dict[str, str]  # service -> container name
 
 
+SERVICE_LOGS = (
+    'for log in /tmp/computer-use-*/logs/*.log; do [ -f "$log" ] || continue;'
+    ' echo "=== $log"; tail -n 200 "$log"; done'
+)
+
+
 def _fail_or_skip(message: str) -> None:
     if os.environ.get("CI_REQUIRE_IMAGE") == "1":
         pytest.fail(message)
@@ -325,8 +331,10 @@ def fleet(
             health.join(90)
             for service, name in _containers(project).items():
                 logs = _run(["podman", "logs", name], 60)
+                # Each service's own log inside a desktop (x11vnc, noVNC, ...).
+                inside = _run(["podman", "exec", name, "sh", "-c", SERVICE_LOGS], 60)
                 (ARTIFACTS / f"{client}-{service}.log").write_text(
-                    logs.stdout + logs.stderr
+                    logs.stdout + logs.stderr + inside.stdout
                 )
             down = _tear_down(client, project, env)
             (ARTIFACTS / f"{client}-down.log").write_text(down)

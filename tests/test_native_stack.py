@@ -21,6 +21,8 @@ from tests.plugins.stack_checks import (
     check_novnc_and_app,
     check_vnc_handshake,
     check_x_display,
+    desktop_view_state,
+    wait_for_desktop_view,
     wait_for_port,
 )
 from tests.plugins.streamlit_app import chromium_page
@@ -165,11 +167,17 @@ def test_the_default_native_run_listens_on_loopback_only_and_reset_keeps_the_app
         if (described := _describe(p)) and "streamlit" in described[1]
     ]
     assert len(xvfb_before) == 1 and app_before
-    with chromium_page() as page:
-        page.goto(f"http://127.0.0.1:{ports.app}")
-        page.get_by_role("button", name="Reset").click(timeout=60_000)
-        page.get_by_text("The desktop was restarted.").wait_for(timeout=60_000)
-        assert page.get_by_text("Claude Computer Use Demo").is_visible()
+    # The combined page stays open through it: its desktop view reconnects.
+    # (Wide enough that the app's 40% keeps its sidebar, and so Reset, open.)
+    with chromium_page(width=2400) as page:
+        page.goto(f"http://127.0.0.1:{ports.page}")
+        wait_for_desktop_view(page)
+        attempts_before = int(desktop_view_state(page)["attempts"])
+        app = page.frame_locator("#app")
+        app.get_by_role("button", name="Reset").click(timeout=60_000)
+        app.get_by_text("The desktop was restarted.").wait_for(timeout=60_000)
+        assert app.get_by_text("Claude Computer Use Demo").is_visible()
+        wait_for_desktop_view(page, after=attempts_before)
     xvfb_after = _children_named(process.pid, "Xvfb")
     assert len(xvfb_after) == 1 and xvfb_after != xvfb_before
     assert process.poll() is None, "the supervisor kept running"

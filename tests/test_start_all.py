@@ -52,9 +52,14 @@ def _env(tmp_path: Path, stubs: Path, **extra: str) -> dict[str, str]:
     shared_tmp = tmp_path / "tmp"
     shared_tmp.mkdir(exist_ok=True)
     shared_tmp.chmod(0o1777)
+    novnc = tmp_path / "novnc"  # noVNC's web folder, as Debian lays it out
+    (novnc / "core").mkdir(parents=True, exist_ok=True)
+    (novnc / "core" / "rfb.js").write_text("export default class RFB {}\n")
+    (novnc / "vnc.html").write_text("<title>noVNC</title>\n")
     env = {
         "PATH": f"{stubs}:{os.environ['PATH']}",
         "PYTHON": str(stubs / "python"),
+        "NOVNC_WEB": str(novnc),
         "TMPDIR": str(shared_tmp),
         "DISPLAY_NUM": DISPLAY_NUM,
         "HOME": str(tmp_path),
@@ -113,6 +118,37 @@ def test_by_default_every_service_listens_on_loopback_only(
     assert "--bind 127.0.0.1" in page
     assert "--server.address 127.0.0.1" in app
     assert "--client.showErrorDetails type" in app
+
+
+def test_novnc_is_served_with_the_desktop_view_beside_it(
+    tmp_path: Path, stack: subprocess.Popen[str]
+) -> None:
+    _, web_option, web, *_ = _calls(tmp_path)["websockify"][0].split()
+    assert web_option == "--web"
+    served = Path(web)
+    assert served.parent.stat().st_mode & 0o777 == 0o700, "in the private run folder"
+    view = ROOT / "image" / "novnc" / "desktop.html"
+    assert (served / "desktop.html").resolve() == view
+    rfb = (served / "core" / "rfb.js").read_text()
+    assert rfb.startswith("export default class RFB")
+    assert (served / "vnc.html").read_text() == "<title>noVNC</title>\n"
+    index = (ROOT / "image" / "static" / "index.html").read_text()
+    assert "/desktop.html`" in index and "vnc.html" not in index
+
+
+def test_without_novnc_the_stack_stops_with_a_clear_error(
+    tmp_path: Path, stubs: Path
+) -> None:
+    result = subprocess.run(
+        [str(ROOT / "image" / "start_all.sh")],
+        env=_env(tmp_path, stubs, NOVNC_WEB=str(tmp_path / "absent")),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert f"no noVNC in {tmp_path / 'absent'} (Debian package novnc)" in result.stderr
+    assert "websockify" not in _calls(tmp_path)
 
 
 def test_exposing_without_a_vnc_password_is_refused(

@@ -14,9 +14,11 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from PIL import Image
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.plugins.streamlit_app import chromium_page
 
@@ -68,6 +70,39 @@ def check_novnc_and_app(ports: StackPorts) -> None:
     assert health.status_code == 200
 
 
+def desktop_view_state(page: Any) -> dict[str, str]:
+    """What the combined page's desktop view says: its state, its message and
+    how many times it has connected or tried to (image/novnc/desktop.html)."""
+    frame = page.frame_locator("#desktop")
+    body = frame.locator("body")
+    return {
+        "state": body.get_attribute("data-state", timeout=5_000) or "",
+        "attempts": body.get_attribute("data-attempts", timeout=5_000) or "0",
+        "message": frame.locator("#message").inner_text(timeout=5_000),
+    }
+
+
+def wait_for_desktop_view(page: Any, seconds: float = 60, after: int = 0) -> None:
+    """Until the desktop view is connected (on an attempt later than `after`)
+    and shows the screen; fails with what the view says."""
+    deadline = time.monotonic() + seconds
+    state: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        try:
+            state = desktop_view_state(page)
+        except PlaywrightError:  # the frame is still loading
+            state = {}
+        if state.get("state") == "connected" and int(state["attempts"]) > after:
+            page.frame_locator("#desktop").locator("#screen canvas").first.wait_for(
+                timeout=10_000
+            )
+            return
+        page.wait_for_timeout(250)
+    raise AssertionError(
+        f"the desktop view did not connect in {seconds:.0f} s: {state}"
+    )
+
+
 def check_combined_page(ports: StackPorts, name: str) -> None:
     """The page loads in Chromium with both frames: the chat and the desktop."""
     ARTIFACTS.mkdir(exist_ok=True)
@@ -75,8 +110,10 @@ def check_combined_page(ports: StackPorts, name: str) -> None:
         page.goto(f"http://127.0.0.1:{ports.page}")
         app = page.frame_locator("#app")
         app.get_by_text("Claude Computer Use Demo").wait_for(timeout=60_000)
-        desktop = page.frame_locator("#desktop")
-        desktop.locator("canvas").first.wait_for(timeout=60_000)
+        try:
+            wait_for_desktop_view(page)
+        finally:
+            page.screenshot(path=str(ARTIFACTS / f"{name}-combined-page.png"))
         page.wait_for_timeout(1_500)
         page.screenshot(path=str(ARTIFACTS / f"{name}-combined-page.png"))
 

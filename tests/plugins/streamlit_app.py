@@ -95,14 +95,14 @@ def streamlit_app(
 
 
 @contextmanager
-def chromium_page() -> Iterator[Any]:
+def chromium_page(width: int = 1400, height: int = 1000) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
         )
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport={"width": width, "height": height})
         try:
             yield page
         finally:
