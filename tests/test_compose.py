@@ -120,7 +120,13 @@ def test_desktops_share_redis_keep_their_own_conversations_and_check_health() ->
         source, target = volume.split(":")
         assert target == "/home/computeruse/.anthropic"
         volumes.add(source)
-        assert "/_stcore/health" in service["healthcheck"]["test"][1]
+        health = service["healthcheck"]["test"][1]
+        ports = {
+            suffix: environment[variable] for variable, suffix in PORT_VARIABLES.items()
+        }
+        assert f"127.0.0.1:{ports['APP_PORT']}/_stcore/health" in health
+        assert f"127.0.0.1:{ports['NOVNC_PORT']}/desktop.html" in health
+        assert f"nc -z 127.0.0.1 {ports['VNC_PORT']}" in health
         assert "redis" in service["depends_on"]
     assert len(volumes) == len(DESKTOPS), "one volume per desktop"
     assert "redis-cli ping" in services["redis"]["healthcheck"]["test"][1]
