@@ -16,22 +16,13 @@ from typing import Any
 import pytest
 
 from tests.fake_api import free_port
-from tests.plugins.stack_checks import wait_for_port
+from tests.plugins.stack_checks import stop_process, wait_for_port
 from tests.plugins.streamlit_app import chromium_page
 from tests.plugins.xvfb import XvfbDisplay
 
 pytestmark = [pytest.mark.desktop, pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "pw-4862-view"
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:  # x11vnc can be slow to hear SIGTERM
-        process.kill()
-        process.wait(timeout=10)
 
 
 class VncServer:
@@ -70,7 +61,7 @@ class VncServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            _stop(self.process)
+            stop_process(self.process)
             self.process = None
 
 
@@ -105,7 +96,7 @@ def view(tmp_path: Path, xvfb_display: XvfbDisplay) -> Iterator[tuple[str, Any]]
     finally:
         for server in servers:
             server.stop()
-        _stop(proxy)
+        stop_process(proxy)
 
 
 def _state(page: Any) -> dict[str, str]:

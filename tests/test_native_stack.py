@@ -22,6 +22,7 @@ from tests.plugins.stack_checks import (
     check_vnc_handshake,
     check_x_display,
     desktop_view_state,
+    stop_process,
     wait_for_desktop_view,
     wait_for_port,
 )
@@ -231,9 +232,4 @@ def test_with_a_vnc_password_the_handshake_asks_for_it(
         assert 2 in offered and 1 not in offered, offered
         assert "pw-7531" not in " ".join(psutil.Process(server.pid).cmdline())
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # x11vnc can be slow to hear SIGTERM
-            server.kill()
-            server.wait(timeout=10)
+        stop_process(server)

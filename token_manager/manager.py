@@ -11,21 +11,20 @@ request that can never fit fails at once, also when a limit drops while it waits
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from .budgets import BUDGETS, RETRY_AFTER, Budget
 from .estimator import RequestEstimate, RequestEstimator
-from .headers import budget_headers, retry_after_seconds
 from .limits import RateLimits, RequestTooLargeError, check_fits
 from .meter import MeterMixin
 from .pool_state import PRIORITIES, Held, PoolState, Waiter
 from .pools import DEFAULT_POOL, cache_reads_count, rate_limit_pool
+from .server_feedback import ServerFeedbackMixin
 from .settings import read_settings
+from .settlement import SettlementMixin
 from .sizing import SizingMixin
 from .snapshot import Reservation
 from .stores import FallbackStore, MemoryStore, Store, Ticket
@@ -40,12 +39,13 @@ from .waiting import (
     wait_sync,
 )
 
-logger = logging.getLogger("token_manager")
 
-
-class TokenManager(SizingMixin, MeterMixin):
+class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin):
     """Paces requests under requests/min, input tokens/min and output tokens/min,
-    one set of windows per rate-limit pool (model class)."""
+    one set of windows per rate-limit pool (model class).
+
+    Admission (acquiring, the queues) is here; its other parts have modules of
+    their own: sizing, the meter, settlement and the server's feedback."""
 
     def __init__(
         self,
@@ -375,132 +375,6 @@ class TokenManager(SizingMixin, MeterMixin):
             else:
                 self._store.leave_shared(pool_name, waiter.ticket)
 
-    # ---- after the response ----------------------------------------------
-
-    def reconcile(self, reservation: Reservation, usage: Any) -> None:
-        """Charge what the request really cost; its window starts now.
-
-        `usage` None: the server counted it but we never learnt how much (a
-        broken stream): the reservation stays charged as reserved. Cache reads
-        are free unless the pool's class counts them; cache writes count."""
-        with self._lock:
-            held = self._held.pop(reservation.reservation_id, None)
-            if held is None:
-                return
-            now = self._clock()
-            if usage is None:
-                self._store.settle(held.handle, dict(held.handle.amounts), now)
-            else:
-                fresh = _usage_value(usage, "input_tokens")
-                written = _usage_value(usage, "cache_creation_input_tokens")
-                read = _usage_value(usage, "cache_read_input_tokens")
-                counted = (
-                    fresh
-                    + written
-                    + (read if cache_reads_count(reservation.pool) else 0)
-                )
-                self._store.settle(
-                    held.handle,
-                    {
-                        Budget.INPUT_TOKENS: counted,
-                        Budget.OUTPUT_TOKENS: _usage_value(usage, "output_tokens"),
-                    },
-                    now,
-                )
-                if held.estimate is not None:
-                    self._estimator.learn(
-                        held.estimate,
-                        input_tokens=fresh,
-                        cache_written=written,
-                        cache_read=read,
-                        now=now,
-                    )
-            self._wake_next(self._pool(reservation.pool))
-
-    def release(self, reservation: Reservation) -> None:
-        """Give back a reservation the server never counted (refused before it started)."""
-        with self._lock:
-            held = self._held.pop(reservation.reservation_id, None)
-            if held is None:
-                return
-            self._store.settle(
-                held.handle, {name: 0 for name in BUDGETS}, self._clock()
-            )
-            self._wake_next(self._pool(reservation.pool))
-
-    # ---- what the server says --------------------------------------------
-
-    def update_from_headers(
-        self, headers: Mapping[str, str] | Any, *, model: str | None = None
-    ) -> None:
-        """Learn limits and remaining budget from `anthropic-ratelimit-*` headers
-        for `model`'s pool; every waiter of that pool re-checks."""
-        pool_name = rate_limit_pool(model)
-        with self._lock:
-            pool = self._pool(pool_name)
-            now, wall = self._clock(), self._wall_clock()
-            window = self._configured.window_seconds
-            learned = False
-            for budget in BUDGETS:
-                said = budget_headers(headers, budget)
-                state = pool.server[budget]
-                if said.limit is not None:
-                    learned = learned or state.learned_limit != said.limit
-                    state.learned_limit = said.limit
-                if said.remaining is None:
-                    continue
-                state.remaining = said.remaining
-                server_limit = (
-                    state.learned_limit
-                    or self._limits_of(pool_name).by_budget()[budget]
-                )
-                if server_limit is None:
-                    continue
-                expires_in = window
-                if said.reset_at is not None:
-                    expires_in = min(window, max(0.0, said.reset_at - wall))
-                self._store.set_ceiling(
-                    pool_name,
-                    budget,
-                    max(0, server_limit - said.remaining),
-                    expires_in,
-                    window,
-                    now,
-                )
-            if learned:
-                self._store.record(
-                    pool_name, limits=self._limits_of(pool_name).by_budget()
-                )
-            # retry-after comes with 429s (and overloads): everyone waits it out.
-            retry_after = retry_after_seconds(headers)
-            if retry_after is not None:
-                self._pause(pool, retry_after, now)
-            pool.wake_all()
-
-    def pause(self, seconds: float, *, model: str | None = None) -> None:
-        """Hold every caller of `model`'s pool for `seconds` (a 429's retry-after)."""
-        with self._lock:
-            pool = self._pool(rate_limit_pool(model))
-            self._pause(pool, seconds, self._clock())
-            pool.wake_all()
-
-    @staticmethod
-    def _pause(pool: PoolState, seconds: float, now: float) -> None:
-        if pool.pause(seconds, now):
-            logger.info("rate limited by the API: every request waits %.1f s", seconds)
-
-    def observe_response(self, response: Any, *, model: str | None = None) -> None:
-        """An httpx response hook: every response, the SDK's retries included."""
-        headers = response.headers
-        self.update_from_headers(headers, model=model)
-        if getattr(response, "status_code", None) == 429:
-            pool = rate_limit_pool(model)
-            with self._lock:
-                self._pool(pool).rate_limited += 1
-                self._store.record(pool, rate_limited=1)
-            if retry_after_seconds(headers) is None:
-                self.pause(1.0, model=model)
-
     def reset(self) -> None:
         """Forget every charge and wait (tests, and the UI's reset)."""
         with self._lock:
@@ -517,8 +391,3 @@ def _checked_priority(priority: str) -> str:
             f"priority must be one of {', '.join(PRIORITIES)}, not {priority!r}"
         )
     return priority
-
-
-def _usage_value(usage: Any, name: str) -> int:
-    value = usage.get(name) if isinstance(usage, Mapping) else getattr(usage, name, 0)
-    return int(value or 0)

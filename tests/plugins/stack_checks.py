@@ -44,6 +44,16 @@ def wait_for_port(port: int, seconds: float = 120) -> None:
     raise AssertionError(f"nothing listens on port {port} after {seconds:.0f} s")
 
 
+def stop_process(process: subprocess.Popen[bytes], seconds: float = 10) -> None:
+    """SIGTERM, then SIGKILL after `seconds` (x11vnc can be slow to hear SIGTERM)."""
+    process.terminate()
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=seconds)
+
+
 def check_x_display(ports: StackPorts) -> None:
     result = subprocess.run(
         ["xdpyinfo", "-display", f":{ports.display}"],
