@@ -1,7 +1,10 @@
 """B1d: fairness across processes sharing one Redis pool, against one fake API.
 
 3 processes x 4 sessions, each session sending random-size requests through its
-process's TokenManager, all on one Redis pool, for `--windows` short windows.
+process's TokenManager, all on one Redis pool, for `--windows` windows of
+`--window` seconds (10 s, as B1: the time from a grant to its response's
+end holds budget idle, a cost of about that time over the window, which
+would dominate a 2 s window and is under 1% of the real 60 s one).
 Half-way through, one process is killed with SIGKILL. Reported: 429s, goodput
 (input tokens accepted per window over the limit, the first window left out),
 the ratio of most to fewest grants per surviving session, the longest wait for
@@ -41,8 +44,7 @@ from token_manager.window import DEFAULT_LEASE_SECONDS  # noqa: E402
 
 PROCESSES = 3
 SESSIONS = 4
-ITPM = 20_000
-WINDOW = 2.0
+INPUT_TOKENS_PER_SECOND = 10_000  # the limit is this times the window
 MAX_TOKENS = 64
 KILLED = 2  # the index of the process killed half-way
 STARTUP_SECONDS = 8.0
@@ -101,6 +103,7 @@ def child(
     fair: bool,
     start: float,
     until: float,
+    window: float,
 ) -> None:
     """One process: four sessions on one TokenManager sharing the Redis pool,
     from the wall-clock `start` (every process at once) to `until`."""
@@ -111,7 +114,8 @@ def child(
         lease_seconds=None if fair else DEFAULT_LEASE_SECONDS,
     )
     print(json.dumps({"instance": store.instance}), flush=True)
-    manager = TokenManager(RateLimits(1_000, ITPM, 100_000, WINDOW), storage=store)
+    limits = RateLimits(1_000, itpm(window), 100_000, window)
+    manager = TokenManager(limits, storage=store)
     figures = [{"grants": 0, "longest_wait": 0.0} for _ in range(SESSIONS)]
     seed = os.getpid()
     time.sleep(max(0.0, start - time.time()))
@@ -154,15 +158,19 @@ def in_flight(store: RedisStore, pool: str, instance: str) -> bool:
     )
 
 
-def run(fair: bool, redis_url: str, windows: int) -> dict[str, Any]:
+def itpm(window: float) -> int:
+    return round(INPUT_TOKENS_PER_SECOND * window)
+
+
+def run(fair: bool, redis_url: str, windows: int, window: float) -> dict[str, Any]:
     prefix = f"b1d-{'fair' if fair else 'polling'}-{os.getpid()}"
     observer = RedisStore(redis_url, prefix=prefix)
     with FakeAnthropicAPI(
-        itpm=ITPM, rpm=1_000, otpm=100_000, window_seconds=WINDOW
+        itpm=itpm(window), rpm=1_000, otpm=100_000, window_seconds=window
     ) as api:
         # Every process starts at once, after its imports (slow on a busy machine).
         wall_start = time.time() + STARTUP_SECONDS
-        wall_until = wall_start + windows * WINDOW
+        wall_until = wall_start + windows * window
         processes = [
             subprocess.Popen(
                 [
@@ -176,6 +184,7 @@ def run(fair: bool, redis_url: str, windows: int) -> dict[str, Any]:
                     "1" if fair else "0",
                     str(wall_start),
                     str(wall_until),
+                    str(window),
                 ],
                 stdout=subprocess.PIPE,
                 text=True,
@@ -188,9 +197,9 @@ def run(fair: bool, redis_url: str, windows: int) -> dict[str, Any]:
             assert process.stdout is not None
             instances.append(json.loads(process.stdout.readline())["instance"])
         started = time.monotonic() + (wall_start - time.time())
-        time.sleep(max(0.0, started + windows * WINDOW / 2 - time.monotonic()))
+        time.sleep(max(0.0, started + windows * window / 2 - time.monotonic()))
         # Killed while it holds a request in flight (and, with the queue, tickets).
-        deadline = time.monotonic() + WINDOW
+        deadline = time.monotonic() + window
         while time.monotonic() < deadline:
             if in_flight(observer, "default", instances[KILLED]):
                 break
@@ -199,7 +208,7 @@ def run(fair: bool, redis_url: str, windows: int) -> dict[str, Any]:
         killed_at = time.monotonic()
         freed: float | None = None
         latest = 0.0
-        while time.monotonic() < killed_at + 2 * WINDOW:
+        while time.monotonic() < killed_at + 2 * window:
             held, latest = held_by(observer, "default", instances[KILLED])
             if held == 0:
                 freed = time.monotonic() - killed_at
@@ -209,7 +218,7 @@ def run(fair: bool, redis_url: str, windows: int) -> dict[str, Any]:
             freed = time.monotonic() - killed_at + latest
         outputs = []
         for index, process in enumerate(processes):
-            out, _ = process.communicate(timeout=windows * WINDOW + 120)
+            out, _ = process.communicate(timeout=windows * window + 120)
             if index != KILLED:
                 outputs.append(json.loads(out.strip().splitlines()[-1]))
         stats = api.stats()
@@ -218,7 +227,7 @@ def run(fair: bool, redis_url: str, windows: int) -> dict[str, Any]:
         sum(
             tokens
             for at, tokens in stats["accepted"]
-            if started + index * WINDOW <= at < started + (index + 1) * WINDOW
+            if started + index * window <= at < started + (index + 1) * window
         )
         for index in range(windows)
     ]
@@ -226,27 +235,38 @@ def run(fair: bool, redis_url: str, windows: int) -> dict[str, Any]:
     grants = [figures["grants"] for figures in sessions]
     return {
         "rate_limited": stats["rate_limited"],
-        "goodput_ratio": round(statistics.mean(per_window[1:]) / ITPM, 3),
+        "goodput_ratio": round(statistics.mean(per_window[1:]) / itpm(window), 3),
         "grant_ratio": round(max(grants) / max(1, min(grants)), 3),
         "longest_wait_windows": round(
-            max(figures["longest_wait"] for figures in sessions) / WINDOW, 3
+            max(figures["longest_wait"] for figures in sessions) / window, 3
         ),
         "killed_process_freed_seconds": round(freed, 3),
     }
 
 
-def main(windows: int) -> dict[str, Any]:
+def main(windows: int, window: float) -> dict[str, Any]:
     with local_redis() as redis_url:
-        ours = run(True, redis_url, windows)
-        baseline = run(False, redis_url, windows)
+        ours = run(True, redis_url, windows, window)
+        baseline = run(False, redis_url, windows, window)
     return {"bench": "B1d", **ours, "baseline": baseline}
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        _, _, url, key, redis, prefix, fair, start, until = sys.argv
-        child(url, key, redis, prefix, fair == "1", float(start), float(until))
+        _, _, url, key, redis, prefix, fair, start, until, window = sys.argv
+        child(
+            url,
+            key,
+            redis,
+            prefix,
+            fair == "1",
+            float(start),
+            float(until),
+            float(window),
+        )
     else:
         parser = argparse.ArgumentParser(description=__doc__)
-        parser.add_argument("--windows", type=int, default=12)
-        print(json.dumps(main(parser.parse_args().windows)))
+        parser.add_argument("--windows", type=int, default=10)
+        parser.add_argument("--window", type=float, default=10.0)
+        arguments = parser.parse_args()
+        print(json.dumps(main(arguments.windows, arguments.window)))

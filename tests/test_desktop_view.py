@@ -155,10 +155,12 @@ def test_with_a_password_the_view_asks_refuses_a_wrong_one_and_remembers_the_rig
         page.fill("#password", "not-the-password")
         page.click("#password-form button")
         page.wait_for_function(
-            "() => document.getElementById('message').textContent.includes('refused')",
+            "() => document.body.dataset.state === 'password'"
+            " && document.getElementById('message').textContent"
+            ".includes('Enter it again')",
             timeout=30_000,
         )
-        _wait_for_state(page, "password")
+        assert "refused that password" in _state(page)["message"]
 
         page.fill("#password", PASSWORD)
         page.click("#password-form button")

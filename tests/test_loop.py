@@ -575,7 +575,9 @@ async def test_cached_turns_are_admitted_for_their_uncached_part(
     assert len(admitted) == 6
     for (estimate, reservation), usage in zip(admitted, usages, strict=True):
         assert estimate.pool == "opus-4"
-        assert reservation.input_tokens == estimate.uncached_tokens
+        assert reservation.input_tokens == (
+            estimate.uncached_tokens + estimate.margin_tokens
+        )
         # Never predicts more from the cache than the server then read.
         assert estimate.cached_tokens <= usage.cache_read_input_tokens
     # Opus 4.5+ caches from 4,096 tokens: the first prefixes are too short.

@@ -10,8 +10,9 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import struct
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
@@ -181,13 +182,20 @@ def tools_tokens(tools: Sequence[Any] | None) -> int:
     return total
 
 
+UNCALIBRATED_SPREAD = 0.25  # before any real count: Claude's tokenizer vs cl100k
+LEAST_SPREAD = 0.01
+RECENT_RATIOS = 16
+
+
 class Calibration:
-    """The ratio real/estimated tokens, learned as an exponential moving average."""
+    """The ratio real/estimated tokens, learned as an exponential moving average,
+    and how far recent requests strayed above it (`spread`)."""
 
     def __init__(self, ratio: float = 1.0, weight: float = 0.5) -> None:
         self.ratio = ratio
         self.weight = weight
         self.samples = 0
+        self._recent: deque[float] = deque(maxlen=RECENT_RATIOS)
 
     def learn(self, estimated_raw: int, real: int) -> None:
         if estimated_raw <= 0 or real <= 0:
@@ -201,9 +209,24 @@ class Calibration:
             else (1 - self.weight) * self.ratio + self.weight * observed
         )
         self.samples += 1
+        self._recent.append(observed)
 
     def apply(self, raw: int) -> int:
         return round(raw * self.ratio)
+
+    def spread(self) -> float:
+        """How much more than `apply` a count may really be, as a fraction: the
+        largest recent ratio over the learned one (at least 1%), or a wide
+        guess before the first real count. Admission reserves this on top of
+        the estimate while a request is in flight, since the server counts
+        the real tokens at once and the manager learns them only at the end."""
+        if not self._recent:
+            return UNCALIBRATED_SPREAD
+        return max(LEAST_SPREAD, max(self._recent) / self.ratio - 1)
+
+    def margin(self, raw: int) -> int:
+        """The reserve for `raw` estimated tokens (see `spread`)."""
+        return math.ceil(self.apply(raw) * self.spread())
 
 
 def _item_key(item: Any) -> str:

@@ -51,6 +51,9 @@ class RequestEstimate:
     pool: str = DEFAULT_POOL
     model: str | None = None
     detail: EstimateDetail | None = field(default=None, repr=False, compare=False)
+    # What the count of the part not yet measured may be short by: reserved
+    # on top while the request is in flight (`Calibration.spread`).
+    margin_tokens: int = 0
 
 
 @dataclass
@@ -121,7 +124,12 @@ class RequestEstimator:
             breakpoints,
             minimum,
         )
-        return RequestEstimate(total, cached, total - cached, pool, model, detail)
+        margin = self.calibration.margin(
+            raw_new if prefix_real is not None else raw_total
+        )
+        return RequestEstimate(
+            total, cached, total - cached, pool, model, detail, margin_tokens=margin
+        )
 
     def learn(
         self,

@@ -149,15 +149,21 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
     ) -> int:
         """What a request costs the input tokens/min budget: its predicted uncached
         part where cache reads are free and admission is cache-aware, else all of
-        it (a bare int is taken as all of it)."""
+        it, plus the estimate's margin (a bare int is taken as all of it)."""
         return self._input_charge(request, self._request_pool(request, model))
 
     def _input_charge(self, request: RequestEstimate | int, pool: str) -> int:
+        """The charge held while the request is in flight: the estimate plus its
+        margin, the margin never making a request that fits not fit."""
         if not isinstance(request, RequestEstimate):
             return max(0, int(request))
         if self.cache_aware_admission and not cache_reads_count(pool):
-            return max(0, request.uncached_tokens)
-        return max(0, request.total_tokens)
+            charge = max(0, request.uncached_tokens)
+        else:
+            charge = max(0, request.total_tokens)
+        limit = self._limits_of(pool).input_tokens_per_minute
+        with_margin = charge + max(0, request.margin_tokens)
+        return with_margin if limit is None else max(charge, min(with_margin, limit))
 
     def _amounts(
         self, request: RequestEstimate | int, output_tokens: int, pool: str
