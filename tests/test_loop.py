@@ -576,7 +576,7 @@ async def test_cached_turns_are_admitted_for_their_uncached_part(
     for (estimate, reservation), usage in zip(admitted, usages, strict=True):
         assert estimate.pool == "opus-4"
         assert reservation.input_tokens == (
-            estimate.uncached_tokens + estimate.margin_tokens
+            estimate.uncached_tokens + estimate.margin(estimate.uncached_tokens)
         )
         # Never predicts more from the cache than the server then read.
         assert estimate.cached_tokens <= usage.cache_read_input_tokens

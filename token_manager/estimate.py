@@ -10,7 +10,6 @@ import base64
 import binascii
 import hashlib
 import json
-import math
 import struct
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
@@ -223,10 +222,6 @@ class Calibration:
         if not self._recent:
             return UNCALIBRATED_SPREAD
         return max(LEAST_SPREAD, max(self._recent) / self.ratio - 1)
-
-    def margin(self, raw: int) -> int:
-        """The reserve for `raw` estimated tokens (see `spread`)."""
-        return math.ceil(self.apply(raw) * self.spread())
 
 
 def _item_key(item: Any) -> str:

@@ -8,6 +8,7 @@ Not locked: the manager holds its lock around calls; `now` comes in.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,9 +52,15 @@ class RequestEstimate:
     pool: str = DEFAULT_POOL
     model: str | None = None
     detail: EstimateDetail | None = field(default=None, repr=False, compare=False)
-    # What the count of the part not yet measured may be short by: reserved
-    # on top while the request is in flight (`Calibration.spread`).
-    margin_tokens: int = 0
+    # Of total_tokens, the part counted here (not yet measured by the server),
+    # and how much more than counted it may really be (`Calibration.spread`).
+    estimated_tokens: int = 0
+    count_spread: float = 0.0
+
+    def margin(self, charge: int) -> int:
+        """What `charge` tokens of this request may be short by: held on top
+        while the request is in flight. Only the estimated part is uncertain."""
+        return math.ceil(min(charge, self.estimated_tokens) * self.count_spread)
 
 
 @dataclass
@@ -124,11 +131,15 @@ class RequestEstimator:
             breakpoints,
             minimum,
         )
-        margin = self.calibration.margin(
-            raw_new if prefix_real is not None else raw_total
-        )
         return RequestEstimate(
-            total, cached, total - cached, pool, model, detail, margin_tokens=margin
+            total,
+            cached,
+            total - cached,
+            pool,
+            model,
+            detail,
+            estimated_tokens=total - (prefix_real or 0),
+            count_spread=self.calibration.spread(),
         )
 
     def learn(

@@ -162,7 +162,7 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
         else:
             charge = max(0, request.total_tokens)
         limit = self._limits_of(pool).input_tokens_per_minute
-        with_margin = charge + max(0, request.margin_tokens)
+        with_margin = charge + request.margin(charge)
         return with_margin if limit is None else max(charge, min(with_margin, limit))
 
     def _amounts(

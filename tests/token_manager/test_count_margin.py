@@ -9,6 +9,7 @@ plus `Calibration.spread()` of it until reconcile, which charges the real count.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -34,9 +35,6 @@ def test_the_spread_is_wide_before_any_count_then_what_recent_counts_show() -> N
     for ratio in RATIOS:
         calibration.learn(1_000, round(1_000 * ratio))
     assert calibration.spread() == pytest.approx(1.17 / calibration.ratio - 1)
-    assert calibration.margin(1_000) == pytest.approx(
-        calibration.apply(1_000) * calibration.spread(), abs=1
-    )
 
 
 def _message(number: int, words: int) -> list[dict[str, Any]]:
@@ -75,12 +73,11 @@ async def test_the_margin_is_charged_only_in_flight() -> None:
     clock = FakeTime()
     tm = TokenManager(RateLimits(None, 100_000, None, 60.0), clock=clock, waiting=clock)
     estimate = tm.estimate_request(messages=_message(1, 2_000))
-    assert estimate.margin_tokens == pytest.approx(
-        estimate.total_tokens * UNCALIBRATED_SPREAD, abs=1
-    )
+    margin = estimate.margin(estimate.total_tokens)
+    assert margin == pytest.approx(estimate.total_tokens * UNCALIBRATED_SPREAD, abs=1)
     reservation = await tm.acquire(estimate, 100)
     in_flight = tm.snapshot().budgets["input_tokens"].used
-    assert in_flight == estimate.total_tokens + estimate.margin_tokens
+    assert in_flight == estimate.total_tokens + margin
     tm.reconcile(reservation, {"input_tokens": 2_100, "output_tokens": 10})
     assert tm.snapshot().budgets["input_tokens"].used == 2_100
 
@@ -89,8 +86,25 @@ async def test_the_margin_never_makes_a_request_that_fits_too_large() -> None:
     clock = FakeTime()
     tm = TokenManager(RateLimits(None, 10_000, None, 60.0), clock=clock, waiting=clock)
     estimate = tm.estimate_request(messages=_message(1, 9_000))
-    assert (
-        estimate.total_tokens < 10_000 < estimate.total_tokens + estimate.margin_tokens
-    )
+    total = estimate.total_tokens
+    assert total < 10_000 < total + estimate.margin(total)
     reservation = await tm.acquire(estimate, 100)
     assert reservation.input_tokens == 10_000, "held up to the limit, not refused"
+
+
+async def test_only_the_part_not_yet_measured_carries_a_margin() -> None:
+    clock = FakeTime()
+    tm = TokenManager(RateLimits(None, 100_000, None, 60.0), clock=clock, waiting=clock)
+    first = _message(1, 3_000)
+    _, real = await _served(tm, 1, 3_000, 1.17)
+    later = [
+        *first,
+        {"role": "assistant", "content": "done"},
+        {"role": "user", "content": "and now " + "word " * 200},
+    ]
+    estimate = tm.estimate_request(messages=later)
+    assert estimate.detail is not None and estimate.detail.prefix_real == real
+    assert estimate.estimated_tokens == estimate.total_tokens - real
+    margin = estimate.margin(estimate.total_tokens)
+    assert margin == math.ceil(estimate.estimated_tokens * LEAST_SPREAD)
+    assert margin < 0.002 * estimate.total_tokens, "the measured prefix is exact"

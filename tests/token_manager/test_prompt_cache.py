@@ -147,11 +147,11 @@ async def test_admission_charges_only_the_predicted_uncached_part() -> None:
     tm, server = manager(clock), Server()
     first, charged = await server.serve(tm, 3, "claude-sonnet-4-5", cached=False)
     assert first.cached_tokens == 0
-    assert charged == first.total_tokens + first.margin_tokens
+    assert charged == first.total_tokens + first.margin(first.total_tokens)
     clock.advance(5.0)
     second, charged = await server.serve(tm, 4, "claude-sonnet-4-5", cached=True)
     assert second.cached_tokens > 0.8 * first.total_tokens
-    assert charged == second.uncached_tokens + second.margin_tokens
+    assert charged == second.uncached_tokens + second.margin(second.uncached_tokens)
     assert charged < 0.3 * second.total_tokens
     assert second.uncached_tokens + second.cached_tokens == second.total_tokens
     # What the context budget asks before building a view: the same charge.
@@ -165,7 +165,7 @@ async def test_without_cache_aware_admission_the_whole_request_is_charged() -> N
     clock.advance(61.0)
     second, charged = await server.serve(tm, 4, "claude-sonnet-4-5", cached=True)
     assert second.cached_tokens > 0, "the prediction is still made"
-    assert charged == second.total_tokens + second.margin_tokens
+    assert charged == second.total_tokens + second.margin(second.total_tokens)
     assert tm.input_charge(second) == charged, "the context budget is told so too"
 
 
@@ -176,7 +176,7 @@ async def test_an_older_class_that_counts_cache_reads_is_charged_in_full() -> No
     await server.serve(tm, 3, model, cached=False)
     clock.advance(61.0)
     second, charged = await server.serve(tm, 4, model, cached=True)
-    assert charged == second.total_tokens + second.margin_tokens
+    assert charged == second.total_tokens + second.margin(second.total_tokens)
     assert tm.input_charge(second, model=model) == charged
     assert (
         tm.snapshot(model=model).budgets["input_tokens"].used == second.total_tokens
@@ -191,4 +191,4 @@ async def test_a_prefix_too_short_for_the_model_is_charged_in_full() -> None:
     assert first.total_tokens < 4_096
     second, charged = await server.serve(tm, 4, model, cached=False)
     assert second.cached_tokens == 0
-    assert charged == second.total_tokens + second.margin_tokens
+    assert charged == second.total_tokens + second.margin(second.total_tokens)
