@@ -1,8 +1,11 @@
-"""B4: how close `estimate_input_tokens` comes to the server's count, turn by turn.
+"""B4: how close `estimate_request` comes to the server's count, turn by turn.
 
 A multi-turn computer-use conversation (text, bash output, screenshots) is sent
 to the fake API, whose tokenizer differs from cl100k by a factor and per-block
-overheads the estimator does not know. Baseline: the raw local count, uncalibrated.
+overheads the estimator does not know. The manager learns from each response:
+the calibrated ratio and the conversation's measured prefix. Also reported:
+the share of turns whose in-flight charge (estimate plus margin) covered the
+server's count. Baseline: the raw local count, uncalibrated.
 One JSON line.
 """
 
@@ -27,6 +30,8 @@ from computer_use_demo.request import system_prompt
 from tests.fake_api import FakeAnthropicAPI
 from token_manager import RateLimits, TokenManager
 from token_manager.estimate import MessageCounter, system_tokens, tools_tokens
+
+MODEL = "claude-opus-4-8"
 
 TOOLS: list[dict[str, Any]] = [
     {
@@ -72,11 +77,12 @@ def main(turns: int) -> dict[str, Any]:
     counter = MessageCounter()
     ours: list[float] = []
     baseline: list[float] = []
+    covered: list[bool] = []
     with FakeAnthropicAPI() as api:
         client = anthropic.Anthropic(api_key=api.api_key, base_url=api.base_url)
         for turn in range(turns):
-            estimate = manager.estimate_input_tokens(
-                system=system, messages=messages, tools=TOOLS
+            estimate = manager.estimate_request(
+                system=system, messages=messages, tools=TOOLS, model=MODEL
             )
             raw = (
                 system_tokens(system)
@@ -85,17 +91,23 @@ def main(turns: int) -> dict[str, Any]:
             )
             reservation = manager.acquire_sync(estimate, 64)
             response = client.beta.messages.create(
-                model="claude-opus-4-8",
+                model=MODEL,
                 max_tokens=64,
                 system=system,
                 messages=messages,
                 tools=TOOLS,  # type: ignore[arg-type]
             )
-            real = response.usage.input_tokens
-            manager.reconcile(reservation, response.usage)
+            usage = response.usage
+            real = (
+                usage.input_tokens
+                + (usage.cache_creation_input_tokens or 0)
+                + (usage.cache_read_input_tokens or 0)
+            )
+            manager.reconcile(reservation, usage)
             if turn >= 1:
-                ours.append(abs(estimate - real) / real)
+                ours.append(abs(estimate.total_tokens - real) / real)
                 baseline.append(abs(raw - real) / real)
+                covered.append(reservation.input_tokens >= real)
             tool_id = f"toolu_b4_{turn}"
             use_screen = turn % 2 == 0
             messages.append(
@@ -155,6 +167,7 @@ def main(turns: int) -> dict[str, Any]:
         "median_error": round(statistics.median(ours), 4),
         "max_error": round(max(ours), 4),
         "calibration_ratio": round(manager.calibration_ratio, 3),
+        "in_flight_covered_share": round(sum(covered) / len(covered), 3),
         "baseline": {
             "name": "raw cl100k count, uncalibrated",
             "median_error": round(statistics.median(baseline), 4),

@@ -181,7 +181,8 @@ def tools_tokens(tools: Sequence[Any] | None) -> int:
     return total
 
 
-UNCALIBRATED_SPREAD = 0.25  # before any real count: Claude's tokenizer vs cl100k
+UNCALIBRATED_SPREAD = 0.25  # before a few real counts: Claude's tokenizer vs cl100k
+SAMPLES_FOR_SPREAD = 4
 LEAST_SPREAD = 0.01
 RECENT_RATIOS = 16
 
@@ -216,10 +217,10 @@ class Calibration:
     def spread(self) -> float:
         """How much more than `apply` a count may really be, as a fraction: the
         largest recent ratio over the learned one (at least 1%), or a wide
-        guess before the first real count. Admission reserves this on top of
+        guess before a few real counts. Admission reserves this on top of
         the estimate while a request is in flight, since the server counts
         the real tokens at once and the manager learns them only at the end."""
-        if not self._recent:
+        if len(self._recent) < SAMPLES_FOR_SPREAD:
             return UNCALIBRATED_SPREAD
         return max(LEAST_SPREAD, max(self._recent) / self.ratio - 1)
 

@@ -26,6 +26,7 @@ from .pools import DEFAULT_POOL, min_cacheable_tokens, rate_limit_pool
 from .prompt_cache import Breakpoint, PromptCacheModel, ttl_seconds
 
 MAX_CONVERSATIONS_TRACKED = 32
+FRAMING_SLACK_TOKENS = 32
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,11 @@ class RequestEstimate:
 
     def margin(self, charge: int) -> int:
         """What `charge` tokens of this request may be short by: held on top
-        while the request is in flight. Only the estimated part is uncertain."""
-        return math.ceil(min(charge, self.estimated_tokens) * self.count_spread)
+        while the request is in flight. Only the estimated part is uncertain;
+        a few tokens more cover the server's framing of small parts, whose
+        ratio runs above that of the larger ones the spread was learnt on."""
+        part = max(0, min(charge, self.estimated_tokens))
+        return math.ceil(part * self.count_spread) + min(part, FRAMING_SLACK_TOKENS)
 
 
 @dataclass

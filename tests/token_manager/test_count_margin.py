@@ -18,9 +18,11 @@ from tests.token_manager.fake_time import FakeTime
 from token_manager import RateLimits, TokenManager
 from token_manager.estimate import (
     LEAST_SPREAD,
+    SAMPLES_FOR_SPREAD,
     UNCALIBRATED_SPREAD,
     Calibration,
 )
+from token_manager.estimator import FRAMING_SLACK_TOKENS
 
 RATIOS = (1.0, 1.1, 1.0, 1.1, 1.0, 1.1)  # what the server's counts were, over ours
 
@@ -28,8 +30,10 @@ RATIOS = (1.0, 1.1, 1.0, 1.1, 1.0, 1.1)  # what the server's counts were, over o
 def test_the_spread_is_wide_before_any_count_then_what_recent_counts_show() -> None:
     calibration = Calibration()
     assert calibration.spread() == UNCALIBRATED_SPREAD
-    for _ in range(4):
+    for _ in range(SAMPLES_FOR_SPREAD - 1):
         calibration.learn(1_000, 1_170)
+    assert calibration.spread() == UNCALIBRATED_SPREAD, "too few counts to tell"
+    calibration.learn(1_000, 1_170)
     assert calibration.ratio == pytest.approx(1.17)
     assert calibration.spread() == LEAST_SPREAD, "steady counts: the floor"
     for ratio in RATIOS:
@@ -66,7 +70,7 @@ async def test_a_request_in_flight_holds_at_least_what_the_server_counts() -> No
     for number, words in enumerate((300, 900, 1_500), start=len(RATIOS)):
         held, real = await _served(tm, number, words, max(RATIOS))
         assert held >= real
-        assert held - real <= 0.02 * real, "the margin is what the counts show"
+        assert held - real <= 0.02 * real + FRAMING_SLACK_TOKENS, "no more than that"
 
 
 async def test_the_margin_is_charged_only_in_flight() -> None:
@@ -74,7 +78,9 @@ async def test_the_margin_is_charged_only_in_flight() -> None:
     tm = TokenManager(RateLimits(None, 100_000, None, 60.0), clock=clock, waiting=clock)
     estimate = tm.estimate_request(messages=_message(1, 2_000))
     margin = estimate.margin(estimate.total_tokens)
-    assert margin == pytest.approx(estimate.total_tokens * UNCALIBRATED_SPREAD, abs=1)
+    assert margin == pytest.approx(
+        estimate.total_tokens * UNCALIBRATED_SPREAD + FRAMING_SLACK_TOKENS, abs=1
+    )
     reservation = await tm.acquire(estimate, 100)
     in_flight = tm.snapshot().budgets["input_tokens"].used
     assert in_flight == estimate.total_tokens + margin
@@ -106,5 +112,8 @@ async def test_only_the_part_not_yet_measured_carries_a_margin() -> None:
     assert estimate.detail is not None and estimate.detail.prefix_real == real
     assert estimate.estimated_tokens == estimate.total_tokens - real
     margin = estimate.margin(estimate.total_tokens)
-    assert margin == math.ceil(estimate.estimated_tokens * LEAST_SPREAD)
-    assert margin < 0.002 * estimate.total_tokens, "the measured prefix is exact"
+    assert margin == (
+        math.ceil(estimate.estimated_tokens * UNCALIBRATED_SPREAD)
+        + FRAMING_SLACK_TOKENS
+    )
+    assert margin < 0.03 * estimate.total_tokens, "the measured prefix is exact"
