@@ -148,12 +148,7 @@ async def run(
             *(agent(api, manager, seed, until, counts) for seed in range(agents))
         )
         stats = api.stats()
-    per_window: list[int] = []
-    for index in range(windows):
-        low, high = started + index * window, started + (index + 1) * window
-        per_window.append(
-            sum(tokens for at, tokens in stats["accepted"] if low <= at < high)
-        )
+    per_window = accepted_per_window(stats["accepted"], started, window, windows)
     steady = per_window[1:]  # the first window starts with a full bucket
     return {
         "goodput_ratio": round(statistics.mean(steady) / ITPM, 3),
@@ -162,6 +157,21 @@ async def run(
         "requests_ok": counts["ok"],
         "requests_given_up": counts["gave_up"],
     }
+
+
+def accepted_per_window(
+    accepted: list[tuple[float, int]], started: float, window: float, windows: int
+) -> list[int]:
+    """The input tokens the fake API accepted in each window from `started`
+    (its `stats()["accepted"]`: one (monotonic time, tokens) per request)."""
+    return [
+        sum(
+            tokens
+            for at, tokens in accepted
+            if started + index * window <= at < started + (index + 1) * window
+        )
+        for index in range(windows)
+    ]
 
 
 async def main(

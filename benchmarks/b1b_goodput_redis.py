@@ -20,7 +20,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.b1_goodput import ITPM, WINDOW, agent  # noqa: E402
+from benchmarks.b1_goodput import (  # noqa: E402
+    ITPM,
+    WINDOW,
+    accepted_per_window,
+    agent,
+)
 from tests.fake_api import FakeAnthropicAPI  # noqa: E402
 from tests.plugins.redis_server import local_redis  # noqa: E402
 from token_manager import RateLimits, TokenManager  # noqa: E402
@@ -84,14 +89,7 @@ def run(shared: bool, redis_url: str, windows: int) -> dict[str, float | int]:
         for process in processes:
             process.communicate(timeout=windows * WINDOW + 120)
         stats = api.stats()
-    per_window = [
-        sum(
-            tokens
-            for at, tokens in stats["accepted"]
-            if started + index * WINDOW <= at < started + (index + 1) * WINDOW
-        )
-        for index in range(windows)
-    ]
+    per_window = accepted_per_window(stats["accepted"], started, WINDOW, windows)
     steady = per_window[1:]
     return {
         "goodput_ratio": round(statistics.mean(steady) / ITPM, 3),

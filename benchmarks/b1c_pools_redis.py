@@ -29,7 +29,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.b1_goodput import ITPM, WINDOW, agent  # noqa: E402
+from benchmarks.b1_goodput import (  # noqa: E402
+    ITPM,
+    WINDOW,
+    accepted_per_window,
+    agent,
+)
 from tests.fake_api import FakeAnthropicAPI  # noqa: E402
 from tests.plugins.redis_server import local_redis  # noqa: E402
 from token_manager import TokenManager  # noqa: E402
@@ -140,14 +145,9 @@ def run(
     pools: dict[str, Any] = {}
     for pool in MODELS:
         class_stats = stats["by_class"].get(pool, {"accepted": [], "rate_limited": 0})
-        per_window = [
-            sum(
-                tokens
-                for at, tokens in class_stats["accepted"]
-                if started + index * window <= at < started + (index + 1) * window
-            )
-            for index in range(windows)
-        ]
+        per_window = accepted_per_window(
+            class_stats["accepted"], started, window, windows
+        )
         steady = per_window[1:]  # the first window starts with a full bucket
         pools[pool] = {
             "goodput_ratio": round(statistics.mean(steady) / ITPM, 3),

@@ -36,6 +36,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.b1_goodput import accepted_per_window  # noqa: E402
 from tests.fake_api import FakeAnthropicAPI  # noqa: E402
 from tests.plugins.redis_server import local_redis  # noqa: E402
 from token_manager import RateLimits, TokenManager  # noqa: E402
@@ -223,14 +224,7 @@ def run(fair: bool, redis_url: str, windows: int, window: float) -> dict[str, An
                 outputs.append(json.loads(out.strip().splitlines()[-1]))
         stats = api.stats()
     observer.close()
-    per_window = [
-        sum(
-            tokens
-            for at, tokens in stats["accepted"]
-            if started + index * window <= at < started + (index + 1) * window
-        )
-        for index in range(windows)
-    ]
+    per_window = accepted_per_window(stats["accepted"], started, window, windows)
     sessions = [figures for output in outputs for figures in output["sessions"]]
     grants = [figures["grants"] for figures in sessions]
     return {
