@@ -77,16 +77,34 @@ def _calls(tmp_path: Path) -> dict[str, list[str]]:
     return found
 
 
-@pytest.fixture
-def stack(tmp_path: Path, stubs: Path) -> Iterator[subprocess.Popen[str]]:
-    process = subprocess.Popen(
+def _launch(tmp_path: Path, stubs: Path, **extra: str) -> subprocess.Popen[str]:
+    """start_all.sh in its own session, with the stubs; its output in a pipe."""
+    return subprocess.Popen(
         [str(ROOT / "image" / "start_all.sh")],
-        env=_env(tmp_path, stubs),
+        env=_env(tmp_path, stubs, **extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
     )
+
+
+def _run_until_refused(
+    tmp_path: Path, stubs: Path, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    """start_all.sh where it must stop at once: its exit status and output."""
+    return subprocess.run(
+        [str(ROOT / "image" / "start_all.sh")],
+        env=_env(tmp_path, stubs, **extra),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+@pytest.fixture
+def stack(tmp_path: Path, stubs: Path) -> Iterator[subprocess.Popen[str]]:
+    process = _launch(tmp_path, stubs)
     try:
         _wait_for(lambda: len(_calls(tmp_path).get("python", [])) == 2)
         time.sleep(0.5)
@@ -139,13 +157,7 @@ def test_novnc_is_served_with_the_desktop_view_beside_it(
 def test_without_novnc_the_stack_stops_with_a_clear_error(
     tmp_path: Path, stubs: Path
 ) -> None:
-    result = subprocess.run(
-        [str(ROOT / "image" / "start_all.sh")],
-        env=_env(tmp_path, stubs, NOVNC_WEB=str(tmp_path / "absent")),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = _run_until_refused(tmp_path, stubs, NOVNC_WEB=str(tmp_path / "absent"))
     assert result.returncode == 1
     assert f"no noVNC in {tmp_path / 'absent'} (Debian package novnc)" in result.stderr
     assert "websockify" not in _calls(tmp_path)
@@ -154,13 +166,7 @@ def test_without_novnc_the_stack_stops_with_a_clear_error(
 def test_exposing_without_a_vnc_password_is_refused(
     tmp_path: Path, stubs: Path
 ) -> None:
-    result = subprocess.run(
-        [str(ROOT / "image" / "start_all.sh")],
-        env=_env(tmp_path, stubs, BIND_ADDRESS="0.0.0.0"),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = _run_until_refused(tmp_path, stubs, BIND_ADDRESS="0.0.0.0")
     assert result.returncode == 1
     assert "set VNC_PASSWORD" in result.stderr
     assert "Xvfb" not in _calls(tmp_path), "nothing was started"
@@ -199,14 +205,7 @@ def test_a_planted_log_folder_link_is_not_followed(tmp_path: Path, stubs: Path) 
     planted.symlink_to(victim)
     if os.getuid() == 0:
         os.lchown(planted, 65534, 65534)
-    process = subprocess.Popen(
-        [str(ROOT / "image" / "start_all.sh")],
-        env=_env(tmp_path, stubs),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    process = _launch(tmp_path, stubs)
     try:
         _wait_for(lambda: len(_calls(tmp_path).get("python", [])) == 2)
     finally:
