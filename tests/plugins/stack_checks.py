@@ -120,12 +120,14 @@ def check_combined_page(ports: StackPorts, name: str) -> None:
         page.goto(f"http://127.0.0.1:{ports.page}")
         app = page.frame_locator("#app")
         app.get_by_text("Claude Computer Use Demo").wait_for(timeout=60_000)
+        screenshot = ARTIFACTS / f"{name}-combined-page.png"
         try:
             wait_for_desktop_view(page)
-        finally:
-            page.screenshot(path=str(ARTIFACTS / f"{name}-combined-page.png"))
+        except AssertionError:
+            page.screenshot(path=str(screenshot))  # what the view showed instead
+            raise
         page.wait_for_timeout(1_500)
-        page.screenshot(path=str(ARTIFACTS / f"{name}-combined-page.png"))
+        page.screenshot(path=str(screenshot))
 
 
 def check_computer_tool_screenshot(
