@@ -26,7 +26,7 @@ from benchmarks.b1_goodput import (  # noqa: E402
     accepted_per_window,
     agent,
 )
-from tests.fake_api import FakeAnthropicAPI  # noqa: E402
+from fake_anthropic import FakeAnthropicAPI  # noqa: E402
 from tests.plugins.redis_server import local_redis  # noqa: E402
 from token_manager import RateLimits, TokenManager  # noqa: E402
 from token_manager.stores import RedisStore  # noqa: E402

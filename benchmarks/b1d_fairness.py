@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.b1_goodput import accepted_per_window  # noqa: E402
-from tests.fake_api import FakeAnthropicAPI  # noqa: E402
+from fake_anthropic import FakeAnthropicAPI  # noqa: E402
 from tests.plugins.redis_server import local_redis  # noqa: E402
 from token_manager import RateLimits, TokenManager  # noqa: E402
 from token_manager.stores import RedisStore  # noqa: E402

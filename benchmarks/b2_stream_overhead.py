@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import anthropic
 
 from computer_use_demo.streaming import StreamEvent, StreamRouter, TextDelta
-from tests.fake_api import FakeAnthropicAPI
+from fake_anthropic import FakeAnthropicAPI
 
 REQUEST = {
     "model": "claude-opus-4-8",

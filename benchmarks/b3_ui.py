@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import anthropic
 
-from tests.fake_api import FakeAnthropicAPI
+from fake_anthropic import FakeAnthropicAPI
 from tests.plugins.streamlit_app import chromium_page, send_prompt, streamlit_app
 
 # Counts DOM mutations inside the newest assistant message and when its text changed.

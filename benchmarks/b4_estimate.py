@@ -27,7 +27,7 @@ import anthropic
 from PIL import Image
 
 from computer_use_demo.request import system_prompt
-from tests.fake_api import FakeAnthropicAPI
+from fake_anthropic import FakeAnthropicAPI
 from token_manager import RateLimits, TokenManager
 from token_manager.estimate import MessageCounter, system_tokens, tools_tokens
 

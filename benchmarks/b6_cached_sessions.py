@@ -54,9 +54,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from computer_use_demo.loop import APIProvider, sampling_loop
 from computer_use_demo.status import LoopStatus
-from tests.fake_api import FakeAnthropicAPI
-from tests.fake_api.counting import TokenCounter
-from tests.fake_api.prompt_cache import prompt_blocks
+from fake_anthropic import FakeAnthropicAPI
+from fake_anthropic.counting import TokenCounter
+from fake_anthropic.prompt_cache import prompt_blocks
 from token_manager import RateLimits, TokenManager
 
 MODEL = "claude-sonnet-4-6"

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 import anthropic  # noqa: E402
 
 from benchmarks.hardening import hardening_figures  # noqa: E402
-from tests.fake_api import FakeAnthropicAPI  # noqa: E402
+from fake_anthropic import FakeAnthropicAPI  # noqa: E402
 
 FIGURES = ROOT / "artifacts" / "reliability-figures.json"
 API_FAULTS: dict[str, dict[str, Any]] = {

@@ -17,7 +17,7 @@ import pytest
 
 from computer_use_demo import storage
 from computer_use_demo.conversation import validate_conversation
-from tests.fake_api import FakeAnthropicAPI
+from fake_anthropic import FakeAnthropicAPI
 from tests.plugins.screen import SCREEN_ENV
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -26,7 +26,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.fake_api import free_port
+from fake_anthropic import free_port
 from tests.plugins.stack_checks import ARTIFACTS, StackPorts, check_combined_page
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.fake_api import free_port
+from fake_anthropic import free_port
 from tests.plugins.stack_checks import stop_process, wait_for_port
 from tests.plugins.streamlit_app import chromium_page
 from tests.plugins.xvfb import XvfbDisplay

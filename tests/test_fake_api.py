@@ -14,9 +14,9 @@ import httpx
 import httpx2
 import pytest
 
-from tests.fake_api import FakeAnthropicAPI
-from tests.fake_api.buckets import Bucket, OrganisationLimits
-from tests.fake_api.model_classes import (
+from fake_anthropic import FakeAnthropicAPI
+from fake_anthropic.buckets import Bucket, OrganisationLimits
+from fake_anthropic.model_classes import (
     cache_reads_count_toward_itpm,
     min_cacheable_tokens,
     model_class,
@@ -794,7 +794,7 @@ def test_the_command_line_server_takes_latency_and_class_limits() -> None:
     command = [
         sys.executable,
         "-m",
-        "tests.fake_api",
+        "fake_anthropic",
         "--latency",
         "0.4",
         "--rpm",

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.fake_api import free_port
+from fake_anthropic import free_port
 from tests.plugins.stack_checks import (
     ARTIFACTS,
     StackPorts,

@@ -29,8 +29,8 @@ from computer_use_demo.streaming import (
     ToolInputDelta,
 )
 from computer_use_demo.tools import ToolResult
-from tests.fake_api import FakeAnthropicAPI
-from tests.fake_api.validation import APIError, check_conversation
+from fake_anthropic import FakeAnthropicAPI
+from fake_anthropic.validation import APIError, check_conversation
 from token_manager import RateLimits, TokenManager
 
 # The tools are built from the screen variables; no display stands behind them.

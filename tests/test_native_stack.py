@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.fake_api import free_port
+from fake_anthropic import free_port
 from tests.plugins.stack_checks import (
     StackPorts,
     check_combined_page,

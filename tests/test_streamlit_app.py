@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from computer_use_demo import storage
 from computer_use_demo.conversation import validate_conversation
-from tests.fake_api import FakeAnthropicAPI
+from fake_anthropic import FakeAnthropicAPI
 from token_manager import token_manager
 
 APP = str(Path(__file__).resolve().parents[1] / "computer_use_demo" / "streamlit.py")

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page
 
 from computer_use_demo.conversation import validate_conversation
-from tests.fake_api import FakeAnthropicAPI
+from fake_anthropic import FakeAnthropicAPI
 from tests.plugins.streamlit_app import (
     RECORD_RENDERS,
     chromium_page,

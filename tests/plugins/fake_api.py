@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.fake_api import FakeAnthropicAPI
+from fake_anthropic import FakeAnthropicAPI
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

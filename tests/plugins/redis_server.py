@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_api import free_port
+from fake_anthropic import free_port
 
 
 class RedisProcess:

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from tests.fake_api import FakeAnthropicAPI, free_port
+from fake_anthropic import FakeAnthropicAPI, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = [

@@ -16,7 +16,7 @@ import pytest
 from computer_use_demo import storage
 from computer_use_demo.status import LoopStatus
 from computer_use_demo.streaming import StreamEvent
-from tests.fake_api import FakeAnthropicAPI
+from fake_anthropic import FakeAnthropicAPI
 from tests.plugins.screen import SCREEN_ENV
 from tests.reliability.agent import run_agent
 

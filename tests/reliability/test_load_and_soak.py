@@ -16,7 +16,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.fake_api import FakeAnthropicAPI, free_port
+from fake_anthropic import FakeAnthropicAPI, free_port
 from tests.plugins.stack_checks import wait_for_port
 from tests.reliability.agent import run_agent
 from token_manager import RateLimits, TokenManager
@@ -102,7 +102,7 @@ async def test_a_thousand_turn_session_stays_flat(
         [
             sys.executable,
             "-m",
-            "tests.fake_api",
+            "fake_anthropic",
             "--port",
             str(port),
             "--script",

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from computer_use_demo.ui.http_log import ExchangeLog
-from tests.fake_api import FakeAnthropicAPI
+from fake_anthropic import FakeAnthropicAPI
 from tests.reliability.agent import run_agent
 
 pytestmark = pytest.mark.reliability

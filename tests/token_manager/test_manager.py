@@ -348,7 +348,7 @@ def test_a_million_acquisitions_stay_bounded_in_memory_and_time() -> None:
 async def test_the_server_count_is_available_as_an_option() -> None:
     import anthropic
 
-    from tests.fake_api import FakeAnthropicAPI
+    from fake_anthropic import FakeAnthropicAPI
 
     messages = [{"role": "user", "content": "how many tokens is this?"}]
     with FakeAnthropicAPI() as api:

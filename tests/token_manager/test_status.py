@@ -116,7 +116,7 @@ def test_without_redis_it_says_it_sees_only_this_process() -> None:
 
 
 def test_an_unreachable_redis_is_said_and_its_password_never_shown() -> None:
-    from tests.fake_api import free_port
+    from fake_anthropic import free_port
 
     url = f"redis://operator:hunter2@127.0.0.1:{free_port()}/0"
     env = environment(url)

@@ -1,4 +1,4 @@
-"""`python -m tests.fake_api --port PORT [--rpm N] [--itpm N] [--otpm N] [--window-seconds S]
+"""`python -m fake_anthropic --port PORT [--rpm N] [--itpm N] [--otpm N] [--window-seconds S]
 [--latency S] [--class-limits JSON] [--script FILE]`.
 
 Limits apply to each model class on its own (Opus 4.x, Sonnet 4.x, Haiku 4.5,
@@ -16,7 +16,7 @@ from .server import FakeAnthropicAPI, free_port, run_blocking
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.fake_api", description=__doc__
+        prog="python -m fake_anthropic", description=__doc__
     )
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--rpm", type=int)

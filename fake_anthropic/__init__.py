@@ -1,6 +1,6 @@
 """A local double of the Anthropic Messages API, over real HTTP with real SSE framing.
 
-    from tests.fake_api import FakeAnthropicAPI
+    from fake_anthropic import FakeAnthropicAPI
     with FakeAnthropicAPI(rpm=50, itpm=40_000, otpm=16_000, window_seconds=2,
                           token_rate=2_000, scenario={"turns": [...]}) as api:
         client = anthropic.Anthropic(api_key=api.api_key, base_url=api.base_url)
@@ -17,8 +17,8 @@ older models), output pre-charged from max_tokens; a prompt cache with
 breakpoints, TTLs and minimum lengths (`prompt_cache.py`); `latency=S` answers
 S seconds after counting; `clock=` replaces time.monotonic for buckets and TTLs.
 
-The scenario format is documented in `tests/fake_api/scenario.py`. From a shell:
-`python -m tests.fake_api --port 8765 --itpm 40000 --window-seconds 5 --latency 0.3 --script turns.json`.
+The scenario format is documented in `fake_anthropic/scenario.py`. From a shell:
+`python -m fake_anthropic --port 8765 --itpm 40000 --window-seconds 5 --latency 0.3 --script turns.json`.
 """
 
 from .app import FakeConfig, RecordedRequest
