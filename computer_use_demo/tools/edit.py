@@ -175,41 +175,25 @@ class EditTool20250728(BaseAnthropicTool):
         return first, last
 
     def str_replace(self, path: Path, old_str: str, new_str: str | None) -> CLIResult:
-        text = self.read_file(path).expandtabs()
-        old = old_str.expandtabs()
-        new = (new_str or "").expandtabs()
-        count = text.count(old)
-        if count == 0:
-            raise ToolError(
-                f"No replacement was performed, old_str `{old_str}` did not appear verbatim in {path}."
-            )
-        if count > 1:
-            line_numbers = [
-                number
-                for number, line in enumerate(text.split("\n"), start=1)
-                if old in line
-            ]
-            raise ToolError(
-                f"No replacement was performed. Multiple occurrences of old_str `{old_str}` "
-                f"in lines {line_numbers}. Please ensure it is unique"
-            )
-        updated = text.replace(old, new)
+        text = self.read_text_for_edit(path)
+        new = new_str or ""
+        start, end = _unique_span(text, old_str, path)
+        updated = text[:start] + new + text[end:]
         self.write_file(path, updated)
         self._file_history[path].append(text)
 
-        changed_line = text.split(old)[0].count("\n")
-        start = max(0, changed_line - SNIPPET_LINES)
-        end = changed_line + SNIPPET_LINES + new.count("\n")
-        snippet = "\n".join(updated.split("\n")[start : end + 1])
+        changed_line = text[:start].count("\n")
+        first = max(0, changed_line - SNIPPET_LINES)
+        last = changed_line + SNIPPET_LINES + new.count("\n")
+        snippet = "\n".join(updated.split("\n")[first : last + 1])
         return CLIResult(
             output=f"The file {path} has been edited. "
-            + self._numbered(snippet, f"a snippet of {path}", start + 1)
+            + self._numbered(snippet, f"a snippet of {path}", first + 1)
             + "Review the changes and make sure they are as expected. Edit the file again if necessary."
         )
 
     def insert(self, path: Path, insert_line: int, text: str) -> CLIResult:
-        original = self.read_file(path).expandtabs()
-        text = text.expandtabs()
+        original = self.read_text_for_edit(path)
         lines = original.split("\n")
         if (
             not isinstance(insert_line, int)
@@ -252,7 +236,33 @@ class EditTool20250728(BaseAnthropicTool):
         )
 
     def read_file(self, path: Path) -> str:
-        """A regular file's text, at most MAX_FILE_BYTES; anything else is refused.
+        """A regular file's text for viewing: bytes that are not UTF-8 show as U+FFFD."""
+        data = self._read_regular(path)
+        if isinstance(data, str):
+            return data
+        return data.decode("utf-8", errors="replace")
+
+    def read_text_for_edit(self, path: Path) -> str:
+        """A regular file's exact text; a file that is not UTF-8 is refused.
+
+        An edit writes back the whole file, so a lossy decode would change bytes
+        the model never asked to touch: such a file is left as it is.
+        """
+        data = self._read_regular(path)
+        if isinstance(data, str):
+            return data
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ToolError(
+                f"{path} is not UTF-8 text (byte 0x{data[error.start]:02x} at offset "
+                f"{error.start}), so the editor leaves it unchanged: it edits UTF-8 "
+                "text only, byte for byte. `view` still shows it; use the bash tool "
+                "for other encodings and binary files."
+            ) from None
+
+    def _read_regular(self, path: Path) -> bytes | str:
+        """A regular file's bytes, at most MAX_FILE_BYTES; anything else is refused.
 
         Opened without blocking (a named pipe with no writer would wait forever)
         and checked on the open descriptor, so a swapped path cannot slip by.
@@ -282,7 +292,7 @@ class EditTool20250728(BaseAnthropicTool):
                 ) from None
         if len(data) > MAX_FILE_BYTES:
             raise ToolError(_too_large(path, len(data)))
-        return data.decode("utf-8", errors="replace")
+        return data
 
     def write_file(self, path: Path, content: str) -> None:
         """Write a regular file (created if absent); a pipe or a device is refused."""
@@ -313,7 +323,7 @@ class EditTool20250728(BaseAnthropicTool):
             try:
                 os.set_blocking(handle.fileno(), True)
                 handle.truncate(0)
-                handle.write(content.encode("utf-8", errors="surrogateescape"))
+                handle.write(content.encode("utf-8"))
             except (OSError, UnicodeError) as error:
                 raise ToolError(
                     f"Ran into {error} while trying to write to {path}"
@@ -321,13 +331,74 @@ class EditTool20250728(BaseAnthropicTool):
 
     @staticmethod
     def _numbered(text: str, descriptor: str, first_line: int = 1) -> str:
-        """`cat -n` style lines, clipped so one view cannot flood the context."""
-        text = maybe_truncate(text.expandtabs())
+        """`cat -n` style lines, clipped so one view cannot flood the context.
+
+        Tabs stay tabs, as `cat -n` shows them, so what the model copies into
+        `old_str` is what the file holds.
+        """
+        text = maybe_truncate(text)
         numbered = "\n".join(
             f"{number:6}\t{line}"
             for number, line in enumerate(text.split("\n"), start=first_line)
         )
         return f"Here's the result of running `cat -n` on {descriptor}:\n{numbered}\n"
+
+
+def _unique_span(text: str, old_str: str, path: Path) -> tuple[int, int]:
+    """Where `old_str` occurs once in `text`, as given or with the file's tabs
+    expanded (the width a view with expanded tabs would have shown)."""
+    count = text.count(old_str)
+    if count == 1:
+        start = text.index(old_str)
+        return start, start + len(old_str)
+    if count == 0 and "\t" in text:
+        expanded, origins = _expanded_with_origins(text)
+        wanted = old_str.expandtabs()
+        if expanded.count(wanted) == 1:
+            at = expanded.index(wanted)
+            after = at + len(wanted)
+            # Only a span that starts and ends on whole characters of the file.
+            if _starts_character(origins, at) and (
+                after == len(expanded) or _starts_character(origins, after)
+            ):
+                return origins[at], (
+                    len(text) if after == len(expanded) else origins[after]
+                )
+    if count == 0:
+        raise ToolError(
+            f"No replacement was performed, old_str `{old_str}` did not appear verbatim in {path}."
+        )
+    line_numbers = [
+        number
+        for number, line in enumerate(text.split("\n"), start=1)
+        if old_str in line
+    ]
+    raise ToolError(
+        f"No replacement was performed. Multiple occurrences of old_str `{old_str}` "
+        f"in lines {line_numbers}. Please ensure it is unique"
+    )
+
+
+def _expanded_with_origins(text: str) -> tuple[str, list[int]]:
+    """`text.expandtabs()`, and for each of its characters the index it came from."""
+    pieces: list[str] = []
+    origins: list[int] = []
+    column = 0
+    for index, character in enumerate(text):
+        if character == "\t":
+            width = 8 - column % 8
+            pieces.append(" " * width)
+            origins.extend([index] * width)
+            column += width
+            continue
+        pieces.append(character)
+        origins.append(index)
+        column = 0 if character in "\n\r" else column + 1
+    return "".join(pieces), origins
+
+
+def _starts_character(origins: list[int], position: int) -> bool:
+    return position == 0 or origins[position] != origins[position - 1]
 
 
 def _read_missing(path: Path) -> str:
