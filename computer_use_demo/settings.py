@@ -112,3 +112,9 @@ def _positive_float(raw: str | None, default: float) -> float:
     except ValueError:
         return default
     return value if 0 < value < float("inf") else default
+
+
+def tools_user_from_env(environ: Mapping[str, str]) -> str | None:
+    """COMPUTER_USE_TOOLS_USER: the account the tools run as (read by the tools,
+    like the screen, when they are created); None runs them as the app's user."""
+    return (environ.get("COMPUTER_USE_TOOLS_USER") or "").strip() or None

@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.plugins.redis_server",
     "tests.plugins.screen",
     "tests.plugins.settings",
+    "tests.plugins.tools_account",
 ]

@@ -21,7 +21,8 @@ from typing import Any, Literal
 from token_manager.shortening import omission_note
 
 from .base import BaseAnthropicTool, CLIResult, ToolError, ToolResult
-from .run import decode_output, shell_environment
+from .identity import ToolsAccount, tools_account
+from .run import decode_output, tool_process_options
 
 # Bytes kept from each stream: the start and the end of a huge output.
 CAPTURE_HEAD_BYTES = 128 * 1024
@@ -74,10 +75,13 @@ class _DoneChannel:
     We hold a writer open ourselves, so the reader never sees end-of-file.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, owner: ToolsAccount | None = None) -> None:
         self._folder = tempfile.mkdtemp(prefix="computer-use-bash-")
         self.path = os.path.join(self._folder, "done")
         os.mkfifo(self.path, 0o600)
+        if owner is not None:  # the shell runs as the tools' account
+            for path in (self._folder, self.path):
+                os.chown(path, owner.uid, owner.gid)
         self._reader = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
         self._keep_open = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
         self.received = bytearray()
@@ -126,7 +130,7 @@ class _BashSession:
     async def start(self) -> None:
         if self._started:
             return
-        self._done = _DoneChannel()
+        self._done = _DoneChannel(tools_account())
         self._done.watch(self._data_arrived)
         self._process = await asyncio.create_subprocess_exec(
             self.command,
@@ -135,8 +139,8 @@ class _BashSession:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=shell_environment(),
             start_new_session=True,
+            **tool_process_options(),
         )
         assert self._process.stdout and self._process.stderr
         self._readers = [

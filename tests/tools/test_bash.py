@@ -6,11 +6,8 @@ import pytest
 
 from computer_use_demo.tools import BashTool20250124, ToolCollection
 from computer_use_demo.tools.base import ToolError
-from computer_use_demo.tools.bash import (
-    CAPTURE_HEAD_BYTES,
-    CAPTURE_TAIL_BYTES,
-    shell_environment,
-)
+from computer_use_demo.tools.bash import CAPTURE_HEAD_BYTES, CAPTURE_TAIL_BYTES
+from computer_use_demo.tools.run import shell_environment
 
 
 @pytest.fixture
