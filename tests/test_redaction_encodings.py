@@ -67,7 +67,10 @@ async def test_a_secret_printed_in_any_encoding_is_removed(
     secret_file = tmp_path / "secret"
     secret_file.write_text(secret)
     bash = BashTool20250124()
-    printed = await bash(command=route.format(file=secret_file))
+    try:
+        printed = await bash(command=route.format(file=secret_file))
+    finally:
+        await bash.close()
     leaked = printed.output or ""
     assert len(_compact(leaked)) >= 16, f"{route} printed too little: {leaked!r}"
     shown = redact_tool_result(ToolResult(output=leaked)).output or ""

@@ -309,6 +309,16 @@ class BashTool20250124(BaseAnthropicTool):
                 ) from None
             raise
 
+    async def close(self) -> None:
+        """End the shell and wait until it is gone (nothing left for a later loop)."""
+        if self._session is None:
+            return
+        session, self._session = self._session, None
+        with contextlib.suppress(ToolError):
+            session.stop()
+        if session._process is not None:
+            await session._process.wait()
+
     async def _restart(self) -> None:
         if self._session is not None:
             with contextlib.suppress(ToolError):

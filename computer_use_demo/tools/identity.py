@@ -13,8 +13,10 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..settings import tools_user_from_env
@@ -54,6 +56,9 @@ class ToolsAccount:
         environment.update(
             HOME=self.home, USER=self.name, LOGNAME=self.name, SHELL=self.shell
         )
+        environment["PATH"] = _searchable_path(
+            base.get("PATH") or "/usr/local/bin:/usr/bin:/bin"
+        )
         # Folders of ours that it may not read would only confuse its programs.
         for name in ("XAUTHORITY", "TMPDIR", "XDG_RUNTIME_DIR", "ANTHROPIC_CONFIG_DIR"):
             environment.pop(name, None)
@@ -65,6 +70,25 @@ class ToolsAccount:
             if candidate and os.access(candidate, os.X_OK):
                 return candidate
         raise ToolError("no python3 the tools' account can run was found")
+
+
+def _searchable_path(path: str) -> str:
+    """`path` less the folders another account cannot search (root's own tools,
+    say, under a 0700 home), so its programs are found where it can run them."""
+    return ":".join(folder for folder in path.split(":") if _open_to_others(folder))
+
+
+def _open_to_others(folder: str) -> bool:
+    current = Path(folder)
+    if not current.is_absolute():
+        return False
+    for each in (current, *current.parents):
+        try:
+            if not each.stat().st_mode & stat.S_IXOTH:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def tools_account(environ: Mapping[str, str] | None = None) -> ToolsAccount | None:

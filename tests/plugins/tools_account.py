@@ -50,6 +50,8 @@ def tools_account_name() -> Iterator[str]:
     try:
         yield ACCOUNT
     finally:
+        # Shells the tests left running would keep the account in use.
+        subprocess.run(["pkill", "-KILL", "-u", ACCOUNT], check=False)
         if not existed:
             subprocess.run(["userdel", ACCOUNT], check=False)
         shutil.rmtree(home_parent, ignore_errors=True)

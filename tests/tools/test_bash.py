@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
 from computer_use_demo.tools import BashTool20250124, ToolCollection
@@ -11,8 +13,10 @@ from computer_use_demo.tools.run import shell_environment
 
 
 @pytest.fixture
-def bash() -> BashTool20250124:
-    return BashTool20250124()
+async def bash() -> AsyncIterator[BashTool20250124]:
+    tool = BashTool20250124()
+    yield tool
+    await tool.close()
 
 
 async def test_output_and_stderr_are_kept_apart(bash: BashTool20250124) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import pwd
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,13 @@ from computer_use_demo.tools.identity import tools_account
 from computer_use_demo.tools.run import run, run_argv
 
 SECRET = "sk-ant-api03-only-the-app-may-read-this-0123456789"
+
+
+@pytest.fixture
+async def bash() -> AsyncIterator[BashTool20250124]:
+    tool = BashTool20250124()
+    yield tool
+    await tool.close()
 
 
 @pytest.fixture
@@ -35,9 +42,8 @@ def app_secret_file(tmp_path: Path) -> Iterator[Path]:
 
 
 async def test_the_shell_runs_as_the_account_in_its_home(
-    tools_as_account: pwd.struct_passwd,
+    tools_as_account: pwd.struct_passwd, bash: BashTool20250124
 ) -> None:
-    bash = BashTool20250124()
     result = await bash(command='id -un; echo "$HOME"; pwd; id -G')
     lines = (result.output or "").split("\n")
     assert lines[0] == tools_as_account.pw_name
@@ -64,9 +70,9 @@ async def test_no_route_from_the_shell_reaches_the_apps_secrets(
     app_secret_file: Path,
     route: str,
     monkeypatch: pytest.MonkeyPatch,
+    bash: BashTool20250124,
 ) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)  # in the app's own environment
-    bash = BashTool20250124()
     command = route.format(
         key=app_secret_file, folder=app_secret_file.parent, pid=os.getpid()
     )
@@ -128,3 +134,19 @@ def test_an_account_that_cannot_be_used_is_a_clear_error(
     else:
         with pytest.raises(ToolError, match="not root"):
             tools_account()
+
+
+async def test_the_accounts_path_leaves_out_folders_it_cannot_search(
+    tools_as_account: pwd.struct_passwd,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    bash: BashTool20250124,
+) -> None:
+    private_bin = tmp_path / "bin"  # under pytest's 0700 folder of root's
+    private_bin.mkdir()
+    (private_bin / "python3").write_text("#!/bin/sh\necho root's own\n")
+    (private_bin / "python3").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{private_bin}:/usr/bin:/bin")
+    result = await bash(command='echo "$PATH"; command -v python3')
+    path, found = (result.output or "").split("\n")
+    assert str(private_bin) not in path and found == "/usr/bin/python3"
