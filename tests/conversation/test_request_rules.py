@@ -44,9 +44,9 @@ def image_block(data: str) -> dict[str, Any]:
     }
 
 
-def session(screenshots: list[str]) -> list[dict[str, Any]]:
+def session(screenshots: list[str]) -> list[Any]:
     """One computer action per screenshot, each answered with it."""
-    messages: list[dict[str, Any]] = [{"role": "user", "content": "do the task"}]
+    messages: list[Any] = [{"role": "user", "content": "do the task"}]
     for number, data in enumerate(screenshots):
         tool_id = f"toolu_{number:04d}"
         messages.append(
@@ -119,7 +119,7 @@ def test_a_request_holds_at_most_100_images_the_newest() -> None:
     assert sent_images(sent) == shots[-MAX_IMAGES_PER_REQUEST:]
     assert report.images_sent == 100 and report.images_left_out == 50
     assert validate_conversation(sent) == [], "every tool_use keeps its result"
-    first_result = sent[2]["content"][0]
+    first_result: Any = next(iter(sent[2]["content"]))
     assert first_result["tool_use_id"] == "toolu_0000"
     assert first_result["content"] == [{"type": "text", "text": IMAGE_LEFT_OUT}]
 
@@ -160,7 +160,7 @@ def test_the_body_stays_within_its_byte_budget_the_oldest_screenshots_going() ->
 
 
 def test_a_request_that_meets_every_rule_is_the_same_list() -> None:
-    history = [
+    history: list[Any] = [
         {"role": "user", "content": "hello"},
         {"role": "assistant", "content": [{"type": "text", "text": "hi"}]},
     ]
