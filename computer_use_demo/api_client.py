@@ -16,8 +16,9 @@ from . import settings
 from .providers import APIProvider
 from .settings import Settings
 
-# The SDK retries 408/409/429/5xx before a stream starts; the loop retries the rest.
-SDK_MAX_RETRIES = 2
+# The SDK never retries: every wait (429 retry-after, 529, 5xx, a broken
+# stream) is the loop's, so the user sees each one as a countdown.
+SDK_MAX_RETRIES = 0
 
 
 @dataclass(frozen=True)

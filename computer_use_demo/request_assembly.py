@@ -49,6 +49,16 @@ class AssembledRequest:
     def max_tokens(self) -> int:
         return int(self.params["max_tokens"])
 
+    def sends_less_than(self, other: AssembledRequest) -> bool:
+        """Whether this request carries fewer tokens or fewer bytes than `other`."""
+        if self.estimate.total_tokens < other.estimate.total_tokens:
+            return True
+        return (
+            self.rules is not None
+            and other.rules is not None
+            and self.rules.messages_bytes < other.rules.messages_bytes
+        )
+
 
 @dataclass
 class RequestAssembler:
@@ -64,6 +74,9 @@ class RequestAssembler:
     context_fraction: float
     notify: Notify
     context_window: int | None = None  # learned from a "prompt is too long" error
+    # The messages' bytes a 413 allows: below what the refused request held.
+    body_ceiling: int | None = None
+    _last_messages_bytes: int | None = field(default=None, repr=False)
     # The oldest turn the last request kept (the cut holds the cached prefix).
     _kept_cut: object | None = field(default=None, repr=False)
     _announced_left_out: tuple[int, int, int] = (0, 0, 0)
@@ -124,9 +137,22 @@ class RequestAssembler:
         )
 
     def assemble(
-        self, history: list[BetaMessageParam], *, shrinks: int = 0
+        self,
+        history: list[BetaMessageParam],
+        *,
+        shrinks: int = 0,
+        body_refused: bool = False,
+        context_window: int | None = None,
     ) -> AssembledRequest:
-        """The next request; after each shrink it carries less of `history`."""
+        """The next request; after each shrink it carries less of `history`.
+
+        `body_refused`: the last request got a 413, so this one's messages take
+        fewer bytes than that one's. `context_window`: the window an error
+        named, kept for every later request."""
+        if context_window is not None:
+            self.context_window = context_window
+        if body_refused and self._last_messages_bytes is not None:
+            self.body_ceiling = int(self._last_messages_bytes * CONTEXT_SHRINK_FACTOR)
         system = system_block(self.system_suffix, cache=self.options.prompt_caching)
         scale = CONTEXT_SHRINK_FACTOR**shrinks
         input_limit = self.manager.limits_for(model=self.model).input_tokens_per_minute
@@ -155,9 +181,11 @@ class RequestAssembler:
         }
         # The API's request rules, last: the byte budget shrinks with the
         # token budget after a 413, so "send less" also holds for bytes.
-        messages, rules = apply_request_rules(
-            view, max_bytes=messages_budget_bytes(params, scale)
-        )
+        max_bytes = messages_budget_bytes(params, scale)
+        if self.body_ceiling is not None:
+            max_bytes = min(max_bytes, self.body_ceiling)
+        messages, rules = apply_request_rules(view, max_bytes=max_bytes)
+        self._last_messages_bytes = rules.messages_bytes
         if messages is not view:
             if self.options.prompt_caching:
                 inject_cache_breakpoints(messages)
