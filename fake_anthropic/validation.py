@@ -1,13 +1,26 @@
 """Request validation with the real API's status codes and error shapes.
 
-The conversation checks are the strict ones the real API applies: teammates'
-fault tests rely on them to prove a history stays valid to send.
+Every rule here is in the table of `fake_anthropic/RULES.md`, with its source;
+tests rely on them to prove a history stays valid to send.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from .images import MEDIA_TYPES, UnreadableImage, decode_base64, read_header
+
+# Errors page, "Request size limits": 32 MB for the Messages and Token Counting
+# APIs. "MB" is not defined there; the fake takes the smaller reading.
+MAX_REQUEST_BYTES = 32_000_000
+# Vision page, "General limits" and the wire sentences of its errors.
+MAX_IMAGES = 100
+MAX_IMAGE_PIXELS = 8000
+MANY_IMAGES = 20  # above this many images, each may be at most ...
+MANY_IMAGES_MAX_PIXELS = 2000
+MAX_IMAGE_BASE64_BYTES = 5 * 1024 * 1024
 
 KNOWN_BETAS = frozenset(
     {
@@ -64,6 +77,16 @@ def check_headers(headers: Any, api_key: str) -> None:
         )
 
 
+def check_size(raw: bytes) -> None:
+    """The body's bytes, checked before anything else (at the edge, before auth)."""
+    if len(raw) > MAX_REQUEST_BYTES:
+        raise APIError(
+            413,
+            "request_too_large",
+            "Request exceeds the maximum allowed number of bytes.",
+        )
+
+
 def check_body(body: Any, *, count_only: bool = False) -> None:
     if not isinstance(body, dict):
         raise invalid("The request body must be a JSON object")
@@ -81,6 +104,7 @@ def check_body(body: Any, *, count_only: bool = False) -> None:
     if not isinstance(messages, list) or not messages:
         raise invalid("messages: at least one message is required")
     check_conversation(messages)
+    check_images(messages)
 
 
 def _blocks(message: dict[str, Any]) -> list[Any]:
@@ -117,8 +141,10 @@ def check_conversation(messages: list[Any]) -> None:
                 )
             kind = block["type"]
             if kind == "text" and not block.get("text"):
+                raise invalid("messages: text content blocks must be non-empty")
+            if kind == "text" and not str(block["text"]).strip():
                 raise invalid(
-                    f"messages.{index}.content.{position}: text content blocks must be non-empty"
+                    "messages: text content blocks must contain non-whitespace text"
                 )
             if kind == "thinking" and not block.get("signature"):
                 raise invalid(
@@ -195,3 +221,71 @@ def _message_index(messages: list[Any], turn: int) -> int:
         if count == turn:
             return index
     return len(messages)
+
+
+def _image_blocks(messages: list[Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every image of the request with its path, also those inside tool results."""
+    for index, message in enumerate(messages):
+        content = message.get("content")
+        if not isinstance(content, list):
+            continue
+        for position, block in enumerate(content):
+            if not isinstance(block, dict):
+                continue
+            path = f"messages.{index}.content.{position}"
+            if block.get("type") == "image":
+                yield path, block
+            inner = block.get("content")
+            if block.get("type") == "tool_result" and isinstance(inner, list):
+                for item, nested in enumerate(inner):
+                    if isinstance(nested, dict) and nested.get("type") == "image":
+                        yield f"{path}.content.{item}", nested
+
+
+def check_images(messages: list[Any]) -> None:
+    """Count, byte size, format and dimensions of every base64 image."""
+    images = list(_image_blocks(messages))
+    if len(images) > MAX_IMAGES:
+        raise invalid(
+            f"messages: too many images in the request: {len(images)} > {MAX_IMAGES}"
+        )
+    many = len(images) > MANY_IMAGES
+    for path, block in images:
+        source = block.get("source")
+        if not isinstance(source, dict) or source.get("type") != "base64":
+            continue  # url and file sources are fetched by the server: not modelled
+        media_type = source.get("media_type")
+        if media_type not in MEDIA_TYPES:
+            raise invalid(
+                f"{path}.image.source.base64.media_type: Input should be "
+                + ", ".join(f"'{kind}'" for kind in MEDIA_TYPES)
+            )
+        data = str(source.get("data") or "")
+        if len(data) > MAX_IMAGE_BASE64_BYTES:
+            raise invalid(
+                f"{path}.image.source.base64: image exceeds 5 MB maximum: "
+                f"{len(data)} bytes > {MAX_IMAGE_BASE64_BYTES} bytes"
+            )
+        try:
+            header = read_header(decode_base64(data))
+        except UnreadableImage as error:
+            raise invalid(
+                f"{path}.image.source.base64: Could not process image"
+            ) from error
+        if header.media_type != media_type:
+            raise invalid(
+                f"{path}.image.source.base64.data: The image was specified using the "
+                f"{media_type} media type, but the image appears to be a "
+                f"{header.media_type} image"
+            )
+        largest = max(header.width, header.height)
+        if many and largest > MANY_IMAGES_MAX_PIXELS:
+            raise invalid(
+                f"{path}.image.source.base64.data: At least one of the image dimensions "
+                f"exceed max allowed size for many-image requests: {MANY_IMAGES_MAX_PIXELS} pixels"
+            )
+        if largest > MAX_IMAGE_PIXELS:
+            raise invalid(
+                f"{path}.image.source.base64.data: At least one of the image dimensions "
+                f"exceed max allowed size: {MAX_IMAGE_PIXELS} pixels"
+            )
