@@ -240,3 +240,278 @@ def test_a_body_over_32_mb_is_a_413_before_anything_else(
     )
     assert message == "Request exceeds the maximum allowed number of bytes."
     accepted(post(body_of(MAX_REQUEST_BYTES), api.api_key))
+
+
+# -- roles and content ------------------------------------------------------
+
+
+def assistant(*blocks: dict[str, Any]) -> dict[str, Any]:
+    return {"role": "assistant", "content": list(blocks)}
+
+
+def test_the_first_message_is_the_users(api: FakeAnthropicAPI) -> None:
+    message = refused(
+        send(api, [assistant(text("hello")), user(text("hi"))]),
+        400,
+        "invalid_request_error",
+    )
+    assert message == 'messages: first message must use the "user" role'
+    accepted(send(api, [user(text("hi")), assistant(text("hello")), user(text("ok"))]))
+
+
+def test_roles_are_user_or_assistant(api: FakeAnthropicAPI) -> None:
+    message = refused(
+        send(api, [{"role": "system", "content": "be brief"}, user(text("hi"))]),
+        400,
+        "invalid_request_error",
+    )
+    assert message == "messages.0.role: Input should be 'user' or 'assistant'"
+
+
+def test_consecutive_turns_of_one_role_are_combined(api: FakeAnthropicAPI) -> None:
+    # Messages API reference: consecutive user or assistant turns are combined.
+    accepted(send(api, [user(text("hi")), user(text("again"))]))
+    call = {"type": "tool_use", "id": "toolu_a", "name": "bash", "input": {}}
+    result = {"type": "tool_result", "tool_use_id": "toolu_a", "content": "ok"}
+    accepted(
+        send(
+            api,
+            [user(text("go")), assistant(text("on it")), assistant(call), user(result)],
+        )
+    )
+
+
+def test_only_the_final_assistant_message_may_be_empty(
+    api: FakeAnthropicAPI,
+) -> None:
+    message = refused(
+        send(api, [user(text("hi")), assistant(), user(text("hello?"))]),
+        400,
+        "invalid_request_error",
+    )
+    assert message == (
+        "messages.1: all messages must have non-empty content "
+        "except for the optional final assistant message"
+    )
+    accepted(send(api, [user(text("hi")), assistant()]))
+
+
+# -- tool use -----------------------------------------------------------------
+
+
+def call(tool_id: str) -> dict[str, Any]:
+    return {"type": "tool_use", "id": tool_id, "name": "bash", "input": {}}
+
+
+def result(tool_id: str) -> dict[str, Any]:
+    return {"type": "tool_result", "tool_use_id": tool_id, "content": "ok"}
+
+
+def test_every_tool_use_is_answered_in_the_next_message(
+    api: FakeAnthropicAPI,
+) -> None:
+    asked = [user(text("go")), assistant(call("toolu_a"), call("toolu_b"))]
+    message = refused(
+        send(api, [*asked, user(result("toolu_a"))]), 400, "invalid_request_error"
+    )
+    assert message.startswith(
+        "messages.2: `tool_use` ids were found without `tool_result` blocks "
+        "immediately after: toolu_b."
+    )
+    accepted(send(api, [*asked, user(result("toolu_a"), result("toolu_b"))]))
+
+
+def test_a_tool_result_answers_a_call_of_the_message_before(
+    api: FakeAnthropicAPI,
+) -> None:
+    message = refused(
+        send(
+            api,
+            [
+                user(text("go")),
+                assistant(call("toolu_a")),
+                user(result("toolu_a")),
+                assistant(text("done")),
+                user(result("toolu_a")),
+            ],
+        ),
+        400,
+        "invalid_request_error",
+    )
+    assert message.startswith(
+        "messages.4.content: unexpected `tool_use_id` found in `tool_result` blocks: toolu_a."
+    )
+
+
+def test_tool_results_come_first_in_their_message(api: FakeAnthropicAPI) -> None:
+    asked = [user(text("go")), assistant(call("toolu_a"))]
+    message = refused(
+        send(api, [*asked, user(text("here it is"), result("toolu_a"))]),
+        400,
+        "invalid_request_error",
+    )
+    assert message.startswith(
+        "messages.2: Did not find 1 tool_result block(s) at the beginning of this message."
+    )
+    accepted(send(api, [*asked, user(result("toolu_a"), text("here it is"))]))
+
+
+@pytest.mark.parametrize("tool_id", ["toolu:1", "toolu 1", "tool.use", ""])
+def test_a_tool_use_id_matches_the_pattern(api: FakeAnthropicAPI, tool_id: str) -> None:
+    message = refused(
+        send(api, [user(text("go")), assistant(call(tool_id)), user(result(tool_id))]),
+        400,
+        "invalid_request_error",
+    )
+    assert message == (
+        "messages.1.content.0.tool_use.id: String should match pattern '^[a-zA-Z0-9_-]+$'"
+    )
+    accepted(
+        send(api, [user(text("go")), assistant(call("Az09_-")), user(result("Az09_-"))])
+    )
+
+
+def test_a_tool_use_without_an_id_is_refused(api: FakeAnthropicAPI) -> None:
+    nameless = {"type": "tool_use", "name": "bash", "input": {}}
+    message = refused(
+        send(api, [user(text("go")), assistant(nameless)]), 400, "invalid_request_error"
+    )
+    assert message == "messages.1.content.0.tool_use.id: Field required"
+    orphan = {"type": "tool_result", "content": "ok"}
+    message = refused(
+        send(api, [user(text("go")), assistant(call("toolu_a")), user(orphan)]),
+        400,
+        "invalid_request_error",
+    )
+    assert message == "messages.2.content.0.tool_result.tool_use_id: Field required"
+
+
+def test_tool_use_ids_are_unique_in_the_request(api: FakeAnthropicAPI) -> None:
+    first = [user(text("go")), assistant(call("toolu_a")), user(result("toolu_a"))]
+    again = [assistant(call("toolu_a")), user(result("toolu_a"))]
+    message = refused(send(api, [*first, *again]), 400, "invalid_request_error")
+    assert message == "messages.3.content.0: `tool_use` ids must be unique"
+    accepted(send(api, [*first, assistant(call("toolu_b")), user(result("toolu_b"))]))
+
+
+# -- thinking -------------------------------------------------------------------
+
+THINKING = {"type": "enabled", "budget_tokens": 1024}
+
+
+def thought(signature: str | None = "sig") -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "thinking", "thinking": "let me see"}
+    if signature is not None:
+        block["signature"] = signature
+    return block
+
+
+def test_a_thinking_block_keeps_its_signature(api: FakeAnthropicAPI) -> None:
+    message = refused(
+        send(
+            api,
+            [
+                user(text("hi")),
+                assistant(thought(None), text("hello")),
+                user(text("ok")),
+            ],
+        ),
+        400,
+        "invalid_request_error",
+    )
+    assert message == "messages.1.content.0.thinking.signature: Field required"
+    redacted = {"type": "redacted_thinking"}
+    assert (
+        refused(
+            send(
+                api,
+                [user(text("hi")), assistant(redacted, text("hi")), user(text("ok"))],
+            ),
+            400,
+            "invalid_request_error",
+        )
+        == "messages.1.content.0.redacted_thinking.data: Field required"
+    )
+    accepted(
+        send(
+            api,
+            [user(text("hi")), assistant(thought(), text("hello")), user(text("ok"))],
+        )
+    )
+
+
+def test_with_thinking_on_the_tool_use_turn_keeps_its_thinking(
+    api: FakeAnthropicAPI,
+) -> None:
+    def loop(*turn: dict[str, Any]) -> list[dict[str, Any]]:
+        return [user(text("go")), assistant(*turn), user(result("toolu_a"))]
+
+    message = refused(
+        send(
+            api,
+            loop(text("running it"), call("toolu_a")),
+            thinking=THINKING,
+            max_tokens=2048,
+        ),
+        400,
+        "invalid_request_error",
+    )
+    assert message.startswith(
+        "messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but "
+        "found `text`. When `thinking` is enabled, a final `assistant` message must "
+        "start with a thinking block"
+    )
+    accepted(
+        send(api, loop(thought(), call("toolu_a")), thinking=THINKING, max_tokens=2048)
+    )
+    # Without thinking on, or once the tool-use turn is over, it is not needed.
+    accepted(send(api, loop(text("running it"), call("toolu_a"))))
+    finished = [
+        *loop(thought(), call("toolu_a")),
+        assistant(text("done")),
+        user(text("next")),
+    ]
+    finished[1] = assistant(text("running it"), call("toolu_a"))
+    accepted(send(api, finished, thinking=THINKING, max_tokens=2048))
+
+
+# -- max_tokens ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "ceiling"),
+    [
+        ("claude-sonnet-4-5-20250929", 64_000),
+        ("claude-haiku-4-5-20251001", 64_000),
+        ("claude-opus-4-1-20250805", 32_000),
+        ("claude-opus-4-6", 128_000),
+    ],
+)
+def test_max_tokens_at_most_the_models_maximum(
+    api: FakeAnthropicAPI, model: str, ceiling: int
+) -> None:
+    over = send(api, [user(text("hi"))], model=model, max_tokens=ceiling + 1)
+    assert refused(over, 400, "invalid_request_error") == (
+        f"max_tokens: {ceiling + 1} > {ceiling}, which is the maximum allowed "
+        f"number of output tokens for {model}"
+    )
+    accepted(send(api, [user(text("hi"))], model=model, max_tokens=ceiling))
+
+
+def test_an_unlisted_model_has_no_output_ceiling(api: FakeAnthropicAPI) -> None:
+    accepted(
+        send(api, [user(text("hi"))], model="claude-unlisted-9", max_tokens=500_000)
+    )
+
+
+# -- prompt caching -----------------------------------------------------------
+
+
+def test_at_most_four_cache_breakpoints(api: FakeAnthropicAPI) -> None:
+    cached = {"type": "ephemeral"}
+    parts = [{**text(f"part {n}"), "cache_control": cached} for n in range(5)]
+    message = refused(send(api, [user(*parts)]), 400, "invalid_request_error")
+    assert (
+        message == "A maximum of 4 blocks with cache_control may be provided. Found 5."
+    )
+    accepted(send(api, [user(*parts[:4])]))
