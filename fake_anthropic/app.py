@@ -32,7 +32,7 @@ from .model_classes import (
 from .prompt_cache import CacheUsage, PromptCache, prompt_blocks
 from .scenario import Scenario, Turn
 from .sse import Event, answer_events, frame, message_json, resolve_blocks
-from .validation import APIError, check_body, check_headers
+from .validation import APIError, betas_of, check_body, check_headers, check_size
 
 SECRET_HEADERS = {"x-api-key", "authorization"}
 
@@ -265,12 +265,13 @@ async def _handle(state: FakeState, request: Request, *, count_only: bool) -> Re
         state.stats.requests += 1
         state.stats.request_bytes.append(len(raw))
     try:
+        check_size(raw)
         check_headers(request.headers, state.config.api_key)
         if body is None:
             raise APIError(
                 400, "invalid_request_error", "The request body is not valid JSON"
             )
-        check_body(body, count_only=count_only)
+        check_body(body, count_only=count_only, betas=betas_of(request.headers))
         with state.lock:
             blocks = prompt_blocks(body, state.counter)
     except APIError as error:
