@@ -9,8 +9,7 @@ place, so every tool_use keeps its tool_result.
 
 Sources (each limit below names its page):
 - Vision, "Image size" and FAQ: https://docs.claude.com/en/docs/build-with-claude/vision
-- Request size limits: https://docs.claude.com/en/api/overview#request-size-limits
-- Errors (413 request_too_large): https://docs.claude.com/en/api/errors
+- Request size limits and 413 request_too_large: https://docs.claude.com/en/api/errors
 - Non-whitespace text: the Messages API answers 400 "text content blocks must
   contain non-whitespace text" (Messages reference, content blocks:
   https://docs.claude.com/en/api/messages).
@@ -41,9 +40,10 @@ MANY_IMAGES_MAX_SIDE_PX = 2000
 # Vision page: at most 5 MB per image through the API. Counted on the base64
 # text as sent, which is the larger of the two readings.
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
-# API overview, request size limits: 32 MB for the Messages API (413
-# request_too_large above it, errors page).
-MAX_REQUEST_BYTES = 32 * 1024 * 1024
+# Errors page, request size limits: 32 MB for the Messages API (413
+# request_too_large above it). The page does not say which MB: the smaller
+# reading holds under both.
+MAX_REQUEST_BYTES = 32_000_000
 # Kept free of the body budget for what the SDK adds around the parameters.
 REQUEST_BYTES_HEADROOM = 256 * 1024
 

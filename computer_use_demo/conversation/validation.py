@@ -5,6 +5,7 @@ Pure and read-only: reports problems as sentences, never fixes or mutates anythi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,8 @@ from .blocks import (
 )
 
 MAX_CACHE_BREAKPOINTS = 4  # per request, the system prompt's included
+# The Messages API reference: a tool_use id matches this pattern.
+TOOL_USE_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
 
 # Blocks only one side of the conversation may send.
 _ASSISTANT_ONLY = frozenset(
@@ -169,6 +172,8 @@ def block_problem(block: Any) -> str | None:
     if kind in ("tool_use", "server_tool_use"):
         if not _text_field(block, "id"):
             return f"a {kind} block without an id"
+        if not TOOL_USE_ID.match(str(block["id"])):
+            return f"a {kind} block whose id is not letters, digits, _ and -"
         if not _text_field(block, "name"):
             return f"a {kind} block without a name"
         if not isinstance(block.get("input", {}), dict):
