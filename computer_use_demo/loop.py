@@ -379,12 +379,12 @@ class _AgentLoop:
             # cancellation, the UI's Stop) charged as the server may have counted it.
             held.settle_failed(error, reader.measured_usage)
             if isinstance(error, Exception):
+                # The status line tells the user; the traceback is for --debug.
+                logger.debug("the request failed", exc_info=True)
                 if not isinstance(
                     error, anthropic.APIError | httpx2.HTTPError | StreamBroken
                 ):
-                    # One line for the user's terminal; the traceback for --debug.
                     logger.warning("the stream failed: %s", classify(error).message)
-                    logger.debug("the stream failed", exc_info=True)
                 self._report_error(error)
             raise
         held.settle(response.usage)
