@@ -333,7 +333,7 @@ class _AgentLoop:
                 failure = CONTEXT_WINDOW_FILLED
                 decision = self.policy.next(failure, state, random.random())
                 kept = turn  # what came is kept when nothing more can be asked
-            following = request
+            following: AssembledRequest | None = None
             if isinstance(decision, Shrink):
                 following = self.requests.assemble(
                     self.messages,
@@ -353,7 +353,11 @@ class _AgentLoop:
                 self._emit(StreamInterrupted(reason=failure.message, will_retry=True))
             await self._follow(decision)
             state = state.after(decision)
-            request = following
+            # After a backoff the request is built anew: max_tokens follows
+            # what the output budget admits by then.
+            request = following or self.requests.assemble(
+                self.messages, shrinks=state.shrinks
+            )
 
     async def _request(
         self, client: AnyAsyncClient, request: AssembledRequest, *, may_retry: bool
