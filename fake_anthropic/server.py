@@ -14,6 +14,7 @@ import uvicorn
 from . import transport
 from .app import FakeConfig, FakeState, RecordedRequest, build_app
 from .scenario import Scenario
+from .wires import ProviderConfig
 
 
 def free_port() -> int:
@@ -31,12 +32,13 @@ class FakeAnthropicAPI:
         scenario: Scenario | dict[str, Any] | list[Any] | None = None,
         port: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        providers: ProviderConfig | None = None,
         **config: Any,
     ) -> None:
         """`config` is `FakeConfig`'s fields; `clock` drives buckets, cache TTLs
         and stats (tests pass a fake one instead of waiting)."""
         self.config = FakeConfig(**config)
-        self.state = FakeState(self.config, _as_scenario(scenario), clock)
+        self.state = FakeState(self.config, _as_scenario(scenario), clock, providers)
         self.port = port or free_port()
         self._server: _StoppableServer | None = None
         self._thread: threading.Thread | None = None
