@@ -252,8 +252,11 @@ class _AgentLoop:
     def _refused(self) -> None:
         """A refusal, at any point of the answer (also inside a tool call).
 
-        The API's advice (handling stop reasons; streaming refusals): reset
-        the refused turn before going on, or the next request is refused too.
+        The API's advice: "you must reset the conversation context by removing
+        or updating the turn that was refused before continuing", or the next
+        request is refused too (handling stop reasons and streaming refusals:
+        https://platform.claude.com/docs/en/build-with-claude/handling-stop-reasons,
+        https://platform.claude.com/docs/en/test-and-evaluate/strengthen-guardrails/handle-streaming-refusals).
         So the refused answer is never kept (none of its tool calls runs), and
         a prompt the user wrote is taken back out of the conversation."""
         last = self.messages[-1] if self.messages else None

@@ -8,11 +8,12 @@ An image that must go becomes a short text placeholder inside its own block's
 place, so every tool_use keeps its tool_result.
 
 Sources (each limit below names its page):
-- Vision, "Image size" and FAQ: https://docs.claude.com/en/docs/build-with-claude/vision
-- Request size limits and 413 request_too_large: https://docs.claude.com/en/api/errors
-- Non-whitespace text: the Messages API answers 400 "text content blocks must
-  contain non-whitespace text" (Messages reference, content blocks:
-  https://docs.claude.com/en/api/messages).
+- vision ("General limits"): https://platform.claude.com/docs/en/build-with-claude/vision
+- errors (request size limits, 413 request_too_large):
+  https://platform.claude.com/docs/en/api/errors
+- non-whitespace text: the docs are silent; the Messages API answers 400
+  "text content blocks must contain non-whitespace text" (the wire message,
+  as fake_anthropic/RULES.md quotes it).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from .blocks import block_type, content_blocks
 
 # Vision page: "up to 100 images in a single API request".
 MAX_IMAGES_PER_REQUEST = 100
-# Vision page: images larger than 8000x8000 px are rejected.
+# Vision page: an image above 8000 px on a side is rejected.
 MAX_IMAGE_SIDE_PX = 8000
 # Vision page: more than 20 images in one request: each at most 2000x2000 px.
 MANY_IMAGES = 20

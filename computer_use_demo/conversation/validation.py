@@ -19,7 +19,8 @@ from .blocks import (
 )
 
 MAX_CACHE_BREAKPOINTS = 4  # per request, the system prompt's included
-# The Messages API reference: a tool_use id matches this pattern.
+# A tool_use id matches this pattern (the Messages API reference:
+# https://platform.claude.com/docs/en/api/messages).
 TOOL_USE_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
 
 # Blocks only one side of the conversation may send.
