@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -34,7 +35,7 @@ def connect(api: FakeAnthropicAPI, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", api.api_key)
 
 
-def button(app: AppTest, label: str) -> object:
+def button(app: AppTest, label: str) -> Any:
     found = [b for b in [*app.button, *app.sidebar.button] if b.label == label]
     assert found, f"no {label!r} button"
     return found[0]
@@ -53,13 +54,13 @@ def test_opening_an_unanswered_conversation_sends_nothing_until_send_again(
     with FakeAnthropicAPI(scenario=scenario) as api:
         connect(api, monkeypatch)
         app = AppTest.from_file(APP).run(timeout=30)
-        button(app, "Open").click().run(timeout=30)  # type: ignore[attr-defined]
+        button(app, "Open").click().run(timeout=30)
         assert not app.exception
         assert api.message_requests() == [], "opening never sends"
         assert any("got no answer" in info.value for info in app.info)
         app.run(timeout=30)  # any later rerun does not send either
         assert api.message_requests() == []
-        button(app, "Send again").click().run(timeout=60)  # type: ignore[attr-defined]
+        button(app, "Send again").click().run(timeout=60)
         assert len(api.message_requests()) == 1
         app.run(timeout=30)
         assert len(api.message_requests()) == 1, "sent once, on the click"
