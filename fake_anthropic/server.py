@@ -65,8 +65,13 @@ class FakeAnthropicAPI:
         return int(self._server.server_state.total_requests)
 
     def message_requests(self) -> list[RecordedRequest]:
-        """Requests to /v1/messages that passed validation (answered or refused by limits)."""
-        return [request for request in self.requests if request.path == "/v1/messages"]
+        """Requests for a message, on any provider's wire, that passed the
+        connection checks (answered, or refused by validation or limits)."""
+        return [
+            request
+            for request in self.requests
+            if request.path == "/v1/messages" or request.wire != "anthropic"
+        ]
 
     def stats(self) -> dict[str, Any]:
         with self.state.lock:

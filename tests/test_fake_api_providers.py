@@ -308,3 +308,24 @@ def test_vertex_quota_is_a_429_resource_exhausted_without_rate_headers(
     headers = throttled.value.response.headers
     assert "retry-after" not in headers
     assert not any(name.startswith("anthropic-ratelimit") for name in headers)
+
+
+def test_the_token_endpoint_takes_only_jwts_signed_with_the_fakes_key() -> None:
+    from google.auth.exceptions import RefreshError
+    from google.auth.transport.requests import Request
+    from google.oauth2 import service_account
+
+    def refresh(info: dict[str, str]) -> str:
+        credentials = service_account.Credentials.from_service_account_info(
+            info, scopes=["https://www.googleapis.com/auth/cloud-platform"]
+        )
+        credentials.refresh(Request())
+        return str(credentials.token)
+
+    with FakeAnthropicAPI() as api:
+        ours = api.state.providers.service_account_info(f"{api.base_url}/token")
+        token = refresh(ours)
+        assert api.state.providers.knows_token(token)
+        stranger = ProviderConfig().service_account_info(f"{api.base_url}/token")
+        with pytest.raises(RefreshError, match="invalid_grant"):
+            refresh(stranger)
