@@ -90,7 +90,9 @@ def repair_loaded_conversation(messages: list[BetaMessageParam]) -> list[str]:
                 inner = content_blocks(block["content"])
                 without_blank = [item for item in inner if not is_blank_text(item)]
                 blank += len(inner) - len(without_blank)
-                block = {**block, "content": without_blank}
+                block = {k: v for k, v in block.items() if k != "content"}
+                if without_blank:
+                    block["content"] = without_blank
             clean, was_marked = without_cache_mark(block)
             marked += was_marked
             kept.append(clean)

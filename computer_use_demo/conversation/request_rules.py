@@ -173,10 +173,13 @@ def _drop_blank_texts(shaped: _Copy) -> int:
         for position in blank_inside:
             inner = kept[position]["content"]
             dropped += sum(is_blank_text(item) for item in inner)
+            rest = [item for item in inner if not is_blank_text(item)]
+            # A result without content is valid; an empty text block is not.
             kept[position] = {
-                **kept[position],
-                "content": [item for item in inner if not is_blank_text(item)],
+                key: value for key, value in kept[position].items() if key != "content"
             }
+            if rest:
+                kept[position]["content"] = rest
         dropped += len(blank)
         kept[:] = [block for block in kept if not is_blank_text(block)]
     shaped.messages = [

@@ -188,3 +188,12 @@ def test_a_saved_conversation_is_repaired_to_be_sendable() -> None:
     assert history[-1]["content"][0]["tool_use_id"] == "toolu_open"
     assert validate_conversation(history) == []
     assert len(repaired) == 3
+
+
+def test_a_tool_result_of_only_whitespace_text_goes_without_content() -> None:
+    history = session([png(8, 8)])
+    history[2]["content"][0]["content"] = [{"type": "text", "text": "\n"}]
+    sent, _ = apply_request_rules(history)
+    result: Any = next(iter(sent[2]["content"]))
+    assert "content" not in result
+    assert validate_conversation(sent) == []
