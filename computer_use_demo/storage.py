@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .conversation import block_type, blocks
+from .conversation import (
+    block_type,
+    blocks,
+    repair_loaded_conversation,
+    shape_problem,
+    validate_conversation,
+)
 from .settings import current as current_settings
 
 logger = logging.getLogger(__name__)
@@ -177,7 +183,17 @@ def conversation_problem(document: Any) -> str | None:
         return "its settings are not an object"
     if _nesting_depth(document) > MAX_NESTING:
         return f"it nests deeper than {MAX_NESTING} levels"
-    return None
+    return shape_problem(messages)
+
+
+def _unsendable(messages: list[Any]) -> str | None:
+    """Why a conversation, repaired, still cannot be sent (None: it can).
+
+    A conversation may end with the user's turn (it got no answer yet)."""
+    if not messages:
+        return None
+    problems = validate_conversation(messages)
+    return problems[0] if problems else None
 
 
 def load_conversation_file(path: Path) -> SavedConversation:
@@ -212,6 +228,12 @@ def load_conversation_file(path: Path) -> SavedConversation:
     if problem := conversation_problem(document):
         raise ConversationFileError(f"{path} is not a saved conversation ({problem})")
     messages = document["messages"]
+    # Written by any version: made sendable (whitespace-only text, stale cache
+    # marks, open tool calls); what cannot be repaired is refused.
+    if repaired := repair_loaded_conversation(messages):
+        logger.info("repaired %s: %s", path.name, ", ".join(repaired))
+    if problem := _unsendable(messages):
+        raise ConversationFileError(f"{path} is not a saved conversation ({problem})")
     return SavedConversation(
         conversation_id=path.stem,
         title=document.get("title") or title_of(messages),

@@ -39,6 +39,8 @@ class Options:
     json: bool
     save: Path | None
     resume: Path | None
+    send_again: bool = False
+    debug: bool = False
 
 
 def parser() -> argparse.ArgumentParser:
@@ -109,6 +111,15 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument(
         "--resume", type=Path, help="continue a conversation saved by the app or --save"
     )
+    cli.add_argument(
+        "--send-again",
+        action="store_true",
+        help="with --resume, when the conversation ends with your unanswered "
+        "message: send it again as it is (no new prompt)",
+    )
+    cli.add_argument(
+        "--debug", action="store_true", help="log details, tracebacks included"
+    )
     return cli
 
 
@@ -131,6 +142,8 @@ def parse(argv: list[str] | None, environ_provider: str | None) -> Options:
         )
     if args.images_to_keep < 0:
         cli.error("--images-to-keep must be 0 or more")
+    if args.send_again and (args.resume is None or args.prompt is not None):
+        cli.error("--send-again goes with --resume and no prompt")
     return Options(
         prompt=args.prompt,
         provider=provider,
@@ -151,4 +164,6 @@ def parse(argv: list[str] | None, environ_provider: str | None) -> Options:
         json=args.json,
         save=args.save,
         resume=args.resume,
+        send_again=args.send_again,
+        debug=args.debug,
     )

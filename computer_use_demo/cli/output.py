@@ -120,7 +120,7 @@ class RichRenderer:
 
     def __init__(self, out: TextIO = sys.stdout, show_thinking: bool = False) -> None:
         self.out = out
-        self.err = Console(stderr=True, highlight=False)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
         self.show_thinking = show_thinking
         self._countdown: asyncio.Task[None] | None = None
         self._line_open = False
@@ -160,12 +160,12 @@ class RichRenderer:
                 self.err.print()
         elif isinstance(event, StreamInterrupted):
             self._newline()
-            note = "retrying" if event.will_retry else "stopped"
-            self.err.print(
-                f"! stream interrupted ({event.reason}); {note}",
-                style="yellow",
-                markup=False,
-            )
+            if not event.will_retry:  # a retry is said once, by its status line
+                self.err.print(
+                    f"! stream interrupted ({event.reason}); stopped",
+                    style="yellow",
+                    markup=False,
+                )
         elif isinstance(event, MessageFinished):
             self._newline()
 
@@ -182,11 +182,17 @@ class RichRenderer:
             self.err.print("  [screenshot]", style="dim")
 
     def status(self, status: LoopStatus) -> None:
+        """One line per notice; a wait also counts down on a terminal (a
+        spinner that goes when the wait ends)."""
         self._stop_countdown()
         if status.kind in ("rate_limit_wait", "retrying") and status.wait_seconds:
-            self._countdown = asyncio.get_running_loop().create_task(
-                self._count_down(status)
-            )
+            self._newline()
+            if status.kind == "retrying" or not self.err.is_terminal:
+                self.err.print(status.message, style="yellow", markup=False)
+            if self.err.is_terminal:
+                self._countdown = asyncio.get_running_loop().create_task(
+                    self._count_down(status)
+                )
         elif status.kind == "error":
             self._newline()
             self.err.print(f"error: {status.message}", style="bold red", markup=False)
