@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 if TYPE_CHECKING:
@@ -304,3 +304,72 @@ def install_log_redaction(level: int = logging.INFO) -> None:
     for handler in root.handlers:
         handler.addFilter(RedactingFilter())
     root.addFilter(RedactingFilter())
+
+
+class StreamingRedactor:
+    """Redacts text that arrives in pieces (a streamed answer), so a secret
+    split across two deltas is still caught; pure, no I/O.
+
+    It holds back the last few characters (a little more than the longest form
+    of any registered secret) and releases text only where no redaction
+    reached into what it holds; `flush` releases the rest at a block's end.
+    """
+
+    def __init__(self) -> None:
+        self._pending = ""
+
+    @staticmethod
+    def _hold() -> int:
+        with _lock:
+            longest = max((len(form) for form in _known_forms), default=0)
+        return max(longest, 48) + 16  # 48: room for a key-shaped or URL credential
+
+    def feed(self, text: str) -> str:
+        """The part of everything fed so far that is now safe to show."""
+        self._pending += text
+        hold = self._hold()
+        if len(self._pending) <= hold:
+            return ""
+        cleaned = redact(self._pending)
+        tail = self._pending[-hold:]
+        if not cleaned.endswith(tail):
+            return ""  # a redaction reached the held part: wait for more
+        self._pending = tail
+        return cleaned[: len(cleaned) - hold]
+
+    def flush(self) -> str:
+        cleaned, self._pending = redact(self._pending), ""
+        return cleaned
+
+
+def redact_messages(messages: list[Any]) -> list[Any]:
+    """Messages as they may be saved: the text of every text and tool-result
+    block redacted. Thinking blocks are kept as they are: the API checks them
+    against their signature."""
+    return [_redacted_message(message) for message in messages]
+
+
+def _redacted_message(message: Any) -> Any:
+    if not isinstance(message, dict):
+        return message
+    content = message.get("content")
+    if isinstance(content, str):
+        return {**message, "content": redact(content)}
+    if not isinstance(content, list):
+        return message
+    return {**message, "content": [_redacted_block(block) for block in content]}
+
+
+def _redacted_block(block: Any) -> Any:
+    if not isinstance(block, dict):
+        return block
+    if block.get("type") == "text" and isinstance(block.get("text"), str):
+        return {**block, "text": redact(block["text"])}
+    if block.get("type") == "tool_result" and isinstance(block.get("content"), list):
+        return {
+            **block,
+            "content": [_redacted_block(part) for part in block["content"]],
+        }
+    if block.get("type") == "tool_result" and isinstance(block.get("content"), str):
+        return {**block, "content": redact(block["content"])}
+    return block

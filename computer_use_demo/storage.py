@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import re
+import stat
 import tempfile
 import time
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from .conversation import (
     shape_problem,
     validate_conversation,
 )
+from .redaction import redact_messages
 from .settings import current as current_settings
 
 logger = logging.getLogger(__name__)
@@ -35,9 +37,37 @@ def config_dir() -> Path:
     return current_settings().config_dir
 
 
+def save_target_problem(path: Path) -> str | None:
+    """Why `path` cannot take a saved file, or None: only a regular file, or a
+    new one in an existing folder (replacing a device, a pipe or a link with a
+    file would break what was there; as root, `/dev/null` itself)."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        if not path.parent.is_dir():
+            return f"{path.parent} is not an existing folder"
+        return None
+    except OSError as error:
+        return f"{path} cannot be checked ({error.strerror})"
+    if stat.S_ISLNK(info.st_mode):
+        return f"{path} is a symbolic link, not a regular file"
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        return f"{path} is {kind}; give the path of a file"
+    return None
+
+
+class SaveTargetError(ValueError):
+    """A path a conversation may not be saved to (the message says why)."""
+
+
 def write_private(path: Path, text: str) -> None:
-    """Replace `path` atomically with `text`, readable by its owner only."""
+    """Replace `path` atomically with `text`, readable by its owner only.
+
+    Only a regular file is replaced (SaveTargetError otherwise)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if problem := save_target_problem(path):
+        raise SaveTargetError(problem)
     handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as temp:
@@ -114,6 +144,8 @@ def save_conversation_file(
     path: Path, messages: list[Any], settings: dict[str, Any] | None = None
 ) -> None:
     """Write a conversation to any path (the CLI's --save), atomically and 0600."""
+    # What is saved has every known secret removed, the model's text included.
+    messages = redact_messages(messages)
     document = {
         "format": CONVERSATION_FORMAT,
         "title": title_of(messages),

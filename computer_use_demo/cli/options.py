@@ -9,6 +9,7 @@ from typing import get_args
 
 from ..models import DEFAULT_MODEL_BY_PROVIDER, ThinkingEffort, lookup_model_conf
 from ..providers import APIProvider
+from ..storage import save_target_problem
 from ..tools import ToolVersion
 
 EXIT_OK = 0
@@ -144,6 +145,8 @@ def parse(argv: list[str] | None, environ_provider: str | None) -> Options:
         cli.error("--images-to-keep must be 0 or more")
     if args.send_again and (args.resume is None or args.prompt is not None):
         cli.error("--send-again goes with --resume and no prompt")
+    if args.save is not None and (problem := save_target_problem(args.save)):
+        cli.exit(2, f"{cli.prog}: --save: {problem}\n")  # one line, no usage dump
     return Options(
         prompt=args.prompt,
         provider=provider,
