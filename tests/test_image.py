@@ -94,7 +94,9 @@ def running_container(*extra_env: str) -> Iterator[tuple[str, StackPorts]]:
             [*PODMAN, "logs", name], capture_output=True, text=True, check=False
         )
         ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / f"image-container-{name}.log").write_text(logs.stdout + logs.stderr)
+        (ARTIFACTS / f"image-container-{name}.log").write_text(
+            logs.stdout + logs.stderr
+        )
         subprocess.run([*PODMAN, "rm", "-f", name], capture_output=True, check=False)
 
 
