@@ -517,13 +517,8 @@ def test_at_most_four_cache_breakpoints(api: FakeAnthropicAPI) -> None:
     accepted(send(api, [user(*parts[:4])]))
 
 
-# Reported to the product side: computer_use_demo/models.py offers Sonnet 4.5
-# 128k output tokens and Opus 4 / 4.1 64k, above the models overview's 64k and
-# 32k; a user who picks the offered maximum gets this 400 from the real API.
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: models.py max_output_tokens above the documented maximum",
-)
+# The product never offers more output than the models overview allows: a user
+# who picks the offered maximum must not get this 400 from the real API.
 def test_the_products_output_ceilings_are_the_documented_ones() -> None:
     from computer_use_demo.models import MODEL_TO_MODEL_CONF
     from fake_anthropic.model_classes import max_output_tokens
