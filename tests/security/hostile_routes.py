@@ -7,7 +7,9 @@ Shared by the native test and the image's, so both try the same things.
 from __future__ import annotations
 
 import base64
+import json
 import re
+from typing import Any
 
 API_KEY = "sk-ant-api03-HOSTILECANARY-" + "k3yM4t3r1aL" * 6
 REDIS_PASSWORD = "RedisCanary-hostile-pw-0123456789"
@@ -38,8 +40,8 @@ ROUTES: tuple[str, ...] = (
     "for p in $(pgrep -f 'tint2|mutter|Xvfb|x11vnc|websockify|http_server|streamlit'); do echo \"== $p\"; tr '\\0' '\\n' < /proc/$p/environ; done",
     "sudo -n cat /proc/1/environ 2>&1; su -c 'cat /proc/1/environ' root < /dev/null 2>&1",
     "cat /proc/1/environ | base64 -w0",
-    "cat /proc/$PPID/environ | xxd -p",
-    "cat {config}/api_key | base64; cat {config}/api_key | xxd -p; rev {config}/api_key; fold -w 8 {config}/api_key",
+    "cat /proc/$PPID/environ | od -An -tx1 -v",
+    "cat {config}/api_key | base64; od -An -tx1 -v {config}/api_key; rev {config}/api_key; fold -w 8 {config}/api_key",
     "python3 -c 'import os; print(open(\"/proc/%d/environ\" % os.getppid()).read())'",
     "ls -la /proc/$PPID/root/ /proc/$PPID/cwd/ 2>&1 | head",
     "cat /proc/$PPID/environ | rev; cat /proc/$PPID/environ | fold -w 5",
@@ -75,7 +77,7 @@ def printed_every_way(route: str) -> str:
     """The route's output as it is, in base64, in hex and folded across lines."""
     return (
         f"out=$( {{ {route}\n}} 2>&1 ); printf '%s\\n' \"$out\"; "
-        "printf '%s' \"$out\" | base64; printf '%s' \"$out\" | xxd -p; "
+        "printf '%s' \"$out\" | base64; printf '%s' \"$out\" | od -An -tx1 -v; "
         "printf '%s' \"$out\" | fold -w 7; true"
     )
 
@@ -94,3 +96,33 @@ def hostile_turn(config_dir: str) -> dict[str, object]:
             for route in ROUTES
         ]
     }
+
+
+def assert_nothing_found(
+    requests: list[dict[str, Any]], places: dict[str, str]
+) -> None:
+    """Every route ran and was answered, no form of a secret is in any place
+    (the requests the fake received included), and where only the app holds a
+    secret (its config folder, its process) the tools read nothing at all, so
+    redaction was never needed there: the first line held on its own. (Other
+    routes may meet key-shaped strings of other programs on the machine.)"""
+    tool_results = [
+        block
+        for request in requests
+        for message in request["messages"]
+        if isinstance(message["content"], list)
+        for block in message["content"]
+        if block.get("type") == "tool_result"
+    ]
+    assert len(tool_results) == len(ROUTES), "every route ran and was answered"
+    results_text = json.dumps(tool_results)
+    assert "Permission denied" in results_text and "PATH=" in results_text
+    everywhere = {
+        **places,
+        "tool_results": results_text,
+        "requests": json.dumps(requests),
+    }
+    assert leaks(everywhere) == []
+    for route, result in zip(ROUTES, tool_results, strict=True):
+        if "{config}" in route or "$PPID" in route:
+            assert "[REDACTED]" not in json.dumps(result), route

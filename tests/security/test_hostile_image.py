@@ -10,7 +10,6 @@ output, the container's and the services' logs, or the requests the fake got.
 
 from __future__ import annotations
 
-import json
 import subprocess
 
 import pytest
@@ -19,9 +18,8 @@ from fake_anthropic import FakeAnthropicAPI
 from tests.security.hostile_routes import (
     API_KEY,
     REDIS_PASSWORD,
-    ROUTES,
+    assert_nothing_found,
     hostile_turn,
-    leaks,
 )
 from tests.test_image import PODMAN, running_container
 
@@ -82,20 +80,7 @@ def test_no_route_of_a_steered_model_finds_a_secret_in_the_image() -> None:
             [*PODMAN, "logs", name], capture_output=True, text=True, check=False
         )
     assert cli.returncode == 0, cli.stderr[-2000:]
-    tool_results = [
-        block
-        for request in requests
-        for message in request["messages"]
-        if isinstance(message["content"], list)
-        for block in message["content"]
-        if block.get("type") == "tool_result"
-    ]
-    assert len(tool_results) == len(ROUTES), "every route ran and was answered"
-    results_text = json.dumps(tool_results)
-    assert "Permission denied" in results_text and "PATH=" in results_text
     places = {
-        "tool_results": results_text,
-        "requests": json.dumps(requests),
         "transcript": transcript,
         "cli_output": cli.stdout,
         "cli_logs": cli.stderr,
@@ -103,8 +88,4 @@ def test_no_route_of_a_steered_model_finds_a_secret_in_the_image() -> None:
         "container_log": container_log.stdout + container_log.stderr,
     }
     assert transcript and service_logs
-    assert leaks(places) == []
-    # Where only the app holds a secret, the tools read nothing: no redaction needed.
-    for route, result in zip(ROUTES, tool_results, strict=True):
-        if "{config}" in route or "$PPID" in route:
-            assert "[REDACTED]" not in json.dumps(result), route
+    assert_nothing_found(requests, places)

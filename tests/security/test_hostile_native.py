@@ -10,7 +10,6 @@ logs, or the requests the fake received, and redaction is never needed.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -22,9 +21,8 @@ from fake_anthropic import FakeAnthropicAPI
 from tests.security.hostile_routes import (
     API_KEY,
     REDIS_PASSWORD,
-    ROUTES,
+    assert_nothing_found,
     hostile_turn,
-    leaks,
 )
 
 pytestmark = pytest.mark.slow
@@ -73,29 +71,9 @@ def test_no_route_of_a_steered_model_finds_a_secret(
         )
         requests = [request.body for request in api.message_requests()]
     assert cli.returncode == 0, cli.stderr[-2000:]
-    tool_results = [
-        block
-        for request in requests
-        for message in request["messages"]
-        if isinstance(message["content"], list)
-        for block in message["content"]
-        if block.get("type") == "tool_result"
-    ]
-    assert len(tool_results) == len(ROUTES), "every route ran and was answered"
-    results_text = json.dumps(tool_results)
-    assert "Permission denied" in results_text and "PATH=" in results_text
     places = {
-        "tool_results": results_text,
-        "requests": json.dumps(requests),
         "transcript": transcript.read_text(),
         "cli_output": cli.stdout,
         "cli_logs": cli.stderr,
     }
-    assert leaks(places) == []
-    # The first line held on its own: no tool ever read a secret to redact.
-    # The first line held on its own: what only the app holds (its config folder,
-    # its process) was never read at all, so there was nothing there to redact.
-    # (Other routes may meet key-shaped strings of other programs on the machine.)
-    for route, result in zip(ROUTES, tool_results, strict=True):
-        if "{config}" in route or "$PPID" in route:
-            assert "[REDACTED]" not in json.dumps(result), route
+    assert_nothing_found(requests, places)
