@@ -41,11 +41,33 @@ def test_without_a_key_it_starts_and_asks_for_one() -> None:
     assert any("Enter your Claude API key" in warning.value for warning in app.warning)
 
 
-def test_a_key_entered_in_the_sidebar_is_saved_privately(tmp_path: Path) -> None:
+def test_a_key_entered_in_the_sidebar_is_saved_privately_where_the_tools_cannot_read_it(
+    tmp_path: Path, tools_as_account: object
+) -> None:
     app = AppTest.from_file(APP).run(timeout=30)
+    assert not [
+        box for box in app.checkbox if box.label == "Save the key on this machine"
+    ]
     app.text_input[1].set_value("sk-ant-test-sidebar-key-0000").run(timeout=30)
     saved = tmp_path / "config" / "api_key"
     assert saved.read_text() == "sk-ant-test-sidebar-key-0000"
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+
+
+def test_where_the_tools_run_as_the_apps_account_the_key_is_saved_only_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COMPUTER_USE_TOOLS_USER", raising=False)
+    app = AppTest.from_file(APP).run(timeout=30)
+    assert any("The tools run as" in caption.value for caption in app.caption)
+    app.text_input[1].set_value("sk-ant-test-sidebar-key-0001").run(timeout=30)
+    saved = tmp_path / "config" / "api_key"
+    assert not saved.exists(), "not written unasked"
+    box = next(
+        box for box in app.checkbox if box.label == "Save the key on this machine"
+    )
+    box.check().run(timeout=30)
+    assert saved.read_text() == "sk-ant-test-sidebar-key-0001"
     assert stat.S_IMODE(saved.stat().st_mode) == 0o600
 
 

@@ -5,6 +5,7 @@ Widgets only; what a setting means is decided by the loop and the token manager.
 
 from __future__ import annotations
 
+import getpass
 import time
 from dataclasses import asdict, dataclass
 from typing import get_args
@@ -27,6 +28,7 @@ from .state import (
     save_key,
     setup_state,
     start_new_conversation,
+    tools_share_the_apps_account,
 )
 from .usage import (
     Prices,
@@ -72,13 +74,32 @@ def sidebar() -> SidebarSlots:
     )
     st.text_input("Model", key="model", on_change=reset_model_conf)
     if state.provider == APIProvider.ANTHROPIC:
+        shared = tools_share_the_apps_account()
         st.text_input(
             "Claude API Key",
             type="password",
             key="api_key",
             on_change=save_key,
-            help="Saved to the config folder (~/.anthropic/api_key), readable only by you.",
+            help="Kept in this app's memory; saved to the config folder "
+            "(~/.anthropic/api_key, 0600) "
+            + (
+                "only if you tick the box below."
+                if shared
+                else "out of the tools' reach."
+            ),
         )
+        if shared:
+            # The tools run as this account: a saved key is a file they can read.
+            st.checkbox(
+                "Save the key on this machine",
+                key="save_api_key",
+                on_change=save_key,
+                help="The tools run as your account and can read what it can, "
+                "a saved key included.",
+            )
+            st.caption(
+                f"The tools run as {getpass.getuser()} and can read what that account can."
+            )
     st.number_input(
         "Only send N most recent images",
         min_value=0,

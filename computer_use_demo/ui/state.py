@@ -17,6 +17,8 @@ from .. import storage
 from ..models import DEFAULT_MODEL_BY_PROVIDER, lookup_model_conf
 from ..redaction import register_secret
 from ..settings import current as current_settings
+from ..tools.base import ToolError
+from ..tools.identity import tools_account
 from .http_log import ExchangeLog
 from .usage import DEFAULT_PRICES, Prices, UsageRecord
 
@@ -85,12 +87,25 @@ def reset_model_conf() -> None:
     st.session_state.thinking_effort = "medium"
 
 
+def tools_share_the_apps_account() -> bool:
+    """Whether the tools run as the app's own account, and so could read a
+    saved key (a native run by an ordinary user)."""
+    try:
+        return tools_account() is None
+    except ToolError:
+        return True
+
+
 def save_key() -> None:
-    """The key typed in the sidebar goes to the private key file (0600)."""
+    """The key typed in the sidebar goes to the private key file (0600): at
+    once when the tools cannot read it, else only when the user asks."""
     key = st.session_state.api_key.strip()
-    if key:
-        register_secret(key)
-        storage.save_text("api_key", key)
+    if not key:
+        return
+    register_secret(key)
+    if tools_share_the_apps_account() and not st.session_state.get("save_api_key"):
+        return
+    storage.save_text("api_key", key)
 
 
 def price_table() -> dict[str, Prices]:
