@@ -59,6 +59,8 @@ from .stream_consumer import ApiResponseCallback, ResponseReader
 from .streaming import StreamCallback, StreamEvent, StreamInterrupted
 from .tool_calls import run_tool_safely, tool_result_param
 from .tools import TOOL_GROUPS_BY_VERSION, ToolCollection, ToolResult, ToolVersion
+from .tools.base import ToolError
+from .tools.identity import tools_account
 from .turns import Turn
 
 __all__ = [
@@ -309,7 +311,7 @@ class _AgentLoop:
             dict(block.get("input") or {}),
             self.tool_timeout,
         )
-        return self.manager.budget_tool_result(result)
+        return self.manager.budget_tool_result(result, owner=_tools_owner())
 
     # ---- one answer, as the retry policy decides --------------------------
 
@@ -454,3 +456,13 @@ async def _close_quietly(client: AnyAsyncClient) -> None:
         await asyncio.shield(client.close())
     except Exception:  # closing must never hide the loop's own outcome
         logger.debug("closing the API client failed", exc_info=True)
+
+
+def _tools_owner() -> tuple[int, int] | None:
+    """The uid and gid the tools run as, when not ours: a shortened result's
+    whole text is saved where they, who page through it, can read it."""
+    try:
+        account = tools_account()
+    except ToolError:
+        return None
+    return None if account is None else (account.uid, account.gid)

@@ -135,3 +135,38 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+def open_directory_of(
+    uid: int, gid: int, name: str = "tool_results"
+) -> tuple[int, Path]:
+    """A folder of account `uid`'s own under the temporary directory (made 0700
+    and handed to it by root if missing), opened: its descriptor and path.
+
+    For files the app writes for that account to read (its tools run as it).
+    Every step is opened without following links and checked by its open
+    descriptor, so the account cannot redirect a write by swapping a folder.
+    """
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    path = Path(tempfile.gettempdir())
+    parent = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in (f"computer-use-{uid}", name):
+            path = path / part
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, 0o700, dir_fd=parent)
+                os.chown(part, uid, gid, dir_fd=parent, follow_symlinks=False)
+            child = os.open(part, flags, dir_fd=parent)
+            info = os.fstat(child)
+            if info.st_uid != uid or stat.S_IMODE(info.st_mode) & 0o077:
+                os.close(child)
+                raise UnsafeDirectoryError(
+                    f"{path} is not a private folder of uid {uid}"
+                )
+            os.close(parent)
+            parent = child
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.close(parent)
+        raise
+    return parent, path

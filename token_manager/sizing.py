@@ -110,15 +110,20 @@ class SizingMixin:
             20_000 if input_limit is None else max(500, min(20_000, input_limit // 4))
         )
 
-    def budget_tool_result(self, result: ToolResultLike) -> Any:
-        """The result itself if it fits the budget; else head + tail and where the rest is."""
+    def budget_tool_result(
+        self, result: ToolResultLike, owner: tuple[int, int] | None = None
+    ) -> Any:
+        """The result itself if it fits the budget; else head + tail and where the
+        rest is (saved for `owner`, the uid and gid the tools run as, to read)."""
         budget = self.tool_result_budget
         changes: dict[str, str] = {}
         for name in ("output", "error"):
             text = getattr(result, name)
             if not text:
                 continue
-            budgeted = budget_text(text, budget, self._tool_output_dir, f"tool-{name}")
+            budgeted = budget_text(
+                text, budget, self._tool_output_dir, f"tool-{name}", owner
+            )
             if budgeted.saved_to is not None:
                 changes[name] = budgeted.text
                 logger.info(

@@ -5,15 +5,17 @@ Bounded work however large the output; the saved file is private (0600).
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from .estimate import count_text
-from .private_files import private_directory
+from .private_files import open_directory_of, private_directory
 from .shortening import keep_head_and_tail
 
+logger = logging.getLogger(__name__)
 COUNT_EXACTLY_UP_TO_CHARS = 400_000
 
 
@@ -34,23 +36,46 @@ def _tokens_at_most(text: str, budget: int) -> tuple[bool, int]:
     return tokens <= budget, tokens
 
 
-def save_private(text: str, directory: Path, label: str) -> Path:
-    directory = private_directory(directory)  # per-user, 0700, never a planted link
-    path = directory / f"{label}-{uuid.uuid4().hex[:12]}.txt"
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def save_private(
+    text: str, directory: Path, label: str, owner: tuple[int, int] | None = None
+) -> Path:
+    """Save `text` where only its reader can read it: our private folder, or,
+    for an `owner` (uid, gid: the account the tools run as, which pages
+    through it), a private folder of that account's, the file handed to it."""
+    name = f"{label}-{uuid.uuid4().hex[:12]}.txt"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    if owner is None:
+        directory = private_directory(directory)  # per-user, 0700, never a planted link
+        descriptor = os.open(directory / name, flags, 0o600)
+    else:
+        try:
+            folder, directory = open_directory_of(*owner)
+        except OSError as error:  # its folder is not safe: keep the file ours
+            logger.warning("saving the whole output in our own folder: %s", error)
+            return save_private(text, directory, label)
+        try:
+            descriptor = os.open(name, flags, 0o600, dir_fd=folder)
+            os.fchown(descriptor, *owner)
+        finally:
+            os.close(folder)
     with os.fdopen(descriptor, "w", encoding="utf-8", errors="replace") as handle:
         handle.write(text)
-    return path
+    return directory / name
 
 
 def budget_text(
-    text: str, budget_tokens: int, directory: Path, label: str
+    text: str,
+    budget_tokens: int,
+    directory: Path,
+    label: str,
+    owner: tuple[int, int] | None = None,
 ) -> BudgetedText:
-    """`text` itself if it fits; else its head and tail and where the whole is."""
+    """`text` itself if it fits; else its head and tail and where the whole is
+    (saved for `owner` to read, when given)."""
     fits, tokens = _tokens_at_most(text, budget_tokens)
     if fits:
         return BudgetedText(text, None, tokens)
-    path = save_private(text, directory, label)
+    path = save_private(text, directory, label, owner)
     chars_per_token = max(1.0, len(text) / max(tokens, 1))
     keep_chars = int(budget_tokens * chars_per_token * 0.9)
     return BudgetedText(

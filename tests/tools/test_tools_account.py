@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from computer_use_demo.tools import BashTool20250124, EditTool20250728
+from computer_use_demo.tools import BashTool20250124, EditTool20250728, ToolResult
 from computer_use_demo.tools.base import ToolError
 from computer_use_demo.tools.identity import tools_account
 from computer_use_demo.tools.run import run, run_argv
@@ -150,3 +150,49 @@ async def test_the_accounts_path_leaves_out_folders_it_cannot_search(
     result = await bash(command='echo "$PATH"; command -v python3')
     path, found = (result.output or "").split("\n")
     assert str(private_bin) not in path and found == "/usr/bin/python3"
+
+
+async def test_a_shortened_output_is_saved_where_the_account_can_page_through_it(
+    tools_as_account: pwd.struct_passwd, bash: BashTool20250124
+) -> None:
+    from token_manager import RateLimits, TokenManager
+
+    manager = TokenManager(RateLimits(50, 40_000, 16_000), tool_result_tokens=200)
+    owner = (tools_as_account.pw_uid, tools_as_account.pw_gid)
+    long_output = "\n".join(f"line {number}" for number in range(5000))
+    shortened = manager.budget_tool_result(ToolResult(output=long_output), owner=owner)
+    saved = next(
+        word for word in (shortened.output or "").split() if "/tool-output-" in word
+    )
+    saved = saved.strip("`'\".,;:()")
+    assert Path(saved).stat().st_uid == tools_as_account.pw_uid
+    paged = await bash(
+        command=f"sed -n '4000,4001p' {saved}; stat -c %a {Path(saved).parent}"
+    )
+    assert (paged.output or "").split("\n") == ["line 3999", "line 4000", "700"]
+
+
+def test_a_planted_link_never_receives_the_saved_output(
+    tools_as_account: pwd.struct_passwd, tmp_path: Path
+) -> None:
+    """The account owns its folder and may swap what is in it: a write goes to
+    the folder that was checked, or not at all, never through a link."""
+    import tempfile
+
+    from token_manager.private_files import UnsafeDirectoryError, open_directory_of
+
+    uid, gid = tools_as_account.pw_uid, tools_as_account.pw_gid
+    folder, path = open_directory_of(uid, gid, name="link-test")
+    os.close(folder)
+    os.rmdir(path)
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    os.symlink(target, path)
+    os.lchown(path, uid, gid)
+    try:
+        with pytest.raises(OSError):
+            open_directory_of(uid, gid, name="link-test")
+    finally:
+        os.unlink(path)
+    assert list(target.iterdir()) == []
+    assert issubclass(UnsafeDirectoryError, OSError) and tempfile.gettempdir()
