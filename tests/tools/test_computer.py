@@ -9,6 +9,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,10 @@ pytestmark = pytest.mark.desktop
 
 
 def fast(tool_class: type[Any]) -> Any:
+    """A tool that settles as configured, waiting at most 0.5 s for a first change
+    (these tests read their results from files, not from the screen)."""
     tool = tool_class()
-    tool._screenshot_delay = 0.05
+    tool.settle_policy = replace(tool.settle_policy, first_change=0.5)
     return tool
 
 
