@@ -52,6 +52,7 @@ CLICK_BUTTONS: dict[str, str | int] = {
 }
 SCROLL_BUTTONS = {"up": 4, "down": 5, "left": 6, "right": 7}
 MAX_HOLD_SECONDS = 100
+HOVER_DRAW_SECONDS = 0.05  # an app redraws what lies under the pointer by then
 
 
 class ComputerToolOptions(TypedDict):
@@ -205,7 +206,7 @@ class BaseComputerTool:
                 f"{self.xdotool} key -- {_quoted_keys(text)}", expect_change=True
             )
         # Typed text is echoed as it arrives: no later effect to wait for.
-        before, started = await self._before_action()
+        before = await self._before_action()
         results = [
             await self.shell(
                 f"{self.xdotool} type --delay {TYPING_DELAY_MS} -- {shlex.quote(part)}",
@@ -213,7 +214,7 @@ class BaseComputerTool:
             )
             for part in chunks(text, TYPING_GROUP_SIZE)
         ]
-        wait = await self._wait_for_screen(before, started, expect_change=False)
+        wait = await self._wait_for_screen(before, expect_change=False)
         screenshot = await self.screenshot()
         return ToolResult(
             output="".join(result.output or "" for result in results),
@@ -300,10 +301,20 @@ class BaseComputerTool:
     async def _with_modifiers(
         self, coordinate: Coordinate | None, keys: str | None, command: str
     ) -> ToolResult:
-        """Move first (if asked), hold `keys` (if any) around `command`."""
+        """Move first (if asked), hold `keys` (if any) around `command`.
+
+        When settling, the pointer moves on its own and the hover feedback is
+        drawn before the screen is seen "before" the click: a button that lights
+        up under the pointer is not taken for the click's effect.
+        """
         parts = [self.xdotool]
         if coordinate is not None:
-            parts.extend(await self._move_part(coordinate))
+            move = await self._move_part(coordinate)
+            if move and self._screenshot_delay is None:
+                await run(f"{self.xdotool} {move[0]}")
+                await asyncio.sleep(HOVER_DRAW_SECONDS)
+            else:
+                parts.extend(move)
         if keys:
             parts.append(f"keydown {_quoted_keys(keys)}")
         parts.append(command)
@@ -365,9 +376,9 @@ class BaseComputerTool:
         if not take_screenshot:
             _, stdout, stderr = await run(command)
             return ToolResult(output=stdout, error=stderr)
-        before, started = await self._before_action()
+        before = await self._before_action()
         _, stdout, stderr = await run(command)
-        wait = await self._wait_for_screen(before, started, expect_change)
+        wait = await self._wait_for_screen(before, expect_change)
         screenshot = await self.screenshot()
         return ToolResult(
             output=stdout,
@@ -376,19 +387,17 @@ class BaseComputerTool:
             screen_wait=wait,
         )
 
-    async def _before_action(self) -> tuple[CellFrame | None, float]:
-        """The screen as it was before the action (None if it cannot be seen),
-        and when the action starts."""
-        before: CellFrame | None = None
-        if self._screenshot_delay is None:
-            try:
-                before = await self.capture.frame()
-            except ToolError:
-                before = None  # the screenshot after the action says why
-        return before, time.monotonic()
+    async def _before_action(self) -> CellFrame | None:
+        """The screen as it was before the action (None if it cannot be seen)."""
+        if self._screenshot_delay is not None:
+            return None
+        try:
+            return await self.capture.frame()
+        except ToolError:
+            return None  # the screenshot after the action says why
 
     async def _wait_for_screen(
-        self, before: CellFrame | None, started: float, expect_change: bool
+        self, before: CellFrame | None, expect_change: bool
     ) -> ScreenWait | None:
         if self._screenshot_delay is not None:
             await asyncio.sleep(self._screenshot_delay)
@@ -399,7 +408,6 @@ class BaseComputerTool:
                 before,
                 policy=self.settle_policy,
                 expect_change=expect_change,
-                started=started,
                 clock=time.monotonic,
                 sleep=asyncio.sleep,
             )

@@ -30,10 +30,13 @@ Sleep = Callable[[float], Awaitable[object]]
 class SettlePolicy:
     """The settle parameters (the COMPUTER_SETTLE_* settings), in seconds and cells.
 
-    The screen counts as still once no change larger than `ignore_cells` has
-    been seen for `quiet` seconds. A change of at most `ignore_cells` cells (a
-    blinking caret) is ignored unless small changes keep coming faster than
-    `repeat_within` apart (a spinner is motion; a caret blinks slower).
+    Every time counts from the end of the action. The screen counts as still
+    once no change larger than `ignore_cells` has been seen for `quiet`
+    seconds. A change of at most `ignore_cells` cells (a blinking caret) is
+    ignored unless small changes keep coming faster than `repeat_within` apart
+    (a spinner is motion; a caret blinks slower); as the effect a click waits
+    for, it counts once it has lasted `blink_phase` (a caret's longest phase
+    is about 0.6 s).
     """
 
     min_wait: float = 0.05
@@ -43,6 +46,7 @@ class SettlePolicy:
     poll: float = 0.03
     ignore_cells: int = 4
     repeat_within: float = 0.2
+    blink_phase: float = 0.7
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_wait <= self.max_wait:
@@ -69,20 +73,21 @@ async def settle(
     *,
     policy: SettlePolicy,
     expect_change: bool,
-    started: float,
     clock: Clock,
     sleep: Sleep,
 ) -> Settled[FrameT]:
-    """Watch the screen from `started` (when the action began) until it is still.
+    """Watch the screen from now (the action has just finished) until it is still.
 
     `before` is the frame taken before the action. With `expect_change` (a
     click, a key), stillness only counts once the screen differs from `before`
-    by more than a caret, or once `first_change` seconds have passed without
-    such a difference.
+    (by more than a caret, or by a caret-sized change that outlasts a blink),
+    or once `first_change` seconds have passed without such a difference.
     """
+    started = clock()
     previous: FrameT | None = None
     last_motion = started
     last_small: float | None = None
+    small_since: float | None = None
     changed = False
     frames = 0
     while True:
@@ -91,7 +96,14 @@ async def settle(
         now = clock()
         if before is not None:
             # Not latched: a flash that reverts (a button's press) is no effect.
-            changed = source.changed_cells(before, frame) > policy.ignore_cells
+            from_before = source.changed_cells(before, frame)
+            if 0 < from_before <= policy.ignore_cells:
+                small_since = now if small_since is None else small_since
+            else:
+                small_since = None
+            changed = from_before > policy.ignore_cells or (
+                small_since is not None and now - small_since >= policy.blink_phase
+            )
         if previous is not None:
             cells = source.changed_cells(previous, frame)
             if cells > policy.ignore_cells:
@@ -116,6 +128,4 @@ async def settle(
             and waited_for_change
         ):
             return Settled(elapsed, True, changed, frames, frame)
-        pause = policy.poll
-        remaining = policy.max_wait - elapsed
-        await sleep(max(0.0, min(pause, remaining)))
+        await sleep(max(0.0, min(policy.poll, policy.max_wait - elapsed)))

@@ -61,7 +61,8 @@ def run_settle(
     policy: SettlePolicy = POLICY,
     before: Frame | None = None,
 ) -> Settled[Frame]:
-    """Settle after an action that takes `action_seconds` from t=0."""
+    """Settle after an action that took `action_seconds` from t=0; the result's
+    seconds count from the action's end."""
     screen = ScriptedScreen(script)
     first = script(0.0) if before is None else before
     screen.now = action_seconds
@@ -71,7 +72,6 @@ def run_settle(
             first,
             policy=policy,
             expect_change=expect_change,
-            started=0.0,
             clock=screen.clock,
             sleep=screen.sleep,
         )
@@ -136,7 +136,7 @@ def test_a_blinking_caret_does_not_keep_the_screen_moving() -> None:
         return with_cells(still(), [55, 56], 255 if on else 0)
 
     result = run_settle(script, expect_change=False, action_seconds=0.45)
-    assert result.still and result.seconds < 0.45 + POLICY.quiet + 0.05
+    assert result.still and result.seconds < POLICY.quiet + 0.05
 
 
 def test_a_caret_blink_is_not_the_change_a_click_waits_for() -> None:
@@ -182,15 +182,22 @@ def test_the_minimum_wait_holds_even_on_a_still_screen() -> None:
     assert 0.4 <= result.seconds < 0.45
 
 
-def test_a_slow_action_that_changed_the_screen_returns_soon_after_it() -> None:
-    typed = with_cells(still(), range(5), 8)
-    result = run_settle(
-        lambda t: typed if t >= 0.5 else still(),
-        expect_change=False,
-        action_seconds=1.0,
-    )
-    assert result.frame == typed and result.changed
-    assert 1.0 <= result.seconds < 1.05
+def test_motion_that_outlasts_the_action_is_waited_out() -> None:
+    def script(
+        t: float,
+    ) -> Frame:  # a smooth scroll until 0.8 s; the action ends at 0.5
+        return with_cells(still(), range(60), min(int(t / 0.016), 50))
+
+    result = run_settle(script, expect_change=True, action_seconds=0.5)
+    assert result.frame == script(2.0)
+    assert 0.3 + POLICY.quiet <= result.seconds < 0.3 + POLICY.quiet + 0.05
+
+
+def test_a_small_change_that_lasts_is_the_effect_a_click_waits_for() -> None:
+    digit = with_cells(still(), [70, 71], 5)  # a counter's digit, 300 ms later
+    result = run_settle(lambda t: digit if t >= 0.3 else still(), expect_change=True)
+    assert result.changed and result.frame == digit
+    assert 0.3 + POLICY.blink_phase <= result.seconds < 0.3 + POLICY.blink_phase + 0.05
 
 
 def test_without_a_frame_from_before_a_click_does_not_wait_for_a_change() -> None:
@@ -201,7 +208,6 @@ def test_without_a_frame_from_before_a_click_does_not_wait_for_a_change() -> Non
             None,
             policy=POLICY,
             expect_change=True,
-            started=0.0,
             clock=screen.clock,
             sleep=screen.sleep,
         )
