@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw
 
+from computer_use_demo.settings import ScreenSettle, Settings, settle_from_env
+from computer_use_demo.tools import ComputerTool20250124
 from computer_use_demo.tools.screen_capture import CellFrame, cell_frame, changed_cells
 from computer_use_demo.tools.settle import Settled, SettlePolicy, settle
+from tests.plugins.screen import SCREEN_ENV
 
 Frame = tuple[int, ...]
 CELLS = 100  # a screen of 100 cells
@@ -257,3 +261,42 @@ def test_a_screen_of_another_size_differs_everywhere() -> None:
     small = frame_of(Image.new("RGB", (160, 160), "white"))
     large = frame_of(Image.new("RGB", (320, 160), "white"))
     assert changed_cells(small, large) == 200
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, ScreenSettle(0.05, 0.25, 2.0, 3.0)),
+        (
+            {
+                "COMPUTER_SETTLE_MIN_S": "0",
+                "COMPUTER_SETTLE_QUIET_S": "0.5",
+                "COMPUTER_SETTLE_FIRST_CHANGE_S": "1",
+                "COMPUTER_SETTLE_MAX_S": "6",
+            },
+            ScreenSettle(0.0, 0.5, 1.0, 6.0),
+        ),
+        ({"COMPUTER_SETTLE_MAX_S": "1"}, ScreenSettle(max_wait=2.0)),  # 2 s floor
+        ({"COMPUTER_SETTLE_QUIET_S": "soon"}, ScreenSettle()),
+        ({"COMPUTER_SETTLE_MIN_S": "-1"}, ScreenSettle()),
+    ],
+)
+def test_the_settings_give_the_settle_parameters(
+    environ: dict[str, str], expected: ScreenSettle
+) -> None:
+    assert settle_from_env(environ) == expected
+    assert Settings.from_env(environ).settle == expected
+
+
+def test_the_tool_settles_with_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {**SCREEN_ENV, "COMPUTER_SETTLE_QUIET_S": "0.6"}.items():
+        monkeypatch.setenv(name, value)
+    tool = ComputerTool20250124()
+    assert tool.settle_policy.quiet == 0.6 and tool._screenshot_delay is None
+
+
+def test_the_readme_documents_the_settle_settings() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("## Environment variables", 1)[1].split("\n\n", 2)[1]
+    for name in ("MIN_S", "QUIET_S", "FIRST_CHANGE_S", "MAX_S"):
+        assert f"`COMPUTER_SETTLE_{name}`" in table
