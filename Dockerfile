@@ -6,7 +6,7 @@ ENV DEBIAN_FRONTEND=noninteractive \
     PYTHONUNBUFFERED=1
 
 # Debian's packages only: no git clones, the same on every architecture.
-COPY image/provision.sh /opt/provision/image/provision.sh
+COPY image/provision.sh image/firefox-prefs.js /opt/provision/image/
 RUN /opt/provision/image/provision.sh --system
 
 # The tools' account: the desktop, every tool and every app the model starts run

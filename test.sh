@@ -9,8 +9,9 @@ cd "$(dirname "$0")"
 # The desktop stack and the app's venv, as ./run.sh sets them up.
 image/provision.sh --native
 
-# What only the tests need: Redis, Chromium for the browser tests, tmux for the CLI's.
-image/provision.sh --packages redis-server chromium tmux x11-apps
+# What only the tests need: Redis, Chromium for the browser tests, tmux for the
+# CLI's, Tk for the computer tool's desktop scenes (and benchmark B7).
+image/provision.sh --packages redis-server chromium tmux x11-apps python3-tk
 
 # The dev extra (pytest, playwright, ruff, ...) at its locked versions, checked
 # against their hashes; reinstalled only when the lock or pyproject.toml changed.

@@ -13,7 +13,6 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -256,7 +255,7 @@ def redact_tool_result(result: ToolResult) -> ToolResult:
         for name in ("output", "error", "system")
         if isinstance(value := getattr(result, name), str) and redact(value) != value
     }
-    return replace(result, **changes) if changes else result
+    return result.replace(**changes) if changes else result
 
 
 def redact_headers(

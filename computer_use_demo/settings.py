@@ -35,6 +35,22 @@ class Screen:
 
 
 @dataclass(frozen=True, slots=True)
+class ScreenSettle:
+    """How the computer tool waits for the screen after an action (COMPUTER_SETTLE_*),
+    in seconds: at least `min_wait`; still once nothing larger than a caret moved
+    for `quiet`; up to `first_change` for a click or key to show an effect; never
+    past `max_wait` (at least 2, the quickstart's fixed wait)."""
+
+    min_wait: float = 0.05
+    quiet: float = 0.25
+    first_change: float = 2.0
+    max_wait: float = 3.0
+
+
+MIN_SETTLE_MAX = 2.0
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Every variable of the README's "Environment variables" table that the
     Python side reads (the TOKEN_MANAGER_* ones belong to token_manager.settings)."""
@@ -44,6 +60,7 @@ class Settings:
     screen: Screen = Screen()
     read_timeout: float = DEFAULT_READ_TIMEOUT  # COMPUTER_USE_READ_TIMEOUT, seconds
     max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT  # COMPUTER_USE_MAX_RETRY_WAIT, s
+    settle: ScreenSettle = ScreenSettle()
     config_dir: Path = field(default_factory=lambda: Path.home() / ".anthropic")
     hide_warning: bool = False
     cloud_ml_region: str | None = None
@@ -57,6 +74,7 @@ class Settings:
             anthropic_api_key=environ.get("ANTHROPIC_API_KEY") or "",
             api_provider=_provider(environ.get("API_PROVIDER")),
             screen=screen_from_env(environ),
+            settle=settle_from_env(environ),
             read_timeout=_positive_float(
                 environ.get("COMPUTER_USE_READ_TIMEOUT"), DEFAULT_READ_TIMEOUT
             ),
@@ -80,6 +98,23 @@ def screen_from_env(environ: Mapping[str, str]) -> Screen:
         width=_whole(environ.get("WIDTH")),
         height=_whole(environ.get("HEIGHT")),
         display_num=int(display) if display.isdigit() else None,
+    )
+
+
+def settle_from_env(environ: Mapping[str, str]) -> ScreenSettle:
+    """Only the settle variables: what the computer tool reads when constructed."""
+    default = ScreenSettle()
+
+    def seconds(name: str, fallback: float) -> float:
+        return _non_negative_float(environ.get(name), fallback)
+
+    return ScreenSettle(
+        min_wait=seconds("COMPUTER_SETTLE_MIN_S", default.min_wait),
+        quiet=seconds("COMPUTER_SETTLE_QUIET_S", default.quiet),
+        first_change=seconds("COMPUTER_SETTLE_FIRST_CHANGE_S", default.first_change),
+        max_wait=max(
+            MIN_SETTLE_MAX, seconds("COMPUTER_SETTLE_MAX_S", default.max_wait)
+        ),
     )
 
 
@@ -111,6 +146,14 @@ def _provider(raw: str | None) -> APIProvider:
 def _whole(raw: str | None) -> int:
     text = (raw or "").strip()
     return int(text) if text.isdigit() else 0
+
+
+def _non_negative_float(raw: str | None, default: float) -> float:
+    try:
+        value = float((raw or "").strip())
+    except ValueError:
+        return default
+    return value if 0 <= value < float("inf") else default
 
 
 def _positive_float(raw: str | None, default: float) -> float:

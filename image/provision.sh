@@ -21,6 +21,7 @@ DESKTOP_PACKAGES=(
   mutter tint2 x11vnc novnc websockify
   firefox-esr fonts-dejavu-core ca-certificates curl sudo procps
   python3 python3-venv python3-pip netcat-openbsd
+  libxcb1 libxcb-shm0 libxcb-randr0 libxcb-render0 libxcb-xfixes0
 )
 if [ "$mode" = "--system" ]; then
   DESKTOP_PACKAGES+=(x11-apps xpaint galculator pcmanfm gedit unzip)
@@ -75,6 +76,9 @@ case "$mode" in
   --packages)
     ;;
   --system)
+    if [ -d /etc/firefox-esr ]; then
+      as_root install -m 0644 "$here/image/firefox-prefs.js" /etc/firefox-esr/computer-use.js
+    fi
     as_root apt-get clean
     as_root rm -rf /var/lib/apt/lists/*
     ;;

@@ -113,6 +113,11 @@ class JsonRenderer:
                 "output": result.output,
                 "error": result.error,
                 "image": bool(result.base64_image),
+                **(
+                    {"screen_settle_s": round(result.screen_wait.seconds, 3)}
+                    if result.screen_wait
+                    else {}
+                ),
             }
         )
 
@@ -211,7 +216,8 @@ class RichRenderer:
                 f"  {_first_lines(result.output)}", style="dim", markup=False
             )
         if result.base64_image:
-            self.err.print("  [screenshot]", style="dim")
+            wait = f" ({result.screen_wait.describe()})" if result.screen_wait else ""
+            self.err.print(f"  [screenshot]{wait}", style="dim", markup=False)
 
     def status(self, status: LoopStatus) -> None:
         """One line per notice; a wait also counts down on a terminal (a

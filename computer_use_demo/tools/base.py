@@ -23,17 +23,38 @@ class BaseAnthropicTool(metaclass=ABCMeta):
         """The tool's entry in the request's `tools` list."""
 
 
+@dataclass(frozen=True, slots=True)
+class ScreenWait:
+    """How long the computer tool waited for the screen before its screenshot;
+    `still` is False when it stopped waiting with the screen still changing."""
+
+    seconds: float
+    still: bool
+
+    def describe(self) -> str:
+        """The status line the app and the CLI show under the tool call."""
+        if self.still:
+            return f"screen settled in {self.seconds:.2f} s"
+        return f"screen still changing after {self.seconds:.2f} s"
+
+
 @dataclass(kw_only=True, frozen=True)
 class ToolResult:
-    """What a tool produced: text output, an error, a screenshot, a system note."""
+    """What a tool produced: text output, an error, a screenshot, a system note,
+    and (not sent to the model) how long the screen took to settle."""
 
     output: str | None = None
     error: str | None = None
     base64_image: str | None = None
     system: str | None = None
+    screen_wait: ScreenWait | None = None
 
     def __bool__(self) -> bool:
-        return any(getattr(self, field.name) for field in fields(self))
+        return any(
+            getattr(self, field.name)
+            for field in fields(self)
+            if field.name != "screen_wait"
+        )
 
     def __add__(self, other: ToolResult) -> ToolResult:
         def combine(
@@ -50,6 +71,7 @@ class ToolResult:
             error=combine(self.error, other.error),
             base64_image=combine(self.base64_image, other.base64_image, False),
             system=combine(self.system, other.system),
+            screen_wait=other.screen_wait or self.screen_wait,
         )
 
     def replace(self, **changes: Any) -> ToolResult:

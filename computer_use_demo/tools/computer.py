@@ -2,8 +2,10 @@
 
 Every bad argument (unknown action, off-screen coordinate) is a ToolError the
 model can read; screenshots are scaled to the resolutions the API recommends
-(the arithmetic lives in `screen.py`). Each version of the tool is a table
-from action to handler.
+(the arithmetic lives in `screen.py`). After an action the tool returns the
+screen once it is still (`settle.py`), never after a fixed sleep unless
+`_screenshot_delay` asks for one. Each version of the tool is a table from
+action to handler.
 """
 
 from __future__ import annotations
@@ -12,19 +14,19 @@ import asyncio
 import base64
 import os
 import shlex
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Literal, TypedDict, cast, get_args
-from uuid import uuid4
 
 from anthropic.types.beta import BetaToolUnionParam
 
-from token_manager.private_files import private_directory
-
-from ..settings import screen_from_env
-from .base import BaseAnthropicTool, ToolError, ToolResult
+from ..settings import screen_from_env, settle_from_env
+from .base import BaseAnthropicTool, ScreenWait, ToolError, ToolResult
 from .run import run
-from .screen import ScalingSource, ScreenScaling, crop_png, resize_png
+from .screen import ScalingSource, ScreenScaling
+from .screen_capture import CellFrame, ScreenCapture, capture_for
+from .settle import SettlePolicy, settle
 
 OUTPUT_DIR = "/tmp/outputs"
 TYPING_DELAY_MS = 12
@@ -50,6 +52,7 @@ CLICK_BUTTONS: dict[str, str | int] = {
 }
 SCROLL_BUTTONS = {"up": 4, "down": 5, "left": 6, "right": 7}
 MAX_HOLD_SECONDS = 100
+HOVER_DRAW_SECONDS = 0.05  # an app redraws what lies under the pointer by then
 
 
 class ComputerToolOptions(TypedDict):
@@ -111,8 +114,12 @@ class BaseComputerTool:
     display_num: int | None
     actions: ClassVar[Mapping[str, Handler]]
 
-    _screenshot_delay = 2.0
+    # A fixed wait before each screenshot instead of settling, when set (the
+    # quickstart's 2.0; the benchmark's baseline and a few tests use it).
+    _screenshot_delay: float | None = None
     _scaling_enabled = True
+    settle_policy: SettlePolicy
+    capture: ScreenCapture
 
     def __init__(self) -> None:
         super().__init__()
@@ -129,6 +136,15 @@ class BaseComputerTool:
             self.display_num = None
             self._display_prefix = ""
         self.xdotool = f"{self._display_prefix}xdotool"
+        wait = settle_from_env(os.environ)
+        self.settle_policy = SettlePolicy(
+            min_wait=min(wait.min_wait, wait.max_wait),
+            quiet=wait.quiet,
+            first_change=wait.first_change,
+            max_wait=wait.max_wait,
+        )
+        display = None if self.display_num is None else f":{self.display_num}"
+        self.capture = capture_for(display)
 
     @property
     def scaling(self) -> ScreenScaling:
@@ -174,7 +190,8 @@ class BaseComputerTool:
         start_x, start_y = self.validate_and_get_coordinates(args.start_coordinate)
         return await self.shell(
             f"{self.xdotool} mousemove --sync {start_x} {start_y} mousedown 1 "
-            f"mousemove --sync {x} {y} mouseup 1"
+            f"mousemove --sync {x} {y} mouseup 1",
+            expect_change=True,
         )
 
     async def _key_or_type(self, action: str, args: ActionInput) -> ToolResult:
@@ -185,7 +202,11 @@ class BaseComputerTool:
         if not isinstance(text, str):
             raise ToolError(f"{text!r} must be a string")
         if action == "key":
-            return await self.shell(f"{self.xdotool} key -- {_quoted_keys(text)}")
+            return await self.shell(
+                f"{self.xdotool} key -- {_quoted_keys(text)}", expect_change=True
+            )
+        # Typed text is echoed as it arrives: no later effect to wait for.
+        before = await self._before_action()
         results = [
             await self.shell(
                 f"{self.xdotool} type --delay {TYPING_DELAY_MS} -- {shlex.quote(part)}",
@@ -193,11 +214,13 @@ class BaseComputerTool:
             )
             for part in chunks(text, TYPING_GROUP_SIZE)
         ]
+        wait = await self._wait_for_screen(before, expect_change=False)
         screenshot = await self.screenshot()
         return ToolResult(
             output="".join(result.output or "" for result in results),
             error="".join(result.error or "" for result in results),
             base64_image=screenshot.base64_image,
+            screen_wait=wait,
         )
 
     async def _screenshot_action(self, action: str, args: ActionInput) -> ToolResult:
@@ -226,7 +249,9 @@ class BaseComputerTool:
 
     async def _click_in_place(self, action: str, args: ActionInput) -> ToolResult:
         _refuse(action, args, "text", "coordinate")
-        return await self.shell(f"{self.xdotool} click {CLICK_BUTTONS[action]}")
+        return await self.shell(
+            f"{self.xdotool} click {CLICK_BUTTONS[action]}", expect_change=True
+        )
 
     # ---- the actions computer_20250124 adds or changes -----------------------
 
@@ -276,16 +301,26 @@ class BaseComputerTool:
     async def _with_modifiers(
         self, coordinate: Coordinate | None, keys: str | None, command: str
     ) -> ToolResult:
-        """Move first (if asked), hold `keys` (if any) around `command`."""
+        """Move first (if asked), hold `keys` (if any) around `command`.
+
+        When settling, the pointer moves on its own and the hover feedback is
+        drawn before the screen is seen "before" the click: a button that lights
+        up under the pointer is not taken for the click's effect.
+        """
         parts = [self.xdotool]
         if coordinate is not None:
-            parts.extend(await self._move_part(coordinate))
+            move = await self._move_part(coordinate)
+            if move and self._screenshot_delay is None:
+                await run(f"{self.xdotool} {move[0]}")
+                await asyncio.sleep(HOVER_DRAW_SECONDS)
+            else:
+                parts.extend(move)
         if keys:
             parts.append(f"keydown {_quoted_keys(keys)}")
         parts.append(command)
         if keys:
             parts.append(f"keyup {_quoted_keys(keys)}")
-        return await self.shell(" ".join(parts))
+        return await self.shell(" ".join(parts), expect_change=True)
 
     # ---- computer_20251124 ----------------------------------------------------
 
@@ -295,9 +330,8 @@ class BaseComputerTool:
     async def zoom(self, region: Any) -> ToolResult:
         """A region of the screen at full resolution (the model asks in API space)."""
         box = self.scaling.screen_region(region)
-        png = await self._capture_png()
-        cropped = await asyncio.to_thread(crop_png, png, box, self.scaling.api_size)
-        return ToolResult(base64_image=base64.b64encode(cropped).decode())
+        png = await self.capture.region(box, self.scaling.api_size)
+        return ToolResult(base64_image=base64.b64encode(png).decode())
 
     # ---- the screen -------------------------------------------------------------
 
@@ -326,37 +360,60 @@ class BaseComputerTool:
         return self.scaling.scale(source, x, y)
 
     async def screenshot(self) -> ToolResult:
-        """A PNG of the whole screen, scaled to the size the API sees."""
-        png = await self._capture_png()
-        width, height = self.scaling.api_size
-        if (width, height) != (self.width, self.height):
-            png = await asyncio.to_thread(resize_png, png, width, height)
+        """A PNG of the whole screen, scaled to the size the API sees: grabbed,
+        scaled and encoded once, in memory."""
+        png = await self.capture.screenshot(self.scaling.api_size)
         return ToolResult(base64_image=base64.b64encode(png).decode())
 
-    async def _capture_png(self) -> bytes:
-        # Not the shared OUTPUT_DIR: a private per-user folder no one can plant in.
-        output_dir = await asyncio.to_thread(private_directory, None, "screenshots")
-        path = output_dir / f"screenshot_{uuid4().hex}.png"
-        result = await self.shell(
-            f"{self._display_prefix}scrot -p -o {path}", take_screenshot=False
-        )
-        try:
-            return await asyncio.to_thread(path.read_bytes)
-        except FileNotFoundError:
-            raise ToolError(
-                f"Failed to take screenshot: {result.error or 'scrot wrote nothing'}"
-            ) from None
-        finally:
-            path.unlink(missing_ok=True)
+    async def shell(
+        self, command: str, take_screenshot: bool = True, *, expect_change: bool = False
+    ) -> ToolResult:
+        """Run a command; with `take_screenshot`, then the screen once it is still.
 
-    async def shell(self, command: str, take_screenshot: bool = True) -> ToolResult:
-        """Run a command; then, after letting the screen settle, take a screenshot."""
+        `expect_change`: the action usually shows an effect (a click, a key), so
+        a screen that has not changed yet is waited for, up to `first_change`.
+        """
+        if not take_screenshot:
+            _, stdout, stderr = await run(command)
+            return ToolResult(output=stdout, error=stderr)
+        before = await self._before_action()
         _, stdout, stderr = await run(command)
-        base64_image = None
-        if take_screenshot:
+        wait = await self._wait_for_screen(before, expect_change)
+        screenshot = await self.screenshot()
+        return ToolResult(
+            output=stdout,
+            error=stderr,
+            base64_image=screenshot.base64_image,
+            screen_wait=wait,
+        )
+
+    async def _before_action(self) -> CellFrame | None:
+        """The screen as it was before the action (None if it cannot be seen)."""
+        if self._screenshot_delay is not None:
+            return None
+        try:
+            return await self.capture.frame()
+        except ToolError:
+            return None  # the screenshot after the action says why
+
+    async def _wait_for_screen(
+        self, before: CellFrame | None, expect_change: bool
+    ) -> ScreenWait | None:
+        if self._screenshot_delay is not None:
             await asyncio.sleep(self._screenshot_delay)
-            base64_image = (await self.screenshot()).base64_image
-        return ToolResult(output=stdout, error=stderr, base64_image=base64_image)
+            return None
+        try:
+            settled = await settle(
+                self.capture,
+                before,
+                policy=self.settle_policy,
+                expect_change=expect_change,
+                clock=time.monotonic,
+                sleep=asyncio.sleep,
+            )
+        except ToolError:
+            return None  # no frames: the screenshot after the action says why
+        return ScreenWait(settled.seconds, settled.still)
 
 
 _Tool = BaseComputerTool

@@ -130,3 +130,5 @@ def render_tool_output(result: ToolResult, hide_images: bool) -> None:
             st.error(result.error)
         if result.base64_image and not hide_images:
             st.image(base64.b64decode(result.base64_image))
+        if result.screen_wait:
+            st.caption(result.screen_wait.describe())

@@ -9,6 +9,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +24,16 @@ from computer_use_demo.tools import (
 )
 from computer_use_demo.tools.base import ToolError
 from tests.plugins.xvfb import XvfbDisplay, run_on_display, start_xvfb
+from tests.tools.desktop_scenes import TkScene
 
 pytestmark = pytest.mark.desktop
 
 
 def fast(tool_class: type[Any]) -> Any:
+    """A tool that settles as configured, waiting at most 0.5 s for a first change
+    (these tests read their results from files, not from the screen)."""
     tool = tool_class()
-    tool._screenshot_delay = 0.05
+    tool.settle_policy = replace(tool.settle_policy, first_change=0.5)
     return tool
 
 
@@ -158,3 +162,52 @@ async def test_bad_arguments_come_back_as_readable_errors(
         },
     )
     assert bad_scroll.error and "scroll_direction" in bad_scroll.error
+
+
+async def screen_now(tool: Any) -> bytes:
+    """The screen as the tool would return it now, decoded to raw pixels."""
+    result = await tool(action="screenshot")
+    assert result.base64_image
+    with Image.open(io.BytesIO(base64.b64decode(result.base64_image))) as image:
+        return image.convert("RGB").tobytes()
+
+
+def pixels(base64_png: str | None) -> bytes:
+    assert base64_png
+    with Image.open(io.BytesIO(base64.b64decode(base64_png))) as image:
+        return image.convert("RGB").tobytes()
+
+
+async def test_a_click_returns_the_screen_once_its_late_effect_is_drawn(
+    xvfb_display: XvfbDisplay,
+) -> None:
+    app = TkScene(xvfb_display.env, "buttons")
+    try:
+        tool = ComputerTool20250124()
+        x, y = app.places["fast"]
+        await tool(action="mouse_move", coordinate=[x, y])
+        started = time.monotonic()
+        result = await tool(action="left_click")  # the label changes 300 ms later
+        seconds = time.monotonic() - started
+        await asyncio.sleep(1.0)
+        assert pixels(result.base64_image) == await screen_now(tool)
+        assert 0.3 < seconds < 1.5, "settled, not slept for the quickstart's 2 s"
+        assert result.screen_wait and result.screen_wait.still
+        assert 0.3 < result.screen_wait.seconds < 1.5
+    finally:
+        app.close()
+
+
+async def test_an_endless_animation_returns_at_the_maximum(
+    xvfb_display: XvfbDisplay,
+) -> None:
+    app = TkScene(xvfb_display.env, "animation")
+    try:
+        tool = ComputerTool20250124()
+        tool.settle_policy = replace(tool.settle_policy, max_wait=2.0)
+        result = await tool(action="mouse_move", coordinate=[5, 5])
+        assert result.screen_wait and not result.screen_wait.still
+        assert 2.0 <= result.screen_wait.seconds < 2.3
+        assert result.screen_wait.describe().startswith("screen still changing")
+    finally:
+        app.close()

@@ -21,8 +21,9 @@ from computer_use_demo.tools.computer import (
 from computer_use_demo.tools.screen import (
     ScalingSource,
     ScreenScaling,
-    crop_png,
-    resize_png,
+    png_bytes,
+    region_png,
+    scaled_png,
     scaling_target,
 )
 
@@ -141,10 +142,8 @@ def test_bad_zoom_regions_are_refused(region: Any, problem: str) -> None:
         ScreenScaling(1024, 768).screen_region(region)
 
 
-def png(width: int, height: int) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), "white").save(out, format="PNG")
-    return out.getvalue()
+def screen(width: int, height: int) -> Image.Image:
+    return Image.new("RGB", (width, height), "white")
 
 
 def size(data: bytes) -> tuple[int, int]:
@@ -155,10 +154,10 @@ def size(data: bytes) -> tuple[int, int]:
 @pytest.mark.parametrize(
     ("source", "target"), [((1920, 1080), (1366, 768)), ((100, 50), (200, 100))]
 )
-def test_resize_gives_exactly_the_size_asked(
+def test_scaling_gives_exactly_the_size_asked(
     source: tuple[int, int], target: tuple[int, int]
 ) -> None:
-    assert size(resize_png(png(*source), *target)) == target
+    assert size(scaled_png(screen(*source), target)) == target
 
 
 @pytest.mark.parametrize(
@@ -172,7 +171,14 @@ def test_resize_gives_exactly_the_size_asked(
 def test_crop_keeps_the_region_within_a_size(
     box: tuple[int, int, int, int], max_size: tuple[int, int], expected: tuple[int, int]
 ) -> None:
-    assert size(crop_png(png(1920, 1080), box, max_size)) == expected
+    assert size(region_png(screen(1920, 1080), box, max_size)) == expected
+
+
+def test_png_encoding_is_lossless() -> None:
+    image = Image.effect_noise((64, 48), 80).convert("RGB")
+    with Image.open(io.BytesIO(png_bytes(image))) as decoded:
+        assert decoded.format == "PNG"
+        assert decoded.tobytes() == image.tobytes()
 
 
 @pytest.mark.parametrize(

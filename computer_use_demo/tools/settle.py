@@ -1,0 +1,131 @@
+"""When the screen is still: how long the computer tool waits after an action.
+
+Pure: frames come from an injected source, time from an injected clock and the
+pauses through an injected sleep; nothing here touches a display. Never waits
+longer than `SettlePolicy.max_wait`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+FrameT = TypeVar("FrameT")
+
+
+class FrameSource(Protocol[FrameT]):
+    """Cheap frames of the screen (no pointer) and how many cells differ between two."""
+
+    async def frame(self) -> FrameT: ...
+
+    def changed_cells(self, before: FrameT, after: FrameT) -> int: ...
+
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[object]]
+
+
+@dataclass(frozen=True, slots=True)
+class SettlePolicy:
+    """The settle parameters (the COMPUTER_SETTLE_* settings), in seconds and cells.
+
+    Every time counts from the end of the action. The screen counts as still
+    once no change larger than `ignore_cells` has been seen for `quiet`
+    seconds. A change of at most `ignore_cells` cells (a blinking caret) is
+    ignored unless small changes keep coming faster than `repeat_within` apart
+    (a spinner is motion; a caret blinks slower); as the effect a click waits
+    for, it counts once it has lasted `blink_phase` (a caret's longest phase
+    is about 0.6 s).
+    """
+
+    min_wait: float = 0.05
+    quiet: float = 0.25
+    first_change: float = 2.0
+    max_wait: float = 3.0
+    poll: float = 0.03
+    ignore_cells: int = 4
+    repeat_within: float = 0.2
+    blink_phase: float = 0.7
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_wait <= self.max_wait:
+            raise ValueError("settle: need 0 <= min_wait <= max_wait")
+        if self.quiet < 0 or self.first_change < 0 or self.poll <= 0:
+            raise ValueError("settle: quiet and first_change >= 0, poll > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class Settled(Generic[FrameT]):
+    """How the wait ended: `still` is False when `max_wait` cut it short (an
+    animation) or no frame could be taken; `frame` is the last frame seen."""
+
+    seconds: float
+    still: bool
+    changed: bool
+    frames: int
+    frame: FrameT | None = None
+
+
+async def settle(
+    source: FrameSource[FrameT],
+    before: FrameT | None,
+    *,
+    policy: SettlePolicy,
+    expect_change: bool,
+    clock: Clock,
+    sleep: Sleep,
+) -> Settled[FrameT]:
+    """Watch the screen from now (the action has just finished) until it is still.
+
+    `before` is the frame taken before the action. With `expect_change` (a
+    click, a key), stillness only counts once the screen differs from `before`
+    (by more than a caret, or by a caret-sized change that outlasts a blink),
+    or once `first_change` seconds have passed without such a difference.
+    """
+    started = clock()
+    previous: FrameT | None = None
+    last_motion = started
+    last_small: float | None = None
+    small_since: float | None = None
+    changed = False
+    frames = 0
+    while True:
+        frame = await source.frame()
+        frames += 1
+        now = clock()
+        if before is not None:
+            # Not latched: a flash that reverts (a button's press) is no effect.
+            from_before = source.changed_cells(before, frame)
+            if 0 < from_before <= policy.ignore_cells:
+                small_since = now if small_since is None else small_since
+            else:
+                small_since = None
+            changed = from_before > policy.ignore_cells or (
+                small_since is not None and now - small_since >= policy.blink_phase
+            )
+        if previous is not None:
+            cells = source.changed_cells(previous, frame)
+            if cells > policy.ignore_cells:
+                last_motion = now
+            elif cells > 0:
+                if last_small is not None and now - last_small < policy.repeat_within:
+                    last_motion = now
+                last_small = now
+        previous = frame
+        elapsed = now - started
+        if elapsed >= policy.max_wait:
+            return Settled(elapsed, False, changed, frames, frame)
+        waited_for_change = (
+            changed
+            or not expect_change
+            or before is None
+            or elapsed >= policy.first_change
+        )
+        if (
+            elapsed >= policy.min_wait
+            and now - last_motion >= policy.quiet
+            and waited_for_change
+        ):
+            return Settled(elapsed, True, changed, frames, frame)
+        await sleep(max(0.0, min(policy.poll, policy.max_wait - elapsed)))
