@@ -19,6 +19,7 @@ from computer_use_demo.tools import BashTool20250124, EditTool20250728, ToolResu
 from computer_use_demo.tools.base import ToolError
 from computer_use_demo.tools.identity import tools_account
 from computer_use_demo.tools.run import run, run_argv
+from tests.plugins.xvfb import XvfbDisplay
 
 SECRET = "sk-ant-api03-only-the-app-may-read-this-0123456789"
 
@@ -196,3 +197,23 @@ def test_a_planted_link_never_receives_the_saved_output(
         os.unlink(path)
     assert list(target.iterdir()) == []
     assert issubclass(UnsafeDirectoryError, OSError) and tempfile.gettempdir()
+
+
+@pytest.mark.desktop
+async def test_the_computer_tool_drives_the_display_as_the_account(
+    tools_as_account: pwd.struct_passwd, xvfb_display: XvfbDisplay
+) -> None:
+    """xdotool runs as the account (the display is the desktop's, which runs as
+    it too); the screenshot still comes back."""
+    from dataclasses import replace
+
+    from computer_use_demo.tools import ComputerTool20250124
+
+    tool = ComputerTool20250124()
+    tool.settle_policy = replace(tool.settle_policy, first_change=0.5)
+    result = await tool(action="mouse_move", coordinate=[201, 102])
+    assert result.base64_image
+    position = await tool(action="cursor_position")
+    assert position.output == "X=201,Y=102"
+    _, owner, _ = await run("ps -o user= -p $$")
+    assert owner.strip() == tools_as_account.pw_name
