@@ -153,3 +153,24 @@ def test_held_back_deltas_are_drawn_by_the_trailing_redraw() -> None:
     clock.now = 1.0
     live.flush_stale()
     assert sum(element.draws for element in parent.walk()) == draws, "idle: no redraw"
+
+
+def test_a_secret_the_model_writes_is_drawn_redacted() -> None:
+    from computer_use_demo.redaction import REDACTED, register_secret
+
+    secret = "ui-live-secret-" + "Zx9" * 10
+    register_secret(secret)
+    parent, live, clock, _ = live_turn()
+    live(BlockStarted(0, "text"))
+    for start in range(0, len(secret), 7):  # streamed in pieces
+        live(
+            TextDelta(
+                0, ("The key is " if start == 0 else "") + secret[start : start + 7]
+            )
+        )
+        clock.now += 1.0
+    live.flush_stale()
+    drawn_while_streaming = parent.text()
+    live(BlockFinished(0, {"type": "text", "text": "The key is " + secret}))
+    assert secret not in drawn_while_streaming
+    assert secret not in parent.text() and REDACTED in parent.text()

@@ -13,6 +13,7 @@ from typing import Any
 import streamlit as st
 
 from ..conversation import block_type, blocks, content_blocks
+from ..redaction import redact
 from ..tools import ToolResult
 from .usage import Prices, UsageRecord, describe, usage_by_turn
 
@@ -78,7 +79,7 @@ def render_block(sender: str, block: Any, hide_images: bool) -> None:
     """One stored block."""
     if isinstance(block, str):
         if block:
-            st.chat_message(sender).markdown(block)
+            st.chat_message(sender).markdown(redact(block))
         return
     if not isinstance(block, dict):
         raise TypeError(f"a block that is a {type(block).__name__}")
@@ -88,10 +89,10 @@ def render_block(sender: str, block: Any, hide_images: bool) -> None:
         return
     with st.chat_message(sender):
         if kind == "text":
-            st.markdown(block.get("text", ""))
+            st.markdown(redact(block.get("text", "")))
         elif kind == "thinking":
             with st.expander("Thinking", expanded=False):
-                st.markdown(block.get("thinking", ""))
+                st.markdown(redact(block.get("thinking", "")))
         elif kind == "redacted_thinking":
             st.caption("(redacted thinking)")
         elif kind in ("tool_use", "server_tool_use"):

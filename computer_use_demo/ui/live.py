@@ -15,6 +15,7 @@ from typing import Any
 
 from streamlit.delta_generator import DeltaGenerator
 
+from ..redaction import redact
 from ..streaming import (
     BlockFinished,
     BlockStarted,
@@ -93,7 +94,7 @@ class LiveTurns:
         frozen = block.text.add(delta)
         if frozen and block.kind in ("text", "thinking"):
             # Finished paragraphs are drawn once, above a fresh tail placeholder.
-            block.placeholder.markdown("".join(frozen))
+            block.placeholder.markdown(redact("".join(frozen)))
             block.placeholder = block.container.empty()
             block.text.dirty = True
         if self.redraw.due(self.clock()):
@@ -104,11 +105,11 @@ class LiveTurns:
             return
         block.text.dirty = False
         if block.kind in ("tool_use", "server_tool_use"):
-            block.placeholder.code(block.text.text, language="json")
+            block.placeholder.code(redact(block.text.text), language="json")
         elif block.kind == "thinking":
-            block.placeholder.markdown(block.text.tail)
+            block.placeholder.markdown(redact(block.text.tail))
         elif block.kind == "text":
-            block.placeholder.markdown(block.text.tail + " ▌")
+            block.placeholder.markdown(redact(block.text.tail) + " ▌")
 
     def _flush_all(self) -> None:
         for block in self._blocks.values():
@@ -129,10 +130,10 @@ class LiveTurns:
             return
         final: Any = event.block
         if block.kind == "text" or block.kind == "thinking":
-            block.placeholder.markdown(block.text.tail)
+            block.placeholder.markdown(redact(block.text.tail))
         elif block.kind in ("tool_use", "server_tool_use"):
             block.placeholder.code(
-                json.dumps(final.get("input", {}), indent=2), language="json"
+                redact(json.dumps(final.get("input", {}), indent=2)), language="json"
             )
         block.text.dirty = False
 
