@@ -34,7 +34,6 @@ from .waiting import (
     RealWaiting,
     WaitCallback,
     Waiting,
-    in_background,
     wait_async,
     wait_sync,
 )
@@ -72,6 +71,7 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
         self._store = FallbackStore(MemoryStore(limits.window_seconds), storage, clock)
         if isinstance(storage, RedisStore):
             storage.on_head = self._head_moved  # a shared queue's new head asks now
+            storage.on_recovered = self._recovered
         self._pools: dict[str, PoolState] = {}
         self._held: dict[str, Held] = {}
         self._estimator = RequestEstimator()
@@ -217,7 +217,7 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
                 undo=self.release,
             )
         finally:
-            self._leave_queue(pool, waiter, background=True)
+            self._leave_queue(pool, waiter)
 
     def acquire_sync(
         self,
@@ -244,7 +244,7 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
                 on_wait,
             )
         finally:
-            self._leave_queue(pool, waiter, background=False)
+            self._leave_queue(pool, waiter)
 
     def _join(
         self, pool: str, wake: Callable[[], None], priority: str | None
@@ -267,6 +267,13 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
         else:
             pool.wake_head()
 
+    def _recovered(self) -> None:
+        """Redis answers again and has every charge made without it: ask it now."""
+        with self._lock:
+            self._store.mark_up()
+            for pool in self._pools.values():
+                pool.wake_all()
+
     def _head_moved(self, pool_name: str) -> None:
         """One of our tickets became the head of the shared queue (any thread)."""
         with self._lock:
@@ -285,6 +292,8 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
         """One decision. The shared store is asked without holding the lock, so
         nobody (an event loop least of all) waits on the lock for Redis."""
         with self._lock:
+            if waiter.closed:
+                return Attempt(sleep=None)  # its caller is gone: ask nobody
             early = self._precheck(pool_name, waiter, amounts)
             if early is not None:
                 return early
@@ -367,19 +376,19 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
             return Attempt(sleep=paused, reason=RETRY_AFTER, shown=paused)
         return None
 
-    def _leave_queue(self, pool_name: str, waiter: Waiter, *, background: bool) -> None:
-        """Out of the local queue; a ticket not granted leaves the shared queue
-        too (from a worker thread when an event loop is calling)."""
+    def _leave_queue(self, pool_name: str, waiter: Waiter) -> None:
+        """The waiter's one exit, whatever the path (granted by Redis or locally,
+        cancelled, failed): out of the local queue, no attempt after this, and
+        its ticket given up (no I/O: the shared store's writer sends it)."""
         with self._lock:
+            waiter.closed = True
             pool = self._pool(pool_name)
             pool.leave(waiter)
             if self._store.fair():
                 pool.wake_all()
-        if waiter.ticketed and not waiter.granted:
-            if background:
-                in_background(self._store.leave_shared, pool_name, waiter.ticket)
-            else:
-                self._store.leave_shared(pool_name, waiter.ticket)
+            ticketed = waiter.ticketed
+        if ticketed:
+            self._store.forget_ticket(pool_name, waiter.ticket)
 
     def reset(self) -> None:
         """Forget every charge and wait (tests, and the UI's reset)."""
