@@ -256,7 +256,14 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
             waiter = Waiter(wake=wake, local_order=self._clock() + delay)
             waiter.ticket = Ticket(waiter.ticket.ticket_id, delay)
             self._pool(pool).join(waiter)
+            self._count_waiters(pool)
         return waiter
+
+    def _count_waiters(self, pool: str) -> None:
+        """Without a shared queue, a status command counts waiters by what each
+        process says (no I/O here: the shared store's writer sends it)."""
+        if self._store.shared is not None and not self._store.fair():
+            self._store.record(pool, waiters=len(self._pool(pool).queue))
 
     def _wake_next(self, pool: PoolState) -> None:
         """Someone left or budget came back: the next waiter re-checks. With a
@@ -386,6 +393,7 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
             pool.leave(waiter)
             if self._store.fair():
                 pool.wake_all()
+            self._count_waiters(pool_name)
             ticketed = waiter.ticketed
         if ticketed:
             self._store.forget_ticket(pool_name, waiter.ticket)

@@ -523,12 +523,19 @@ class RedisStore:
         for name in BUDGETS:
             raw = stats.get(f"limit:{name}")
             limits[name] = None if raw is None or int(raw) < 0 else int(raw)
+        if self.fair_queue:
+            waiters = self.waiting(pool)
+        else:  # each live process says how many of its callers wait
+            live = self._call(
+                lambda redis: redis.zrange(self.live_keys(pool)[0], 0, -1)
+            )
+            waiters = sum(
+                int(stats.get(f"waiters:{_text(instance)}", 0)) for instance in live
+            )
         return PoolReport(
             pool=pool,
             usage=self.usage(pool, window, now),
             limits=limits,
-            waiters=self.waiting(pool)
-            if self.fair_queue
-            else sum(int(v) for k, v in stats.items() if k.startswith("waiters:")),
+            waiters=waiters,
             rate_limited=int(stats.get("rate_limited", 0)),
         )
