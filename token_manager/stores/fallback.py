@@ -44,7 +44,12 @@ class FallbackStore:
 
     def available(self) -> bool:
         """Whether the shared store is in use right now (not known to be down)."""
-        return self.shared is not None and self._clock() >= self._down_until
+        if self.shared is None:
+            return False
+        # A store that answered since it failed is back, whatever the timer says.
+        return self._clock() >= self._down_until or bool(
+            getattr(self.shared, "healthy", False)
+        )
 
     def _shared_call(self, call: Callable[[Store], T]) -> T | None:
         """Run `call` on the shared store; None when there is none or it is down."""
@@ -146,9 +151,12 @@ class FallbackStore:
                 return Decision(None, wait=recheck, budget=name)
         decision = self.local.try_reserve(pool, amounts, scaled, window, now)
         record_local = getattr(self.shared, "record_local", None)
-        if decision.handle is not None and record_local is not None:
-            record_local(decision.handle)
-            decision.handle.shared = True
+        if (
+            decision.handle is not None
+            and record_local is not None
+            and record_local(decision.handle)
+        ):
+            decision.handle.shared = True  # its settle goes to the ledger too
         return decision
 
     def settle(self, handle: Handle, amounts: dict[str, int], now: float) -> None:

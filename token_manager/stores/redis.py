@@ -39,7 +39,7 @@ from ..budgets import BUDGETS, Budget
 from . import redis_scripts
 from .base import Decision, Handle, PoolReport, StorageUnavailable, Ticket
 from .ledger import Charge, Ledger
-from .redis_courier import Courier
+from .redis_courier import RETRY_AFTER_ERROR, Courier
 
 logger = logging.getLogger("token_manager")
 
@@ -115,14 +115,17 @@ class RedisStore:
         fair_queue: bool = True,
         client: Any | None = None,
         clock: Callable[[], float] = time.monotonic,
+        bounded_outage: bool = True,
     ) -> None:
         """`lease_seconds` None: requests in flight hold a short lease the
         heartbeat renews (a dead process's charges count one window more, then
         go); a number: a fixed lease, never renewed (600 s: a benchmark's
         baseline). `fair_queue` False: no tickets, whoever asks when budget is
-        free gets it (a benchmark's baseline). The connection is made on first
-        use, so a server (or Cluster) that cannot be reached at start is only
-        an outage."""
+        free gets it (a benchmark's baseline). `bounded_outage` False: during
+        an outage a process spends the whole limit alone and nothing it does
+        then reaches Redis (a benchmark's baseline). The connection is made on
+        first use, so a server (or Cluster) that cannot be reached at start is
+        only an outage."""
         import redis
         from redis.exceptions import RedisClusterException
 
@@ -137,6 +140,7 @@ class RedisStore:
         self.fixed_lease, self.fair_queue = lease_seconds, fair_queue
         self.instance = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._clock = clock
+        self.bounded_outage = bounded_outage
         self.ledger = Ledger()
         self._scripts: dict[str, Any] = {}
         self._connect_lock = threading.Lock()
@@ -147,7 +151,7 @@ class RedisStore:
         self._shares: dict[str, tuple[float, float]] = {}  # pool -> share, contact
         self._hold_until: dict[str, float] = {}
         self._later: deque[Callable[[], object]] = deque()
-        self._healthy = True
+        self._healthy, self._came_back = True, False
         self._channels: dict[str, str] = {}  # channel -> pool
         self.on_head: Callable[[str], None] | None = None
         self.on_recovered: Callable[[], None] | None = None
@@ -225,7 +229,14 @@ class RedisStore:
             raise StorageUnavailable(
                 f"Redis is unavailable: {type(error).__name__}"
             ) from error
+        if not self._healthy:
+            self._healthy, self._came_back = True, True
         return result
+
+    @property
+    def healthy(self) -> bool:
+        """Whether the last call to Redis was answered."""
+        return self._healthy
 
     # ---- leases and the writer --------------------------------------------
 
@@ -242,6 +253,8 @@ class RedisStore:
     def _lease_args(self, pool: str) -> list[Any]:
         """instance, claim, stale, expect (see redis_scripts._REGISTER)."""
         window = self._window(pool)
+        if not self.bounded_outage:  # nobody is held back, nothing written back
+            return [self.instance, CLAIM_WINDOWS * window, 1e12, 0]
         return [
             self.instance,
             CLAIM_WINDOWS * window,
@@ -259,8 +272,10 @@ class RedisStore:
         None once it has lapsed (wait for Redis); all of it if Redis was never
         reached (no one else is known)."""
         known = self._shares.get(pool)
-        if known is None:
+        if known is None or not self.bounded_outage:
             return 1.0
+        if self._healthy:
+            return None  # Redis answers: it decides (the others count on it)
         share, contact = known
         if self._clock() - contact > LEASE_SHARE * self._window(pool):
             return None
@@ -269,10 +284,13 @@ class RedisStore:
     def _lost(self, pool: str) -> None:
         """Redis no longer knows this process (restarted empty, or a partition
         outlasted its claim): write every charge back, and hold this pool's
-        grants for a lease so the others write theirs too."""
+        grants for two leases, so every live process (each hears of it within
+        a third of a lease, or half a second after an error) writes its own
+        back first."""
         logger.warning("Redis lost the shared charges; writing this process's back")
         self.ledger.rewrite_all()
-        self._hold_until[pool] = self._clock() + short_lease(self._window(pool))
+        hold = 2 * max(short_lease(self._window(pool)), RETRY_AFTER_ERROR)
+        self._hold_until[pool] = self._clock() + hold
         self._courier.poke()
 
     def send(self) -> None:
@@ -321,7 +339,6 @@ class RedisStore:
     def beat(self) -> None:
         """One heartbeat: stay registered, renew tickets and requests in flight;
         after an outage, say Redis is back."""
-        was_down = not self._healthy
         tickets, flights = self.ledger.tickets(), self.ledger.flights()
         for pool in set(self._windows) | set(tickets) | set(flights):
             window = self._window(pool)
@@ -341,9 +358,10 @@ class RedisStore:
             self._contact(pool, live, sent)
             if int(lost):
                 self._lost(pool)
-        self._healthy = True
-        if was_down and self.on_recovered is not None:
-            self.on_recovered()
+        if self._came_back:
+            self._came_back = False
+            if self.on_recovered is not None:
+                self.on_recovered()
 
     def refresh_leases(self) -> None:
         """One heartbeat now (tests)."""
@@ -425,13 +443,16 @@ class RedisStore:
             self.ledger.charge(reservation_id, pool, amounts, written=True)
         return Decision(Handle(reservation_id, pool, dict(amounts), shared=True))
 
-    def record_local(self, handle: Handle) -> None:
+    def record_local(self, handle: Handle) -> bool:
         """A grant made without Redis: written to it before this process's next
-        grant there (no I/O here)."""
+        grant there (no I/O here). False: it is not (the baseline)."""
+        if not self.bounded_outage:
+            return False
         self.ledger.charge(
             handle.reservation_id, handle.pool, handle.amounts, written=False
         )
         self._courier.poke()
+        return True
 
     def forget(self, pool: str, ticket: Ticket) -> None:
         """`ticket`'s waiter is gone (no I/O: the writer sends the LEAVE)."""

@@ -15,6 +15,8 @@ from typing import Any
 
 logger = logging.getLogger("token_manager")
 
+RETRY_AFTER_ERROR = 0.5  # seconds before the writer tries again after an error
+
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
@@ -70,8 +72,9 @@ class Courier:
                     beat_due = time.monotonic() + self._interval()
             except Exception as error:  # the writer must outlive any outage
                 logger.debug("writer retries: %s", type(error).__name__)
-                beat_due = time.monotonic() + min(0.5, self._interval())
-                self._stopped.wait(min(0.5, self._interval()))
+                pause = min(RETRY_AFTER_ERROR, self._interval())
+                beat_due = time.monotonic() + pause
+                self._stopped.wait(pause)
 
     def listen(self, channel: str) -> None:
         """Hear `channel` (a queue's new head), so the head asks at once."""
