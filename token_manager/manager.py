@@ -28,6 +28,7 @@ from .settlement import SettlementMixin
 from .sizing import SizingMixin
 from .snapshot import Reservation
 from .stores import FallbackStore, MemoryStore, Store, Ticket
+from .stores.fallback import SHARED_RECHECK_SECONDS
 from .stores.redis import RedisStore, account_tag
 from .waiting import (
     Attempt,
@@ -209,7 +210,9 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
         started = self._clock()
         try:
             return await wait_async(
-                lambda: self._attempt(pool, waiter, amounts, started, estimate),
+                lambda: self._bounded(
+                    self._attempt(pool, waiter, amounts, started, estimate)
+                ),
                 woken,
                 self._waiting,
                 on_wait,
@@ -238,7 +241,9 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
         started = self._clock()
         try:
             return wait_sync(
-                lambda: self._attempt(pool, waiter, amounts, started, estimate),
+                lambda: self._bounded(
+                    self._attempt(pool, waiter, amounts, started, estimate)
+                ),
                 woken,
                 self._waiting,
                 on_wait,
@@ -352,6 +357,19 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
                 reservation, decision.handle, estimate
             )
             return Attempt(granted=reservation)
+
+    def _bounded(self, attempt: Attempt[Reservation]) -> Attempt[Reservation]:
+        """With a shared store, nobody sleeps until woken alone: a wake can be
+        lost with Redis (a restart drops the queue it was ordered by), so every
+        sleep ends in a re-check at most a second (a twentieth of a window) on."""
+        if (
+            attempt.granted is not None
+            or attempt.sleep is not None
+            or self._store.shared is None
+        ):
+            return attempt
+        recheck = min(SHARED_RECHECK_SECONDS, self._configured.window_seconds / 20)
+        return Attempt(sleep=recheck, reason=attempt.reason, shown=attempt.shown)
 
     def _precheck(
         self, pool_name: str, waiter: Waiter, amounts: dict[str, int]

@@ -136,15 +136,11 @@ class FallbackStore:
         """Without the shared store: only this process's leased share of each
         limit (its own charges are all in the local windows); a lease that
         lapsed grants nothing until Redis answers."""
-        share_of = getattr(self.shared, "degraded_share", None)
-        share = 1.0 if share_of is None else share_of(pool)
+        limits_of = getattr(self.shared, "degraded_limits", None)
+        scaled = limits if limits_of is None else limits_of(pool, limits)
         recheck = min(SHARED_RECHECK_SECONDS, window * SHARED_RECHECK_SHARE)
-        if share is None:
+        if scaled is None:
             return Decision(None, wait=recheck)
-        scaled = {
-            name: None if limit is None else int(limit * share)
-            for name, limit in limits.items()
-        }
         for name, amount in amounts.items():
             limit = scaled.get(name)
             if limit is not None and amount > limit:

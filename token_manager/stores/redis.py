@@ -149,6 +149,7 @@ class RedisStore:
         self._windows: dict[str, float] = {}
         self._contacted: set[str] = set()
         self._shares: dict[str, tuple[float, float]] = {}  # pool -> share, contact
+        self._excess: dict[str, tuple[dict[str, int], float]] = {}
         self._hold_until: dict[str, float] = {}
         self._later: deque[Callable[[], object]] = deque()
         self._healthy, self._came_back = True, False
@@ -266,20 +267,31 @@ class RedisStore:
         self._contacted.add(pool)
         self._shares[pool] = (1.0 / max(1, int(live)), sent)
 
-    def degraded_share(self, pool: str) -> float | None:
-        """The share of each limit this process may spend without Redis now:
-        one over the live processes at its last contact, while its lease holds;
-        None once it has lapsed (wait for Redis); all of it if Redis was never
-        reached (no one else is known)."""
+    def degraded_limits(
+        self, pool: str, limits: dict[str, int | None]
+    ) -> dict[str, int | None] | None:
+        """What this process may spend of each limit without Redis now: its
+        share (one over the live processes at its last contact) less what the
+        others held above theirs then (for a window: until those charges
+        expire), while its lease holds; None once it lapsed or while Redis
+        answers (Redis decides); all of it if Redis was never reached."""
         known = self._shares.get(pool)
         if known is None or not self.bounded_outage:
-            return 1.0
+            return dict(limits)
         if self._healthy:
             return None  # Redis answers: it decides (the others count on it)
         share, contact = known
-        if self._clock() - contact > LEASE_SHARE * self._window(pool):
+        now, window = self._clock(), self._window(pool)
+        if now - contact > LEASE_SHARE * window:
             return None
-        return share
+        excess, seen = self._excess.get(pool, ({}, 0.0))
+        recent = now - seen < window
+        return {
+            name: None
+            if limit is None
+            else max(0, int(limit * share) - (excess.get(name, 0) if recent else 0))
+            for name, limit in limits.items()
+        }
 
     def _lost(self, pool: str) -> None:
         """Redis no longer knows this process (restarted empty, or a partition
@@ -352,10 +364,21 @@ class RedisStore:
                     for rid, amounts in flights.get(pool, ())
                 ]
                 args += [len(held), *held]
+            limits = self._known.get(pool) or {}
+            args += [
+                -1 if limits.get(name) is None else limits[name] for name in BUDGETS
+            ]
             sent = self._clock()
             every_key = self.keys(pool) + self.queue_keys(pool) + self.live_keys(pool)
-            lost, live = self._run("REFRESH", every_key, args)
+            lost, live, excess = self._run("REFRESH", every_key, args)
             self._contact(pool, live, sent)
+            self._excess[pool] = (
+                {
+                    name: int(_text(over))
+                    for name, over in zip(BUDGETS, excess, strict=True)
+                },
+                sent,
+            )
             if int(lost):
                 self._lost(pool)
         if self._came_back:

@@ -110,6 +110,5 @@ class Courier:
     def stop(self) -> None:
         self._stopped.set()
         self._poked.set()
-        for thread in (self._writer, self._listener):
-            if thread is not None:
-                thread.join(timeout=5)
+        if self._writer is not None:  # the listener ends by itself within 0.5 s
+            self._writer.join(timeout=5)

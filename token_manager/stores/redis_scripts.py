@@ -181,9 +181,11 @@ return 1
 # stays registered, its tickets keep their place and its requests in flight
 # keep counting (their keys live on too). Only what is still there is
 # refreshed (XX): a ticket already dropped or a charge already settled never
-# comes back. Answers {lost (1: write every charge back), live instances}.
+# comes back; then per budget key its limit (-1: none). Answers {lost (1:
+# write every charge back), live instances, {others' excess per budget}}.
 REFRESH = (
     """
+local function amount_of(member) return tonumber(string.match(member, '|(%-?%d+)$')) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 """
@@ -216,7 +218,33 @@ for i = 1, budgets do
   if members > 0 then keep(KEYS[i], window + lease) end
   at = at + members + 1
 end
-return {lost and 1 or 0, count}
+-- Per budget, what the other processes hold above their share of `limit`
+-- (and usage nobody claims: the server's phantom): while Redis is away this
+-- process spends only its share less that, so the fleet stays under the limit
+-- however the window was split before the outage.
+local excess = {}
+for i = 1, budgets do
+  local limit = tonumber(ARGV[at + i - 1])
+  local over = 0
+  if limit >= 0 then
+    local share = limit / count
+    local held = {}
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+    for _, member in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
+      local owner = string.match(member, '^([^.|]+)%.') or ''
+      if owner ~= ARGV[4] then
+        local amount = amount_of(member)
+        if owner == '' then over = over + amount
+        else held[owner] = (held[owner] or 0) + amount end
+      end
+    end
+    for _, amount in pairs(held) do
+      if amount > share then over = over + amount - share end
+    end
+  end
+  excess[i] = tostring(math.floor(over + 0.5))
+end
+return {lost and 1 or 0, count, excess}
 """
 )
 
