@@ -159,7 +159,7 @@ def test_a_frozen_redis_bounds_each_process_to_its_share(
         for tm in (first, second):
             for _ in range(3):
                 thread, granted = acquire_in_thread(tm, 300)
-                thread.join(3)
+                thread.join(5)
                 if granted:
                     tm.reconcile(granted[0][1], {"input_tokens": 300})
                     admitted += 300

@@ -54,6 +54,7 @@ SHORT_LEASE_MIN, SHORT_LEASE_MAX = 0.5, 5.0
 # count that long): the claim they see is CLAIM_WINDOWS windows. A process
 # that dies holds its share back that long.
 LEASE_SHARE = 0.5
+STALE_MARGIN = 0.1  # seconds: our clock's contact may precede Redis's by a reply
 CLAIM_WINDOWS = 1 + LEASE_SHARE
 T = TypeVar("T")
 
@@ -273,8 +274,9 @@ class RedisStore:
         """What this process may spend of each limit without Redis now: its
         share (one over the live processes at its last contact) less what the
         others held above theirs then (for a window: until those charges
-        expire), while its lease holds; None once it lapsed or while Redis
-        answers (Redis decides); all of it if Redis was never reached."""
+        expire), from when the others see it silent (and hold that share back)
+        until its lease ends; None outside that time or while Redis answers
+        (Redis decides); all of it if Redis was never reached."""
         known = self._shares.get(pool)
         if known is None or not self.bounded_outage:
             return dict(limits)
@@ -282,8 +284,11 @@ class RedisStore:
             return None  # Redis answers: it decides (the others count on it)
         share, contact = known
         now, window = self._clock(), self._window(pool)
-        if now - contact > LEASE_SHARE * window:
+        silent = now - contact
+        if silent > LEASE_SHARE * window:
             return None
+        if silent < short_lease(window) + STALE_MARGIN:
+            return None  # the others hold our share back only once we are stale
         excess, seen = self._excess.get(pool, ({}, 0.0))
         recent = now - seen < window
         return {
