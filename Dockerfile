@@ -9,10 +9,11 @@ ENV DEBIAN_FRONTEND=noninteractive \
 COPY image/provision.sh /opt/provision/image/provision.sh
 RUN /opt/provision/image/provision.sh --system
 
+# The tools' account: the desktop, every tool and every app the model starts run
+# as computeruse, with the quickstart's home; it has no sudo (the quickstart's
+# does), so it can read neither the key nor the app's process (root).
 ENV HOME=/home/computeruse
-RUN useradd -m -u 1000 -s /bin/bash -d /home/computeruse computeruse \
-    && echo "computeruse ALL=(ALL) NOPASSWD: ALL" > /etc/sudoers.d/computeruse \
-    && chmod 0440 /etc/sudoers.d/computeruse
+RUN useradd -m -u 1000 -s /bin/bash -d /home/computeruse computeruse
 
 # An empty default anywhere else; CI passes the host's CA bundle for pip.
 ARG PIP_CERT=
@@ -23,15 +24,21 @@ COPY computer_use_demo /opt/app/computer_use_demo
 COPY image/provision.sh /opt/app/image/provision.sh
 RUN PIP_CERT="$PIP_CERT" /opt/app/image/provision.sh --app
 
-COPY --chown=1000:1000 image/ $HOME/image/
-COPY --chown=1000:1000 computer_use_demo/ $HOME/computer_use_demo/
-COPY --chown=1000:1000 image/.streamlit/ $HOME/.streamlit/
-# The saved key and conversations: made here so that a named volume mounted on
-# it (compose.yaml) starts out owned by the user, not by root.
+# What root runs lives where the tools' account cannot change it: /opt/app
+# (root's, read-only to others). The quickstart's home layout stays, as copies
+# the app never runs.
+COPY image/ /opt/app/image/
+COPY image/.streamlit/ /opt/app/.streamlit/
+COPY image/ $HOME/image/
+COPY computer_use_demo/ $HOME/computer_use_demo/
+# The saved key and conversations, where the quickstart keeps them (its
+# `-v $HOME/.anthropic:/home/computeruse/.anthropic` still works): root's, 0700;
+# the entrypoint makes a mounted one so too.
 RUN ln -s "$HOME/image/start_all.sh" "$HOME/start_all.sh" \
-    && install -d -o 1000 -g 1000 -m 0700 "$HOME/.anthropic"
+    && install -d -o 0 -g 0 -m 0700 "$HOME/.anthropic"
 
-USER 1000:1000
+# The entrypoint runs as root: it starts the desktop as computeruse and keeps
+# only the app (Streamlit, and the CLI run by `docker exec`) as root.
 WORKDIR $HOME
 
 ARG DISPLAY_NUM=1
@@ -40,10 +47,12 @@ ARG WIDTH=1024
 ENV DISPLAY_NUM=$DISPLAY_NUM \
     HEIGHT=$HEIGHT \
     WIDTH=$WIDTH \
-    APP_ROOT=$HOME \
+    APP_ROOT=/opt/app \
+    ANTHROPIC_CONFIG_DIR=/home/computeruse/.anthropic \
+    COMPUTER_USE_TOOLS_USER=computeruse \
     PYTHONUTF8=1 \
     PYTHON=/opt/venv/bin/python \
     PATH=/opt/venv/bin:$PATH
 
 EXPOSE 5900 6080 8080 8501
-ENTRYPOINT ["/home/computeruse/image/entrypoint.sh"]
+ENTRYPOINT ["/opt/app/image/entrypoint.sh"]

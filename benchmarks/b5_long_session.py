@@ -8,7 +8,13 @@ history, with only its chunked screenshot filter, applied in place). Tokens are
 estimated the way the TokenManager does (cl100k offline, images width*height/750).
 The session's content is generated before memory is first measured, so RSS
 growth shows what request building retains, not the history's own bytes.
-Prints one JSON line.
+A second run keeps screenshots without a count limit ("screenshots to keep"
+unset): 300 turns, one screen-size screenshot of 120-380 KB per action, each
+request built by the product's request assembler and sent to the fake API
+(`/v1/messages/count_tokens`, which applies every request rule of the real
+API); it counts the fake's 400s and 413s, the images and bytes per request.
+Its baseline is the same view without the API's request rules, checked by the
+fake's own validator. Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -109,6 +115,17 @@ def screenshot(rng: random.Random, width: int, height: int) -> str:
     image = Image.new("RGB", (width, height), (36, 41, 51))
     patch = Image.frombytes("RGB", (48, 48), rng.randbytes(48 * 48 * 3))
     image.paste(patch, (rng.randrange(width - 48), rng.randrange(height - 48)))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def noisy_screenshot(rng: random.Random, png_bytes: int) -> str:
+    """A 1280x800 PNG of about `png_bytes`: an incompressible patch on a flat desktop."""
+    image = Image.new("RGB", (1280, 800), (36, 41, 51))
+    side = min(790, int((png_bytes / 3) ** 0.5))
+    patch = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3))
+    image.paste(patch, (rng.randrange(1280 - side), rng.randrange(800 - side)))
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=1)
     return base64.b64encode(buffer.getvalue()).decode()
@@ -249,6 +266,146 @@ def observe(
         figures.first_turn_over_window = number
 
 
+def unlimited_screenshots(turns: int, seed: int, model: str) -> dict[str, Any]:
+    """Screenshots kept without a count limit, each request sent to the fake API."""
+    import httpx
+
+    from computer_use_demo.models import LONG_CONTEXT_WINDOW
+    from computer_use_demo.providers import APIProvider
+    from computer_use_demo.request import ThinkingSettings
+    from computer_use_demo.request_assembly import RequestAssembler
+    from fake_anthropic import FakeAnthropicAPI
+    from fake_anthropic.validation import MAX_REQUEST_BYTES, APIError, check_body
+    from token_manager import RateLimits, TokenManager
+
+    rng = random.Random(seed)
+    manager = TokenManager(RateLimits(1_000_000, 10**12, 10**12))
+    assembler = RequestAssembler.for_conversation(
+        model=model,
+        provider=APIProvider.ANTHROPIC,
+        manager=manager,
+        tool_params=cast(Any, TOOLS),
+        beta_flag=None,
+        token_efficient_tools=False,
+        context_management="client",
+        context_fraction=0.8,
+        system_suffix="",
+        images_to_keep=None,
+        max_tokens=4096,
+        thinking=ThinkingSettings(),
+        notify=lambda kind, message: None,
+    )
+    # The 1M-token window: the token budget alone would keep every screenshot,
+    # so the API's request rules are what bounds the request.
+    assembler.context_window = LONG_CONTEXT_WINDOW
+    history: list[Any] = [
+        {"role": "user", "content": "Check every page of the admin console."}
+    ]
+    sizes = [len(json.dumps(history[0]))]  # each message's JSON bytes, once
+    ours: dict[int, int] = {}
+    base: dict[int, int] = {}
+    images: list[int] = []
+    request_bytes: list[int] = []
+    base_images_max = base_bytes_max = 0
+    headers = {"anthropic-version": "2023-06-01", "content-type": "application/json"}
+    started = time.perf_counter()
+    with (
+        FakeAnthropicAPI(context_window=LONG_CONTEXT_WINDOW) as api,
+        httpx.Client(base_url=api.base_url, timeout=120) as http,
+    ):
+        headers["x-api-key"] = api.api_key
+        for number in range(turns):
+            tool_id = f"toolu_{number:05d}"
+            data = noisy_screenshot(rng, rng.randint(120_000, 380_000))
+            turn = [
+                {
+                    "role": "assistant",
+                    "content": [
+                        {"type": "text", "text": sentence(rng, rng.randint(5, 30))},
+                        {
+                            "type": "tool_use",
+                            "id": tool_id,
+                            "name": "computer",
+                            "input": {"action": "left_click", "coordinate": [5, 5]},
+                        },
+                    ],
+                },
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "tool_result",
+                            "tool_use_id": tool_id,
+                            "content": [
+                                {
+                                    "type": "image",
+                                    "source": {
+                                        "type": "base64",
+                                        "media_type": "image/png",
+                                        "data": data,
+                                    },
+                                }
+                            ],
+                        }
+                    ],
+                },
+            ]
+            history.extend(turn)
+            sizes.extend(len(json.dumps(message)) for message in turn)
+            request = assembler.assemble(history)
+            params = request.params
+            body = {
+                key: params[key] for key in ("model", "system", "tools", "messages")
+            }
+            raw = json.dumps(body).encode()
+            response = http.post(
+                "/v1/messages/count_tokens", content=raw, headers=headers
+            )
+            ours[response.status_code] = ours.get(response.status_code, 0) + 1
+            with api.state.lock:  # the fake keeps every body: not 300 of them
+                api.state.requests.clear()
+            rules = request.rules
+            assert rules is not None
+            images.append(rules.images_sent)
+            request_bytes.append(len(raw))
+            # Baseline: the same view without the request rules (the token
+            # budget keeps the whole history at 1M), as the fake would answer.
+            rest = len(json.dumps({**body, "messages": []}))
+            whole_bytes = rest + sum(sizes) + len(sizes) + 1
+            whole_images = number + 1
+            base_images_max = max(base_images_max, whole_images)
+            base_bytes_max = max(base_bytes_max, whole_bytes)
+            if whole_bytes > MAX_REQUEST_BYTES:
+                status = 413
+            else:
+                try:
+                    check_body({**body, "messages": history}, count_only=True)
+                    status = 200
+                except APIError as error:
+                    status = error.status
+            base[status] = base.get(status, 0) + 1
+    return {
+        "turns": turns,
+        "images_to_keep": None,
+        "context_window": LONG_CONTEXT_WINDOW,
+        "status_400": ours.get(400, 0),
+        "status_413": ours.get(413, 0),
+        "status_200": ours.get(200, 0),
+        "max_images_per_request": max(images),
+        "max_request_bytes": max(request_bytes),
+        "final_images_per_request": images[-1],
+        "seconds": round(time.perf_counter() - started, 1),
+        "baseline": {
+            "system": "the same view without the API's request rules",
+            "status_400": base.get(400, 0),
+            "status_413": base.get(413, 0),
+            "status_200": base.get(200, 0),
+            "max_images_per_request": base_images_max,
+            "max_request_bytes": base_bytes_max,
+        },
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=1_000)
@@ -260,6 +417,12 @@ def main() -> None:
     parser.add_argument("--prune-step-turns", type=int, default=None)
     parser.add_argument("--keep-recent-turns", type=int, default=None)
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument(
+        "--unlimited-turns",
+        type=int,
+        default=300,
+        help="turns of the run with screenshots kept without a count limit (0: skip)",
+    )
     args = parser.parse_args()
 
     window = context_window_for(args.model)
@@ -370,10 +533,19 @@ def main() -> None:
         unfiltered_max = max(unfiltered_max, frame + unfiltered_total)
     base_rss_end = rss_mb()
 
+    unlimited = (
+        unlimited_screenshots(args.unlimited_turns, args.seed, args.model)
+        if args.unlimited_turns > 0
+        else None
+    )
     print(
         json.dumps(
             {
                 "bench": "B5",
+                "max_images_per_request": unlimited
+                and unlimited["max_images_per_request"],
+                "max_request_bytes": unlimited and unlimited["max_request_bytes"],
+                "unlimited_screenshots": unlimited,
                 "turns": args.turns,
                 "model": args.model,
                 "budget": budget.max_input_tokens,

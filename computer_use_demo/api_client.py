@@ -5,7 +5,9 @@ The key is handed to the SDK and nowhere else; this module never logs it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +18,9 @@ from . import settings
 from .providers import APIProvider
 from .settings import Settings
 
-# The SDK retries 408/409/429/5xx before a stream starts; the loop retries the rest.
-SDK_MAX_RETRIES = 2
+# The SDK never retries: every wait (429 retry-after, 529, 5xx, a broken
+# stream) is the loop's, so the user sees each one as a countdown.
+SDK_MAX_RETRIES = 0
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,23 @@ class ClientTimeouts:
 
 ResponseObserver = Callable[[httpx2.Response], Awaitable[None] | None]
 AnyAsyncClient = AsyncAnthropic | AsyncAnthropicBedrock | AsyncAnthropicVertex
+TransportFactory = Callable[[], httpx2.AsyncBaseTransport]
+
+# What carries the clients' requests when make_client is given no transport;
+# None: the network. Tests set it to serve the fake API in-process.
+_transport_factory: ContextVar[TransportFactory | None] = ContextVar(
+    "api_client_transport_factory", default=None
+)
+
+
+@contextmanager
+def clients_use_transport(factory: TransportFactory) -> Iterator[None]:
+    """Every client made in this context sends through `factory()`'s transport."""
+    token = _transport_factory.set(factory)
+    try:
+        yield
+    finally:
+        _transport_factory.reset(token)
 
 
 def make_client(
@@ -49,9 +69,15 @@ def make_client(
     *,
     observe_response: ResponseObserver | None = None,
     timeouts: ClientTimeouts | None = None,
+    transport: httpx2.AsyncBaseTransport | None = None,
 ) -> AnyAsyncClient:
-    """An async client whose HTTP layer reports every response, retries included."""
+    """An async client whose HTTP layer reports every response, retries included.
+
+    `transport` replaces the network (an ASGI app in-process, for instance);
+    the response hook and the timeouts apply to it alike."""
     timeouts = timeouts or ClientTimeouts.from_settings(settings.current())
+    if transport is None and (factory := _transport_factory.get()) is not None:
+        transport = factory()
 
     async def on_response(response: httpx2.Response) -> None:
         if observe_response is not None:
@@ -63,6 +89,7 @@ def make_client(
         timeout=timeouts.as_httpx(),
         event_hooks={"response": [on_response]},
         follow_redirects=True,
+        transport=transport,
     )
     common: dict[str, Any] = {
         "max_retries": SDK_MAX_RETRIES,

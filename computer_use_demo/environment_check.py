@@ -37,7 +37,8 @@ def environment_problems(environ: Mapping[str, str]) -> list[str]:
 
 
 def app_variable_problems(environ: Mapping[str, str]) -> list[str]:
-    """Why API_PROVIDER, DISPLAY_NUM or COMPUTER_USE_READ_TIMEOUT cannot be used."""
+    """Why API_PROVIDER, DISPLAY_NUM, COMPUTER_USE_READ_TIMEOUT or
+    COMPUTER_USE_MAX_RETRY_WAIT cannot be used."""
     problems: list[str] = []
     provider = (environ.get("API_PROVIDER") or "").strip()
     if provider and provider not in PROVIDERS:
@@ -54,6 +55,12 @@ def app_variable_problems(environ: Mapping[str, str]) -> list[str]:
         problems.append(
             "COMPUTER_USE_READ_TIMEOUT must be a number of seconds above 0, "
             f"not {timeout[:20]!r}"
+        )
+    max_wait = (environ.get("COMPUTER_USE_MAX_RETRY_WAIT") or "").strip()
+    if max_wait and not _is_positive_number(max_wait):
+        problems.append(
+            "COMPUTER_USE_MAX_RETRY_WAIT must be a number of seconds above 0, "
+            f"not {max_wait[:20]!r}"
         )
     return problems
 

@@ -121,8 +121,17 @@ def classify(error: BaseException) -> Failure:
                 retry_after=_retry_after(error),
             )
         if status == 529 or body_type == "overloaded_error":
-            where = " in the middle of the answer" if mid_stream else " (529)"
-            return Failure("overloaded", True, f"The API is overloaded{where}.")
+            where = (
+                f" in the middle of the answer ({body_type}: {detail})"
+                if mid_stream
+                else " (529)"
+            )
+            return Failure(
+                "overloaded",
+                True,
+                f"The API is overloaded{where}.",
+                retry_after=_retry_after(error),
+            )
         if is_prompt_too_long(error):
             return Failure(
                 "prompt_too_long",
@@ -132,14 +141,29 @@ def classify(error: BaseException) -> Failure:
                 context_window=prompt_limit(error),
             )
         if status == 413 or body_type == "request_too_large":
+            # Above the API's 32 MB body limit (api/overview, request size
+            # limits): answered like "prompt is too long", by sending less.
             return Failure(
-                "request_too_large", False, f"The request is too large: {detail}"
+                "body_too_large",
+                True,
+                f"The request is larger than the API accepts (413): {detail}",
+                less_history_helps=True,
             )
-        if status >= 500 or (
-            mid_stream and body_type in ("api_error", "timeout_error")
-        ):
+        if mid_stream:
+            # An `error` event after a 200: named by its type and message.
+            retryable = body_type in ("api_error", "timeout_error")
             return Failure(
-                "server", True, f"The API had an internal error ({status}): {detail}"
+                "server" if retryable else "bad_request",
+                retryable,
+                f"The API sent an error in the middle of the answer "
+                f"({body_type or 'unknown type'}): {detail}",
+            )
+        if status >= 500:
+            return Failure(
+                "server",
+                True,
+                f"The API had an internal error ({status}): {detail}",
+                retry_after=_retry_after(error),
             )
         return Failure(
             "bad_request", False, f"The API rejected the request ({status}): {detail}"

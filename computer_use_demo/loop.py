@@ -31,8 +31,15 @@ from token_manager import TokenManager, wait_phrase
 from . import settings
 from .admission import admit
 from .api_client import AnyAsyncClient, ClientTimeouts, make_client
-from .conversation import answer_unanswered_tool_calls, answered_ids, is_tool_use
-from .failures import classify
+from .conversation import (
+    answer_unanswered_tool_calls,
+    answered_ids,
+    block_type,
+    blocks,
+    is_tool_result,
+    is_tool_use,
+)
+from .failures import StreamBroken, classify
 from .models import ThinkingEffort, ThinkingMode
 from .providers import APIProvider  # re-exported: the quickstart imports it from here
 from .redaction import register_secret
@@ -115,7 +122,8 @@ async def sampling_loop(
     tool_group = TOOL_GROUPS_BY_VERSION[tool_version]
     tools = ToolCollection(*(tool_class() for tool_class in tool_group.tools))
     manager = token_manager or token_manager_module.token_manager
-    timeouts = ClientTimeouts.from_settings(settings.current())
+    configured = settings.current()
+    timeouts = ClientTimeouts.from_settings(configured)
     say = _Notices(status_callback)
     requests = RequestAssembler.for_conversation(
         model=model,
@@ -138,7 +146,9 @@ async def sampling_loop(
         tools=tools,
         manager=manager,
         requests=requests,
-        policy=RetryPolicy(max_attempts=max(1, max_attempts)),
+        policy=RetryPolicy(
+            max_attempts=max(1, max_attempts), max_wait=configured.max_retry_wait
+        ),
         tool_timeout=tool_timeout,
         stall_seconds=timeouts.read,
         on_block=output_callback,
@@ -203,6 +213,9 @@ class _AgentLoop:
             turn = await self._sample(client)
             if turn is None:
                 return
+            if turn.stop_reason == "refusal":
+                self._refused()
+                return
             if turn.content:
                 self.messages.append({"role": "assistant", "content": turn.content})
             if not await self._act_on(turn):
@@ -224,18 +237,56 @@ class _AgentLoop:
             results.append(tool_result_param(result, tool_use_id))
             self.on_tool_result(result, tool_use_id)
 
-        if turn.cut_off_tool_ids:
+        if turn.cut_off_tool_ids and turn.stop_reason == "max_tokens":
             self.say(
                 "tool_call_cut_off",
                 "The answer reached the max output tokens limit in the middle of a "
                 "tool call, so that call was not run. Raise 'Max Output Tokens' "
                 "or ask for smaller steps.",
             )
-        if turn.stop_reason == "refusal":
-            self.say("refusal", "Claude declined to continue this request.")
-            return False
+        if turn.stop_reason == "model_context_window_exceeded":
+            return False  # said by _sample: nothing more fits
         # pause_turn: a server tool paused a long turn; sending it back resumes it.
         return turn.has_tool_calls or turn.stop_reason == "pause_turn"
+
+    def _refused(self) -> None:
+        """A refusal, at any point of the answer (also inside a tool call).
+
+        The API's advice: "you must reset the conversation context by removing
+        or updating the turn that was refused before continuing", or the next
+        request is refused too (handling stop reasons and streaming refusals:
+        https://platform.claude.com/docs/en/build-with-claude/handling-stop-reasons,
+        https://platform.claude.com/docs/en/test-and-evaluate/strengthen-guardrails/handle-streaming-refusals).
+        So the refused answer is never kept (none of its tool calls runs), and
+        a prompt the user wrote is taken back out of the conversation."""
+        last = self.messages[-1] if self.messages else None
+        prompt = (
+            last
+            if last is not None
+            and last.get("role") == "user"
+            and not any(is_tool_result(block) for block in blocks(last))
+            else None
+        )
+        if prompt is not None:
+            self.messages.pop()
+            said = " ".join(
+                str(block.get("text", ""))
+                for block in blocks(prompt)
+                if block_type(block) == "text"
+            ).strip()
+            self.say(
+                "refusal",
+                "Claude refused this request (stop_reason: refusal). As the API "
+                "advises, your message was taken back out of the conversation so "
+                f"the next one is not refused too; rephrase it to go on: {said[:300]!r}",
+            )
+            return
+        self.say(
+            "refusal",
+            "Claude refused to go on (stop_reason: refusal); its answer was left out "
+            "of the conversation and none of its tool calls ran. Rephrase what you "
+            "ask next: the API refuses a conversation that goes on from a refused turn.",
+        )
 
     async def _tool_result_for(self, block: dict[str, Any], turn: Turn) -> ToolResult:
         tool_use_id = str(block["id"])
@@ -264,33 +315,52 @@ class _AgentLoop:
 
     async def _sample(self, client: AnyAsyncClient) -> Turn | None:
         """The next answer, requested again (with less history, or after a
-        backoff) while the retry policy says so; None when it gives up."""
+        backoff) while the retry policy says so; None when it gives up.
+
+        A request sent again with less history must really be smaller than the
+        one before: when nothing is left to leave out, the loop gives up at
+        once instead of sending (and streaming) the same request again."""
         state = RetryState()
+        request = self.requests.assemble(self.messages)
         while True:
-            request = self.requests.assemble(self.messages, shrinks=state.shrinks)
             may_retry = self.policy.may_retry(state)
             try:
                 turn = await self._request(client, request, may_retry=may_retry)
             except Exception as error:
-                decision = self.policy.next(classify(error), state, random.random())
-                if isinstance(decision, GiveUp):
-                    self.say.error(decision.failure.kind, decision.failure.message)
-                    return None
+                failure = classify(error)
+                decision = self.policy.next(failure, state, random.random())
+                kept: Turn | None = None
             else:
                 if turn.stop_reason != "model_context_window_exceeded":
                     return turn
-                decision = self.policy.next(
-                    CONTEXT_WINDOW_FILLED, state, random.random()
+                failure = CONTEXT_WINDOW_FILLED
+                decision = self.policy.next(failure, state, random.random())
+                kept = turn  # what came is kept when nothing more can be asked
+            following: AssembledRequest | None = None
+            if isinstance(decision, Shrink):
+                following = self.requests.assemble(
+                    self.messages,
+                    shrinks=state.shrinks + 1,
+                    body_refused=failure.kind == "body_too_large",
+                    context_window=decision.context_window,
                 )
-                if isinstance(decision, GiveUp):
-                    return turn  # no history left to shrink: keep what came
-                self._emit(
-                    StreamInterrupted(
-                        reason="the model's context window filled up", will_retry=True
-                    )
-                )
+                # The limiter re-reads its limits for each request: only what
+                # the server refused must come back smaller.
+                from_server = failure.kind != "request_too_large"
+                if from_server and not following.sends_less_than(request):
+                    decision = GiveUp(failure)
+            if isinstance(decision, GiveUp):
+                self.say.error(decision.failure.kind, _given_up(decision, kept))
+                return kept
+            if kept is not None:
+                self._emit(StreamInterrupted(reason=failure.message, will_retry=True))
             await self._follow(decision)
             state = state.after(decision)
+            # After a backoff the request is built anew: max_tokens follows
+            # what the output budget admits by then.
+            request = following or self.requests.assemble(
+                self.messages, shrinks=state.shrinks
+            )
 
     async def _request(
         self, client: AnyAsyncClient, request: AssembledRequest, *, may_retry: bool
@@ -316,18 +386,20 @@ class _AgentLoop:
             # cancellation, the UI's Stop) charged as the server may have counted it.
             held.settle_failed(error, reader.measured_usage)
             if isinstance(error, Exception):
-                if not isinstance(error, anthropic.APIError | httpx2.HTTPError):
-                    logger.exception("unexpected failure while streaming")
+                # The status line tells the user; the traceback is for --debug.
+                logger.debug("the request failed", exc_info=True)
+                if not isinstance(
+                    error, anthropic.APIError | httpx2.HTTPError | StreamBroken
+                ):
+                    logger.warning("the stream failed: %s", classify(error).message)
                 self._report_error(error)
             raise
         held.settle(response.usage)
         return response.turn
 
     async def _follow(self, decision: Shrink | Backoff) -> None:
-        """Say what comes next; keep a learned context window; wait out a backoff."""
+        """Say what comes next; wait out a backoff."""
         if isinstance(decision, Shrink):
-            if decision.context_window is not None:
-                self.requests.context_window = decision.context_window
             self.say("context_pruned", decision.notice)
             return
         self.say(
@@ -358,6 +430,23 @@ class _AgentLoop:
         body = response if response is not None else getattr(error, "body", None)
         if request is not None:
             self.on_api_response(request, body, error)
+
+
+def _given_up(decision: GiveUp, kept: Turn | None) -> str:
+    """The one error line for a request the loop stops trying."""
+    failure = decision.failure
+    if not failure.less_history_helps:
+        return failure.message
+    if kept is not None:
+        return (
+            "The model's context window filled up, and nothing older is left to "
+            "leave out: the answer so far is kept. Start a new conversation, or "
+            "lower 'Max Output Tokens'."
+        )
+    return (
+        f"{failure.message} Nothing older is left to leave out of this request: "
+        "start a new conversation, or send a smaller message."
+    )
 
 
 async def _close_quietly(client: AnyAsyncClient) -> None:

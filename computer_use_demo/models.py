@@ -45,16 +45,18 @@ class ModelConfig:
         return DEFAULT_CONTEXT_WINDOW
 
 
+# Maximum output per model: the models overview
+# (https://platform.claude.com/docs/en/about-claude/models/overview).
 CLAUDE_4 = ModelConfig(
     tool_version="computer_use_20250429",
-    max_output_tokens=64_000,
+    max_output_tokens=32_000,  # Opus 4 and 4.1
     default_output_tokens=16_384,
     clears_tool_uses=True,
 )
-SONNET_4 = replace(CLAUDE_4, long_context=True)
+SONNET_4 = replace(CLAUDE_4, max_output_tokens=64_000, long_context=True)
 CLAUDE_4_5 = ModelConfig(
     tool_version="computer_use_20250124",
-    max_output_tokens=128_000,
+    max_output_tokens=64_000,
     default_output_tokens=16_384,
     long_context=True,
     clears_tool_uses=True,

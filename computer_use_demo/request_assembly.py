@@ -19,8 +19,11 @@ from token_manager import RequestEstimate, TokenManager
 from .conversation import (
     ContextBudget,
     PruneReport,
+    RulesReport,
+    apply_request_rules,
     fit_request_view,
     inject_cache_breakpoints,
+    messages_budget_bytes,
     server_context_management,
 )
 from .providers import APIProvider
@@ -40,10 +43,21 @@ Notify = Callable[[StatusKind, str], None]
 class AssembledRequest:
     params: dict[str, Any]  # the keyword arguments of `messages.stream`
     estimate: RequestEstimate  # what the token manager admits it for
+    rules: RulesReport | None = None  # what the API's request rules changed
 
     @property
     def max_tokens(self) -> int:
         return int(self.params["max_tokens"])
+
+    def sends_less_than(self, other: AssembledRequest) -> bool:
+        """Whether this request carries fewer tokens or fewer bytes than `other`."""
+        if self.estimate.total_tokens < other.estimate.total_tokens:
+            return True
+        return (
+            self.rules is not None
+            and other.rules is not None
+            and self.rules.messages_bytes < other.rules.messages_bytes
+        )
 
 
 @dataclass
@@ -60,9 +74,13 @@ class RequestAssembler:
     context_fraction: float
     notify: Notify
     context_window: int | None = None  # learned from a "prompt is too long" error
+    # The messages' bytes a 413 allows: below what the refused request held.
+    body_ceiling: int | None = None
+    _last_messages_bytes: int | None = field(default=None, repr=False)
     # The oldest turn the last request kept (the cut holds the cached prefix).
     _kept_cut: object | None = field(default=None, repr=False)
     _announced_left_out: tuple[int, int, int] = (0, 0, 0)
+    _announced_images: tuple[int, int] = (0, 0)
     _clamp_announced: bool = False
 
     @classmethod
@@ -119,9 +137,22 @@ class RequestAssembler:
         )
 
     def assemble(
-        self, history: list[BetaMessageParam], *, shrinks: int = 0
+        self,
+        history: list[BetaMessageParam],
+        *,
+        shrinks: int = 0,
+        body_refused: bool = False,
+        context_window: int | None = None,
     ) -> AssembledRequest:
-        """The next request; after each shrink it carries less of `history`."""
+        """The next request; after each shrink it carries less of `history`.
+
+        `body_refused`: the last request got a 413, so this one's messages take
+        fewer bytes than that one's. `context_window`: the window an error
+        named, kept for every later request."""
+        if context_window is not None:
+            self.context_window = context_window
+        if body_refused and self._last_messages_bytes is not None:
+            self.body_ceiling = int(self._last_messages_bytes * CONTEXT_SHRINK_FACTOR)
         system = system_block(self.system_suffix, cache=self.options.prompt_caching)
         scale = CONTEXT_SHRINK_FACTOR**shrinks
         input_limit = self.manager.limits_for(model=self.model).input_tokens_per_minute
@@ -134,22 +165,62 @@ class RequestAssembler:
             images_to_keep=self.images_to_keep,
             context_window=self.context_window,
         )
-        messages, report, estimate = self._fitting_view(history, budget, [system])
+        view, report, estimate = self._fitting_view(history, budget, [system])
         self._announce_pruning(report)
         max_tokens = self._max_tokens()
         extra_body = self.thinking.body(max_tokens)
         if self.server_edits:
             extra_body["context_management"] = self.server_edits
-        params = {
+        params: dict[str, Any] = {
             "model": self.model,
             "max_tokens": max_tokens,
             "system": [system],
-            "messages": messages,
             "tools": self.tool_params,
             "betas": self.options.betas(),
             "extra_body": extra_body,
         }
-        return AssembledRequest(params, estimate)
+        # The API's request rules, last: the byte budget shrinks with the
+        # token budget after a 413, so "send less" also holds for bytes.
+        max_bytes = messages_budget_bytes(params, scale)
+        if self.body_ceiling is not None:
+            max_bytes = min(max_bytes, self.body_ceiling)
+        messages, rules = apply_request_rules(view, max_bytes=max_bytes)
+        self._last_messages_bytes = rules.messages_bytes
+        if messages is not view:
+            if self.options.prompt_caching:
+                inject_cache_breakpoints(messages)
+            estimate = self.manager.estimate_request(
+                system=[system],
+                messages=messages,
+                tools=self.tool_params,
+                model=self.model,
+            )
+        self._announce_images(rules)
+        params["messages"] = messages
+        return AssembledRequest(params, estimate, rules)
+
+    def _announce_images(self, rules: RulesReport) -> None:
+        """Say, once for each change, that the API's image or size limits left
+        screenshots out."""
+        counts = (rules.images_left_out, rules.images_too_large)
+        if counts != self._announced_images and any(counts):
+            parts = []
+            if rules.images_left_out:
+                parts.append(
+                    f"{rules.images_left_out} older screenshot(s) (at most 100 images "
+                    "and 32 MB per request)"
+                )
+            if rules.images_too_large:
+                parts.append(
+                    f"{rules.images_too_large} image(s) larger than the API accepts"
+                )
+            self.notify(
+                "context_pruned",
+                "To meet the API's request limits, this request leaves out "
+                + " and ".join(parts)
+                + ".",
+            )
+        self._announced_images = counts
 
     def _fitting_view(
         self,

@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .failures import Failure
+from .settings import DEFAULT_MAX_RETRY_WAIT
 from .status import ErrorKind
 
-DEFAULT_MAX_ATTEMPTS = 4  # per request, after the SDK's own retries
+DEFAULT_MAX_ATTEMPTS = 4  # per request (the SDK itself never retries)
 MAX_CONTEXT_SHRINKS = 3  # input budget, "prompt is too long", context window filled
-# Backoff for overload / 5xx / broken streams, after the SDK's own retries.
+# Backoff for overload / 5xx / broken streams.
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 30.0
 
@@ -29,9 +30,20 @@ _SHRINK_NOTICES: dict[ErrorKind, str] = {
     "request_too_large": "The request is larger than the input tokens/min limit; "
     "sending less history.",
     "prompt_too_long": "The API said the prompt is too long; sending less history.",
+    "body_too_large": "The request was larger than the API accepts (413); sending "
+    "less history and fewer screenshots.",
     "context_window_exceeded": "The model's context window filled up; retrying "
     "with less history.",
 }
+
+
+def duration(seconds: float) -> str:
+    """A wait as a person says it: "45 s", "60 min", "2.5 h"."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def backoff_seconds(attempt: int, jitter: float) -> float:
@@ -83,6 +95,9 @@ class RetryState:
 class RetryPolicy:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     max_shrinks: int = MAX_CONTEXT_SHRINKS
+    # The longest retry-after sat out (COMPUTER_USE_MAX_RETRY_WAIT); a longer
+    # one gives up at once, so the user is never left waiting in silence.
+    max_wait: float = DEFAULT_MAX_RETRY_WAIT
 
     def may_retry(self, state: RetryState) -> bool:
         """Whether a transient failure of this attempt is followed by another."""
@@ -94,6 +109,18 @@ class RetryPolicy:
             return Shrink(notice, failure.context_window)
         if not (failure.retryable and self.may_retry(state)):
             return GiveUp(failure)
+        asked = failure.retry_after
+        if asked is not None and asked > self.max_wait:
+            return GiveUp(
+                replace(
+                    failure,
+                    retryable=False,
+                    message=f"The API asks to wait {duration(asked)} before the next "
+                    f"request (retry-after: {asked:.0f} s), longer than the "
+                    f"{duration(self.max_wait)} this app waits "
+                    "(COMPUTER_USE_MAX_RETRY_WAIT). Nothing was lost: try again later.",
+                )
+            )
         following = state.attempt + 1
         of = f"(attempt {following} of {self.max_attempts})."
         if failure.kind == "rate_limit":
@@ -105,7 +132,7 @@ class RetryPolicy:
                 f"Rate limited by the API; retrying {of}",
                 failure.retry_after,
             )
-        delay = backoff_seconds(state.attempt, jitter)
+        delay = max(backoff_seconds(state.attempt, jitter), asked or 0.0)
         return Backoff(
             delay, following, f"{failure.message} Retrying in {delay:.1f} s {of}", delay
         )

@@ -17,6 +17,9 @@ from .environment_check import environment_problems
 from .providers import APIProvider
 
 DEFAULT_READ_TIMEOUT = 120.0
+# The longest wait the loop sits out when the API asks for one (retry-after);
+# a longer one ends the turn at once, saying how long the API asked for.
+DEFAULT_MAX_RETRY_WAIT = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,7 @@ class Settings:
     api_provider: APIProvider = APIProvider.ANTHROPIC
     screen: Screen = Screen()
     read_timeout: float = DEFAULT_READ_TIMEOUT  # COMPUTER_USE_READ_TIMEOUT, seconds
+    max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT  # COMPUTER_USE_MAX_RETRY_WAIT, s
     config_dir: Path = field(default_factory=lambda: Path.home() / ".anthropic")
     hide_warning: bool = False
     cloud_ml_region: str | None = None
@@ -55,6 +59,9 @@ class Settings:
             screen=screen_from_env(environ),
             read_timeout=_positive_float(
                 environ.get("COMPUTER_USE_READ_TIMEOUT"), DEFAULT_READ_TIMEOUT
+            ),
+            max_retry_wait=_positive_float(
+                environ.get("COMPUTER_USE_MAX_RETRY_WAIT"), DEFAULT_MAX_RETRY_WAIT
             ),
             config_dir=Path(configured_dir).expanduser()
             if configured_dir
@@ -112,3 +119,9 @@ def _positive_float(raw: str | None, default: float) -> float:
     except ValueError:
         return default
     return value if 0 < value < float("inf") else default
+
+
+def tools_user_from_env(environ: Mapping[str, str]) -> str | None:
+    """COMPUTER_USE_TOOLS_USER: the account the tools run as (read by the tools,
+    like the screen, when they are created); None runs them as the app's user."""
+    return (environ.get("COMPUTER_USE_TOOLS_USER") or "").strip() or None

@@ -29,7 +29,8 @@ ErrorKind = Literal[
     "connection",
     "timeout",
     "prompt_too_long",
-    "request_too_large",
+    "request_too_large",  # above a rate limit's whole window (the limiter's)
+    "body_too_large",  # above the API's request size limit (413)
     "context_window_exceeded",  # the answer filled the model's window
     "bad_request",
 ]

@@ -10,13 +10,21 @@ import json
 import logging
 import os
 import re
+import stat
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .conversation import block_type, blocks
+from .conversation import (
+    block_type,
+    blocks,
+    repair_loaded_conversation,
+    shape_problem,
+    validate_conversation,
+)
+from .redaction import redact_messages
 from .settings import current as current_settings
 
 logger = logging.getLogger(__name__)
@@ -29,9 +37,37 @@ def config_dir() -> Path:
     return current_settings().config_dir
 
 
+def save_target_problem(path: Path) -> str | None:
+    """Why `path` cannot take a saved file, or None: only a regular file, or a
+    new one in an existing folder (replacing a device, a pipe or a link with a
+    file would break what was there; as root, `/dev/null` itself)."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        if not path.parent.is_dir():
+            return f"{path.parent} is not an existing folder"
+        return None
+    except OSError as error:
+        return f"{path} cannot be checked ({error.strerror})"
+    if stat.S_ISLNK(info.st_mode):
+        return f"{path} is a symbolic link, not a regular file"
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        return f"{path} is {kind}; give the path of a file"
+    return None
+
+
+class SaveTargetError(ValueError):
+    """A path a conversation may not be saved to (the message says why)."""
+
+
 def write_private(path: Path, text: str) -> None:
-    """Replace `path` atomically with `text`, readable by its owner only."""
+    """Replace `path` atomically with `text`, readable by its owner only.
+
+    Only a regular file is replaced (SaveTargetError otherwise)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if problem := save_target_problem(path):
+        raise SaveTargetError(problem)
     handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as temp:
@@ -108,6 +144,8 @@ def save_conversation_file(
     path: Path, messages: list[Any], settings: dict[str, Any] | None = None
 ) -> None:
     """Write a conversation to any path (the CLI's --save), atomically and 0600."""
+    # What is saved has every known secret removed, the model's text included.
+    messages = redact_messages(messages)
     document = {
         "format": CONVERSATION_FORMAT,
         "title": title_of(messages),
@@ -177,7 +215,17 @@ def conversation_problem(document: Any) -> str | None:
         return "its settings are not an object"
     if _nesting_depth(document) > MAX_NESTING:
         return f"it nests deeper than {MAX_NESTING} levels"
-    return None
+    return shape_problem(messages)
+
+
+def _unsendable(messages: list[Any]) -> str | None:
+    """Why a conversation, repaired, still cannot be sent (None: it can).
+
+    A conversation may end with the user's turn (it got no answer yet)."""
+    if not messages:
+        return None
+    problems = validate_conversation(messages)
+    return problems[0] if problems else None
 
 
 def load_conversation_file(path: Path) -> SavedConversation:
@@ -212,6 +260,12 @@ def load_conversation_file(path: Path) -> SavedConversation:
     if problem := conversation_problem(document):
         raise ConversationFileError(f"{path} is not a saved conversation ({problem})")
     messages = document["messages"]
+    # Written by any version: made sendable (whitespace-only text, stale cache
+    # marks, open tool calls); what cannot be repaired is refused.
+    if repaired := repair_loaded_conversation(messages):
+        logger.info("repaired %s: %s", path.name, ", ".join(repaired))
+    if problem := _unsendable(messages):
+        raise ConversationFileError(f"{path} is not a saved conversation ({problem})")
     return SavedConversation(
         conversation_id=path.stem,
         title=document.get("title") or title_of(messages),

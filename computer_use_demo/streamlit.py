@@ -61,6 +61,12 @@ WARNING_TEXT = (
 )
 INTERRUPT_TEXT = "(user stopped or interrupted and wrote the following)"
 STOPPED_TEXT = "Stopped. The conversation is saved; write a message to go on."
+UNANSWERED_TEXT = (
+    "This conversation ends with your message, which got no answer (an error, "
+    "a stop or an empty answer). Nothing is sent until you say so: write a new "
+    "message, or send this one again."
+)
+SEND_AGAIN = "Send again"
 # After Stop, Streamlit starts the next run in a new thread at once (fast
 # reruns) while the stopped one unwinds; the new run waits this long at most.
 UNWIND_WAIT_SECONDS = 15.0
@@ -290,7 +296,23 @@ async def main() -> None:
             return
         if not state.messages or state.messages[-1]["role"] != Sender.USER:
             return
+        # Only what the user sent goes: a new message, or this explicit click.
+        # Opening a conversation, or any other control's rerun, sends nothing.
+        if not new_message and not _send_again_clicked():
+            return
         await run_turn(chat, slots, stop_slot)
+
+
+def _send_again_clicked() -> bool:
+    """Offer to send the unanswered last message again; True on the click
+    (the offer then goes while the turn runs)."""
+    offer = st.empty()
+    with offer.container():
+        st.info(UNANSWERED_TEXT, icon=":material/info:")
+        clicked = st.button(SEND_AGAIN, key="send_again")
+    if clicked:
+        offer.empty()
+    return clicked
 
 
 if __name__ == "__main__":

@@ -38,14 +38,15 @@ class Turn:
 
 
 def message_to_params(message: BetaMessage) -> list[BetaContentBlockParam]:
-    """The assistant turn to append to the history; empty text blocks are dropped.
+    """The assistant turn to append to the history; whitespace-only text blocks
+    are dropped.
 
-    The API rejects empty text blocks in a request, and a stream may open one
-    before a tool call.
+    The API rejects text blocks without non-whitespace text in a request, and
+    the model often writes one ("\n\n") before a tool call.
     """
     params: list[BetaContentBlockParam] = []
     for block in message.content:
-        if getattr(block, "type", None) == "text" and not block.text:  # type: ignore[union-attr]
+        if getattr(block, "type", None) == "text" and not block.text.strip():  # type: ignore[union-attr]
             continue
         params.append(block_to_param(block))
     return params
@@ -125,7 +126,7 @@ def turn_from_broken_stream(message: BetaMessage, router: StreamRouter) -> Turn:
         call = _our_tool_call(block)
         text = _text_of(block)
         if index in router.finished_indexes:
-            if text == "":
+            if text is not None and not text.strip():
                 continue
             param = block_to_param(block)
             content.append(param)
@@ -141,7 +142,7 @@ def turn_from_broken_stream(message: BetaMessage, router: StreamRouter) -> Turn:
                 )
             )
             invalid[call.id] = "the tool input was not valid JSON"
-        elif text:
+        elif text and text.strip():
             content.append(block_to_param(block))
         # An unfinished thinking block has no signature and cannot be sent back.
     return Turn(

@@ -17,6 +17,12 @@ older models), output pre-charged from max_tokens; a prompt cache with
 breakpoints, TTLs and minimum lengths (`prompt_cache.py`); `latency=S` answers
 S seconds after counting; `clock=` replaces time.monotonic for buckets and TTLs.
 
+The request rules it enforces, each with its source, are in `RULES.md`. It also
+serves Amazon Bedrock's and Google Vertex AI's wires for the same model
+(`wires.py`: SigV4 and the AWS event stream, a bearer token and SSE), and can be
+reached in-process, without a socket, through `transport.InProcessTransport`
+(or, for every running fake, `transport.in_process_routes()`).
+
 The scenario format is documented in `fake_anthropic/scenario.py`. From a shell:
 `python -m fake_anthropic --port 8765 --itpm 40000 --window-seconds 5 --latency 0.3 --script turns.json`.
 """

@@ -31,10 +31,11 @@ from .model_classes import (
 )
 from .prompt_cache import CacheUsage, PromptCache, prompt_blocks
 from .scenario import Scenario, Turn
-from .sse import Event, answer_events, frame, message_json, resolve_blocks
-from .validation import APIError, check_body, check_headers
+from .sse import Event, answer_events, message_json, resolve_blocks
+from .validation import APIError, betas_of, check_body, check_headers, check_size
+from .wires import ANTHROPIC, BEDROCK, VERTEX, ProviderConfig, Wire
 
-SECRET_HEADERS = {"x-api-key", "authorization"}
+SECRET_HEADERS = {"x-api-key", "authorization", "x-amz-security-token"}
 
 
 @dataclass
@@ -48,6 +49,8 @@ class RecordedRequest:
     last_event_sent: float | None = None
     model_class: str | None = None  # the rate-limit bucket set that metered it
     usage: dict[str, int] | None = None  # input side, as answered (None: refused)
+    wire: str = "anthropic"  # which provider's wire carried it
+    reply_headers: dict[str, str] = field(default_factory=dict)
     charged_input_tokens: int = 0  # what input tokens/min was charged
 
 
@@ -139,8 +142,10 @@ class FakeState:
         config: FakeConfig,
         scenario: Scenario | None = None,
         clock: Callable[[], float] = time.monotonic,
+        providers: ProviderConfig | None = None,
     ) -> None:
         self.config = config
+        self.providers = providers or ProviderConfig()
         self.clock = clock  # buckets, cache TTLs and stats read this
         self.lock = threading.Lock()
         self.scenario = scenario or Scenario()
@@ -218,6 +223,40 @@ def build_app(state: FakeState) -> Starlette:
     async def count_tokens(request: Request) -> Response:
         return await _handle(state, request, count_only=True)
 
+    async def bedrock(request: Request) -> Response:
+        params = dict(request.path_params)
+        if params["action"] not in ("invoke", "invoke-with-response-stream"):
+            return JSONResponse({"message": "Unknown operation"}, status_code=404)
+        return await _handle(
+            state, request, count_only=False, wire=BEDROCK, params=params
+        )
+
+    async def vertex(request: Request) -> Response:
+        model, _, action = request.path_params["target"].rpartition(":")
+        params = {**request.path_params, "model": model, "action": action}
+        providers = state.providers
+        known = (params["project"], params["region"]) == (
+            providers.vertex_project,
+            providers.vertex_region,
+        )
+        if action not in ("rawPredict", "streamRawPredict") or not known:
+            return JSONResponse(
+                {
+                    "error": {
+                        "code": 404,
+                        "message": f"Publisher Model `{request.url.path}` not found.",
+                        "status": "NOT_FOUND",
+                    }
+                },
+                status_code=404,
+            )
+        return await _handle(
+            state, request, count_only=False, wire=VERTEX, params=params
+        )
+
+    async def token(request: Request) -> Response:
+        return await _issue_token(state, request)
+
     async def stats(request: Request) -> Response:
         with state.lock:
             return JSONResponse(state.stats.as_dict())
@@ -226,6 +265,13 @@ def build_app(state: FakeState) -> Starlette:
         routes=[
             Route("/v1/messages", messages, methods=["POST"]),
             Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
+            Route("/model/{model}/{action}", bedrock, methods=["POST"]),
+            Route(
+                "/v1/projects/{project}/locations/{region}/publishers/anthropic/models/{target}",
+                vertex,
+                methods=["POST"],
+            ),
+            Route("/token", token, methods=["POST"]),
             Route("/_stats", stats, methods=["GET"]),
         ]
     )
@@ -236,6 +282,7 @@ def _error_response(
     record: RecordedRequest,
     error: APIError,
     headers: dict[str, str] | None = None,
+    wire: Wire = ANTHROPIC,
 ) -> Response:
     with state.lock:
         record.status = error.status
@@ -244,11 +291,22 @@ def _error_response(
         )
         if error.status == 429:
             state.stats.rate_limited += 1
-    extra = {"request-id": f"req_{uuid.uuid4().hex[:20]}", **(headers or {})}
-    return JSONResponse(error.body(), status_code=error.status, headers=extra)
+    reply = wire.error(error)
+    extra = {"request-id": f"req_{uuid.uuid4().hex[:20]}", **reply.headers}
+    if wire.rate_limit_headers:
+        extra.update(headers or {})
+    record.reply_headers = extra
+    return JSONResponse(reply.body, status_code=reply.status, headers=extra)
 
 
-async def _handle(state: FakeState, request: Request, *, count_only: bool) -> Response:
+async def _handle(
+    state: FakeState,
+    request: Request,
+    *,
+    count_only: bool,
+    wire: Wire = ANTHROPIC,
+    params: dict[str, str] | None = None,
+) -> Response:
     raw = await request.body()
     try:
         body = json.loads(raw)
@@ -259,22 +317,28 @@ async def _handle(state: FakeState, request: Request, *, count_only: bool) -> Re
         headers=_redacted(request.headers),
         body=body,
         at=state.clock(),
+        wire=wire.name,
     )
     with state.lock:
         state.requests.append(record)
         state.stats.requests += 1
         state.stats.request_bytes.append(len(raw))
     try:
-        check_headers(request.headers, state.config.api_key)
+        check_size(raw)
+        if wire is ANTHROPIC:
+            check_headers(request.headers, state.config.api_key)
+        else:
+            wire.authenticate(request, raw, state.providers)
         if body is None:
             raise APIError(
                 400, "invalid_request_error", "The request body is not valid JSON"
             )
-        check_body(body, count_only=count_only)
+        body = wire.to_messages_body(body, params or {})
+        check_body(body, count_only=count_only, betas=betas_of(request.headers))
         with state.lock:
             blocks = prompt_blocks(body, state.counter)
     except APIError as error:
-        return _error_response(state, record, error)
+        return _error_response(state, record, error, wire=wire)
 
     total = sum(block.tokens for block in blocks)
     if count_only:
@@ -291,6 +355,7 @@ async def _handle(state: FakeState, request: Request, *, count_only: bool) -> Re
                 "invalid_request_error",
                 f"prompt is too long: {total} tokens > {state.config.context_window} maximum",
             ),
+            wire=wire,
         )
 
     model = str(body["model"])
@@ -322,7 +387,7 @@ async def _handle(state: FakeState, request: Request, *, count_only: bool) -> Re
             fault_error = None
             headers = {}
     if fault_error is not None:
-        return _error_response(state, record, fault_error, headers)
+        return _error_response(state, record, fault_error, headers, wire)
 
     with state.lock:
         now = state.clock()
@@ -354,18 +419,22 @@ async def _handle(state: FakeState, request: Request, *, count_only: bool) -> Re
                 "This request would exceed your organization's rate limit. Please retry later.",
             ),
             headers,
+            wire,
         )
     latency = turn.latency if turn.latency is not None else state.config.latency
     if latency > 0:  # counted at reception; the client hears back only now
         await asyncio.sleep(latency)
+    if not wire.rate_limit_headers:
+        headers = {}
     headers["request-id"] = f"req_{uuid.uuid4().hex[:20]}"
+    record.reply_headers = headers
     usage = {
         "input_tokens": cache_usage.input_tokens,
         "cache_creation_input_tokens": cache_usage.cache_creation_input_tokens,
         "cache_read_input_tokens": cache_usage.cache_read_input_tokens,
     }
     message_id = f"msg_fake_{uuid.uuid4().hex[:16]}"
-    if turn.raw_sse:
+    if turn.raw_sse and wire is ANTHROPIC:
         _finish(state, record, turn_index, body, 0)
         return Response(
             Path(turn.raw_sse).read_bytes().rstrip(b"\n") + b"\n\n",
@@ -396,8 +465,8 @@ async def _handle(state: FakeState, request: Request, *, count_only: bool) -> Re
         )
         return JSONResponse(payload, headers=headers)
     return StreamingResponse(
-        _stream(state, record, turn, turn_index, body, events, output_tokens),
-        media_type="text/event-stream",
+        _stream(state, record, turn, turn_index, body, events, output_tokens, wire),
+        media_type=wire.media_type,
         headers={**headers, "cache-control": "no-cache"},
     )
 
@@ -466,6 +535,7 @@ async def _stream(
     body: dict[str, Any],
     events: list[Event],
     output_tokens: int,
+    wire: Wire = ANTHROPIC,
 ) -> AsyncIterator[bytes]:
     with state.lock:
         fault = turn.pending_fault()
@@ -480,14 +550,9 @@ async def _stream(
                 _settle_broken(state, record, body, sent_tokens, status=-1)
                 raise _DroppedConnection("fault: connection dropped mid-stream")
             if position == fault.get("sse_error_after_events"):
-                error = {
-                    "type": "error",
-                    "error": {
-                        "type": fault.get("error_type", "overloaded_error"),
-                        "message": "Overloaded",
-                    },
-                }
-                yield f"event: error\ndata: {json.dumps(error)}\n\n".encode()
+                yield wire.stream_error(
+                    fault.get("error_type", "overloaded_error"), "Overloaded"
+                )
                 _settle_broken(state, record, body, sent_tokens, status=200)
                 return
             if position == fault.get("stall_after_events", -1):
@@ -500,7 +565,7 @@ async def _stream(
         sent_tokens += event.tokens
         if event.tokens and record.first_token_sent is None:
             record.first_token_sent = time.time()
-        yield frame(event)
+        yield wire.frame(event)
     record.last_event_sent = time.time()
     _finish(state, record, turn_index, body, output_tokens)
 
@@ -519,3 +584,37 @@ def _settle_broken(
         state.limits_for(record.model_class or "").settle_output(
             int(body["max_tokens"]), sent_tokens, state.clock()
         )
+
+
+async def _issue_token(state: FakeState, request: Request) -> Response:
+    """OAuth 2.0's JWT bearer grant (RFC 7523), as google-auth's service-account
+    credentials use it: a bearer token for the Vertex wire."""
+    form = dict(await request.form())
+    record = RecordedRequest(
+        path=request.url.path,
+        headers=_redacted(request.headers),
+        body=None,
+        at=state.clock(),
+    )
+    with state.lock:
+        state.requests.append(record)
+    good = (
+        form.get("grant_type") == "urn:ietf:params:oauth:grant-type:jwt-bearer"
+        and state.providers.assertion_is_ours(
+            str(form.get("assertion") or ""), time.time()
+        )
+    )
+    if not good:
+        record.status = 400
+        return JSONResponse(
+            {"error": "invalid_grant", "error_description": "Invalid JWT Signature."},
+            status_code=400,
+        )
+    record.status = 200
+    return JSONResponse(
+        {
+            "access_token": state.providers.issue_token(),
+            "expires_in": 3599,
+            "token_type": "Bearer",
+        }
+    )

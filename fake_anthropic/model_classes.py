@@ -60,3 +60,25 @@ def min_cacheable_tokens(model_id: str) -> int:
 
 def cache_reads_count_toward_itpm(model_id: str) -> bool:
     return re.search(_READS_COUNT, canonical_model(model_id)) is not None
+
+
+# Models overview (https://platform.claude.com/docs/en/about-claude/models/overview),
+# "Max output". Ids the page does not list are not checked.
+_MAX_OUTPUT = (
+    (r"^claude-(?:opus|sonnet)-4-(?:6|7|8)(?:-|$)", 128_000),
+    (r"^claude-(?:opus-4-5|sonnet-4-5|haiku-4-5)(?:-|$)", 64_000),
+    (r"^claude-opus-4(?:-1)?(?:-\d{8}|$)", 32_000),
+    (r"^claude-sonnet-4(?:-0)?(?:-\d{8}|$)", 64_000),
+    (r"^claude-3-7-sonnet", 64_000),
+    (r"^claude-3-5-(?:haiku|sonnet)", 8_192),
+    (r"^claude-3-(?:haiku|opus)", 4_096),
+)
+
+
+def max_output_tokens(model_id: str) -> int | None:
+    """The most `max_tokens` may ask of the model; None where the docs give nothing."""
+    model = canonical_model(model_id)
+    for pattern, limit in _MAX_OUTPUT:
+        if re.search(pattern, model):
+            return limit
+    return None

@@ -65,6 +65,12 @@ case "$mode" in
       "$venv/bin/python" -m pip install -q --no-deps -e "$here"
       cat "$here/pyproject.toml" "$here/requirements.lock" >"$stamp"
     fi
+    # Run by root, the stack runs the desktop and the tools as an account of their
+    # own (start_all.sh), as in the image: make it if it is missing.
+    if [ "$(id -u)" -eq 0 ] && [ -z "${COMPUTER_USE_TOOLS_USER:-}" ] && ! id -u computeruse >/dev/null 2>&1; then
+      echo "provision: adding the account computeruse for the desktop and the tools"
+      useradd --create-home --shell /bin/bash computeruse
+    fi
     ;;
   --packages)
     ;;

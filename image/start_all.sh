@@ -5,6 +5,13 @@
 # desktop back (a few times), any other stops everything. SIGUSR1 (the app's
 # Reset) restarts only the desktop's own processes, by their pids.
 #
+# Users: as root (the image, or ./run.sh by root), every desktop process (Xvfb,
+# window manager, panel, VNC, noVNC, the page server, and so every app started
+# from the panel) runs as the tools' account (COMPUTER_USE_TOOLS_USER, default
+# computeruse), which also runs every tool; only the app keeps root, the key and
+# the other credentials. Desktop processes get a short list of variables, never
+# a credential, whoever runs them.
+#
 # Network: every service listens on 127.0.0.1 unless BIND_ADDRESS says otherwise
 # (e.g. BIND_ADDRESS=0.0.0.0); exposed, VNC (and so noVNC) needs VNC_PASSWORD.
 # The image's entrypoint binds inside the container (CONTAINER_NETWORK=1): its
@@ -39,6 +46,38 @@ LOG_DIR="$(private_dir logs "${LOG_DIR:-}")" || {
 RUN_DIR="$(private_dir "run-display-$DISPLAY_NUM")" || exit 1
 export COMPUTER_USE_RUN_DIR="$RUN_DIR"
 
+# The tools' account, and the clean environment every desktop process starts with.
+tools_user=""
+as_tools=()
+desktop_path="$PATH"
+if [ "$(id -u)" -eq 0 ]; then
+  tools_user="${COMPUTER_USE_TOOLS_USER:-computeruse}"
+  if ! tools_uid="$(id -u "$tools_user" 2>/dev/null)"; then
+    echo "start_all: as root, the desktop and the tools run as the account $tools_user, which does not exist: create it (image/provision.sh --native does) or name another in COMPUTER_USE_TOOLS_USER" >&2
+    exit 1
+  fi
+  if [ "$tools_uid" -eq 0 ]; then
+    echo "start_all: COMPUTER_USE_TOOLS_USER must name an unprivileged account, not root" >&2
+    exit 1
+  fi
+  tools_home="$(getent passwd "$tools_user" | cut -d: -f6)"
+  export COMPUTER_USE_TOOLS_USER="$tools_user"
+  as_tools=(setpriv "--reuid=$tools_uid" "--regid=$(id -g "$tools_user")" --init-groups --)
+  # Our PATH less the folders that account cannot search (root's own tools).
+  # shellcheck disable=SC2016 # expanded by the account's shell, not here
+  desktop_path="$("${as_tools[@]}" sh -c 'IFS=:; for d in $1; do [ -x "$d" ] && printf "%s:" "$d"; done' sh "$PATH")"
+  desktop_path="${desktop_path%:}"
+fi
+desktop_env=(env -i "PATH=$desktop_path"
+  "LANG=${LANG:-C.UTF-8}" "DISPLAY=$DISPLAY" "DISPLAY_NUM=$DISPLAY_NUM" "WIDTH=$WIDTH"
+  "HEIGHT=$HEIGHT" "PYTHONUTF8=1" "XDG_SESSION_TYPE=x11")
+if [ -n "$tools_user" ]; then
+  desktop_env+=("HOME=$tools_home" "USER=$tools_user" "LOGNAME=$tools_user" "SHELL=/bin/bash")
+else
+  desktop_env+=("HOME=$HOME" "USER=$(id -un)" "LOGNAME=$(id -un)" "SHELL=/bin/bash")
+fi
+desktop=("${desktop_env[@]}" "${as_tools[@]}")  # the prefix of every desktop command
+
 case "$BIND_ADDRESS" in
   127.* | localhost | ::1) exposed=0 ;;
   *) exposed=1 ;;
@@ -48,10 +87,15 @@ if [ "$exposed" = 1 ] && [ "${CONTAINER_NETWORK:-0}" != 1 ] && [ -z "${VNC_PASSW
   exit 1
 fi
 vnc_auth=(-nopw)
+vnc_password_file=""
 if [ -n "${VNC_PASSWORD:-}" ]; then
   # printf is a builtin: the password never appears in a process's arguments.
   (umask 077 && printf '%s\n' "$VNC_PASSWORD" >"$RUN_DIR/vnc.passwd")
-  vnc_auth=(-passwdfile "$RUN_DIR/vnc.passwd")
+  # x11vnc runs as the tools' account: it gets a copy it removes once read (rm:).
+  vnc_handoff="$(mktemp -d /tmp/computer-use-vnc.XXXXXX)"
+  [ -z "$tools_user" ] || chown "$tools_user:" "$vnc_handoff"
+  vnc_password_file="$vnc_handoff/passwd"
+  vnc_auth=(-passwdfile "rm:$vnc_password_file")
 fi
 unset VNC_PASSWORD  # no service after this point needs it in its environment
 if [ "$exposed" = 1 ]; then
@@ -104,8 +148,15 @@ stop_service() {  # stop_service NAME: by the pid we started, never by name
 stop_all() {
   for name in "${names[@]}"; do kill "${pid_of[$name]}" 2>/dev/null || true; done
   rm -f "$RUN_DIR"/*.pid
+  rm -rf "${public_dir:-}" "${vnc_handoff:-}"
 }
 trap stop_all EXIT
+# What the desktop's servers show (noVNC, our desktop view, the combined page):
+# public files, copied where the tools' account can read them and not change them.
+public_dir="$(mktemp -d /tmp/computer-use-public.XXXXXX)"
+chmod 0755 "$public_dir"
+cp "$here/http_server.py" "$public_dir/"
+cp -r "$here/static" "$public_dir/static"
 trap 'echo "start_all: stopping"; exit 0' INT TERM
 reset_requested=0
 trap 'reset_requested=1' USR1
@@ -113,12 +164,16 @@ trap 'reset_requested=1' USR1
 DESKTOP=(x11vnc panel window-manager xvfb)
 start_desktop() {
   rm -f "/tmp/.X${DISPLAY_NUM}-lock"
-  start xvfb Xvfb "$DISPLAY" -screen 0 "${WIDTH}x${HEIGHT}x24" -dpi 96 -nolisten tcp -nolisten unix
+  start xvfb "${desktop[@]}" Xvfb "$DISPLAY" -screen 0 "${WIDTH}x${HEIGHT}x24" -dpi 96 -nolisten tcp -nolisten unix
   wait_for "the X display $DISPLAY" 30 xdpyinfo -display "$DISPLAY" || return 1
-  XDG_SESSION_TYPE=x11 start window-manager mutter --replace --x11 --sm-disable
+  start window-manager "${desktop[@]}" mutter --replace --x11 --sm-disable
   wait_for "the window manager" 30 sh -c "xprop -root _NET_SUPPORTING_WM_CHECK | grep -q window" || true
-  start panel tint2 -c "$here/tint2rc"
-  start x11vnc x11vnc -display "$DISPLAY" -forever -shared -wait 50 -rfbport "$VNC_PORT" \
+  cp "$here/tint2rc" "$public_dir/tint2rc"
+  start panel "${desktop[@]}" tint2 -c "$public_dir/tint2rc"
+  if [ -n "$vnc_password_file" ]; then
+    install -m 0400 ${tools_user:+-o "$tools_user"} "$RUN_DIR/vnc.passwd" "$vnc_password_file"
+  fi
+  start x11vnc "${desktop[@]}" x11vnc -display "$DISPLAY" -forever -shared -wait 50 -rfbport "$VNC_PORT" \
     "${vnc_listen[@]}" "${vnc_auth[@]}" -noxdamage
   wait_for "VNC on port $VNC_PORT" 30 port_open "$VNC_PORT" || return 1
   desktop_generation=$((desktop_generation + 1))
@@ -142,11 +197,13 @@ if [ -e "/tmp/.X${DISPLAY_NUM}-lock" ] && xdpyinfo -display "$DISPLAY" >/dev/nul
 fi
 start_desktop || exit 1
 # noVNC plus our desktop view (desktop.html, which reconnects), as one folder.
-novnc_web="$RUN_DIR/novnc-web"
+novnc_web="$public_dir/novnc-web"
 "$here/novnc/web_dir.sh" "$novnc_web" || exit 1
-start novnc websockify --web "$novnc_web" "$BIND_ADDRESS:$NOVNC_PORT" "127.0.0.1:$VNC_PORT"
+start novnc "${desktop[@]}" websockify --web "$novnc_web" "$BIND_ADDRESS:$NOVNC_PORT" "127.0.0.1:$VNC_PORT"
 wait_for "noVNC on port $NOVNC_PORT" 30 port_open "$NOVNC_PORT" || exit 1
-start page "$PYTHON" "$here/http_server.py" "$PAGE_PORT" "$here/static" \
+# The page server needs the standard library only: the system's python3, which
+# the tools' account can run (our venv may live where it cannot read).
+start page "${desktop[@]}" python3 "$public_dir/http_server.py" "$PAGE_PORT" "$public_dir/static" \
   --bind "$BIND_ADDRESS" --app-port "$STREAMLIT_PORT" --vnc-port "$NOVNC_PORT"
 # The app logs its budget to its own log; say it here too, in the container's
 # (in the background and bounded: it must never hold the stack up).

@@ -343,3 +343,150 @@ def test_a_json_run_waits_behind_the_apps_unless_told_otherwise(
         monkeypatch.setenv("TOKEN_MANAGER_PRIORITY", variable)
     cli_main._priority(parse(argv, None))
     assert manager.priority == expected
+
+
+TOOL_CALL: dict[str, Any] = {
+    "type": "tool_use",
+    "id": "toolu_01",
+    "name": "bash",
+    "input": {"command": "ls"},
+}
+TOOL_RESULT: dict[str, Any] = {
+    "type": "tool_result",
+    "tool_use_id": "toolu_01",
+    "content": "a.txt",
+}
+
+
+def saved_file(tmp_path: Path, messages: list[Any]) -> Path:
+    path = tmp_path / "saved.json"
+    path.write_text(json.dumps({"format": 1, "title": "t", "messages": messages}))
+    return path
+
+
+def with_call(call: dict[str, Any], result: dict[str, Any]) -> list[Any]:
+    return [
+        {"role": "user", "content": "list the files"},
+        {"role": "assistant", "content": [call]},
+        {"role": "user", "content": [result]},
+        {"role": "assistant", "content": [{"type": "text", "text": "one file"}]},
+    ]
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        with_call({k: v for k, v in TOOL_CALL.items() if k != "id"}, TOOL_RESULT),
+        with_call(
+            TOOL_CALL, {k: v for k, v in TOOL_RESULT.items() if k != "tool_use_id"}
+        ),
+        with_call({**TOOL_CALL, "input": "ls"}, TOOL_RESULT),
+        with_call({**TOOL_CALL, "id": 7}, {**TOOL_RESULT, "tool_use_id": 7}),
+        with_call(
+            {**TOOL_CALL, "id": "toolu 01"}, {**TOOL_RESULT, "tool_use_id": "toolu 01"}
+        ),
+        with_call(TOOL_CALL, {**TOOL_RESULT, "tool_use_id": "toolu_other"}),
+        with_call(TOOL_CALL, {**TOOL_RESULT, "content": {"text": "a.txt"}}),
+        [{"role": "user", "content": [{"type": "text", "text": ["not", "text"]}]}],
+        [{"role": "user", "content": [{"type": "thinking", "thinking": "hm"}]}],
+    ],
+    ids=[
+        "tool-use-without-id",
+        "tool-result-without-tool-use-id",
+        "input-not-an-object",
+        "id-not-a-string",
+        "id-off-pattern",
+        "result-answering-nothing",
+        "result-content-an-object",
+        "text-not-a-string",
+        "thinking-without-signature",
+    ],
+)
+def test_resume_of_a_malformed_conversation_exits_2_saying_what_is_wrong(
+    tmp_path: Path, messages: list[Any]
+) -> None:
+    target = saved_file(tmp_path, messages)
+    with FakeAnthropicAPI() as api:
+        result = run_cli(["go on", "--resume", str(target)], cli_env(api, tmp_path))
+        assert api.message_requests() == [], "nothing was sent"
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "not a saved conversation" in lines[0], result.stderr
+    assert "message " in lines[0] or "tool_use" in lines[0], lines[0]
+
+
+def test_resume_of_a_file_with_whitespace_text_from_an_older_version_goes_on(
+    tmp_path: Path,
+) -> None:
+    messages = with_call(TOOL_CALL, TOOL_RESULT)
+    messages[1]["content"] = [{"type": "text", "text": "\n\n"}, TOOL_CALL]
+    messages.append({"role": "user", "content": [{"type": "text", "text": "  "}]})
+    target = saved_file(tmp_path, messages)
+    scenario = [{"content": [{"type": "text", "text": "Going on."}]}]
+    with FakeAnthropicAPI(scenario=scenario) as api:
+        result = run_cli(["go on", "--resume", str(target)], cli_env(api, tmp_path))
+        statuses = [request.status for request in api.message_requests()]
+    assert result.returncode == 0, result.stderr
+    assert statuses == [200] and result.stdout == "Going on.\n"
+
+
+def test_an_hour_of_retry_after_exits_4_at_once_saying_so(tmp_path: Path) -> None:
+    scenario = [
+        {"fault": {"status": 429, "retry_after": 3600, "times": 9}, "content": []}
+    ]
+    started = time.monotonic()
+    with FakeAnthropicAPI(scenario=scenario) as api:
+        result = run_cli(["x"], cli_env(api, tmp_path), timeout=60)
+        assert len(api.message_requests()) == 1
+    assert time.monotonic() - started < 30
+    assert result.returncode == 4, result.stderr
+    assert "asks to wait 60 min" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def cut_stream(tmp_path: Path) -> list[Any]:
+    from tests.test_loop import _message_start, _sse, _text_start_and_delta
+
+    cut = tmp_path / "cut.sse"
+    cut.write_text(_sse(_message_start(), *_text_start_and_delta("I")))
+    return [
+        {"raw_sse": str(cut)},
+        {"content": [{"type": "text", "text": "The whole answer."}]},
+    ]
+
+
+ROOMY = ["--rpm", "1000", "--itpm", "10000000", "--otpm", "10000000"]
+
+
+def test_a_retried_stream_break_is_one_line_and_a_traceback_only_with_debug(
+    tmp_path: Path,
+) -> None:
+    with FakeAnthropicAPI(scenario=cut_stream(tmp_path)) as api:
+        result = run_cli(["x", *ROOMY], cli_env(api, tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith("The whole answer.\n")
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cut off" in lines[0], result.stderr
+    with FakeAnthropicAPI(scenario=cut_stream(tmp_path)) as api:
+        debug = run_cli(["x", "--debug", *ROOMY], cli_env(api, tmp_path))
+    assert debug.returncode == 0 and "Traceback" in debug.stderr
+
+
+def test_a_conversation_ending_with_the_users_turn_needs_a_prompt_or_send_again(
+    tmp_path: Path,
+) -> None:
+    target = saved_file(tmp_path, [{"role": "user", "content": "what is 2+2?"}])
+    with FakeAnthropicAPI() as api:
+        refused = run_cli(["--resume", str(target)], cli_env(api, tmp_path), stdin="")
+        assert api.message_requests() == []
+    assert refused.returncode == 2
+    assert "--send-again" in refused.stderr and len(refused.stderr.splitlines()) == 1
+    with FakeAnthropicAPI(
+        scenario=[{"content": [{"type": "text", "text": "4"}]}]
+    ) as api:
+        again = run_cli(
+            ["--resume", str(target), "--send-again"], cli_env(api, tmp_path)
+        )
+        sent = api.message_requests()[0].body["messages"]
+    assert again.returncode == 0 and again.stdout == "4\n"
+    assert len(sent) == 1 and sent[0]["content"][0]["text"] == "what is 2+2?"

@@ -98,3 +98,14 @@ def test_an_error_event_mid_stream_is_said_as_such() -> None:
         in classify(status_error(200, "overloaded_error")).message
     )
     assert "(529)" in classify(status_error(529, "overloaded_error")).message
+
+
+def test_an_error_event_of_another_type_names_it_and_is_not_retried() -> None:
+    failure = classify(status_error(200, "invalid_request_error"))
+    assert "invalid_request_error" in failure.message
+    assert "(200)" not in failure.message and not failure.retryable
+
+
+def test_a_413_asks_for_less_history() -> None:
+    failure = classify(status_error(413, "request_too_large"))
+    assert failure.kind == "body_too_large" and failure.less_history_helps

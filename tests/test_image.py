@@ -7,6 +7,7 @@ where CI_REQUIRE_IMAGE=1 makes a missing image a failure.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
@@ -14,7 +15,6 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -45,8 +45,10 @@ def image_available() -> bool:
     )
 
 
-@pytest.fixture
-def container(tmp_path: Path) -> Iterator[tuple[str, StackPorts]]:
+@contextlib.contextmanager
+def running_container(*extra_env: str) -> Iterator[tuple[str, StackPorts]]:
+    """The image running on the host's network (loopback only), its name and
+    ports; `extra_env` adds `NAME=value` variables as `docker run -e` would."""
     if not image_available():
         message = f"image {IMAGE} is not built: run image/ci-build.sh"
         if os.environ.get("CI_REQUIRE_IMAGE") == "1":
@@ -56,6 +58,16 @@ def container(tmp_path: Path) -> Iterator[tuple[str, StackPorts]]:
         _free_display_number(), free_port(), free_port(), free_port(), free_port()
     )
     name = f"cud-test-{uuid.uuid4().hex[:8]}"
+    variables = [
+        f"DISPLAY_NUM={ports.display}",
+        # The host's network: listen on its loopback only, as tests must.
+        "BIND_ADDRESS=127.0.0.1",
+        f"VNC_PORT={ports.vnc}",
+        f"NOVNC_PORT={ports.novnc}",
+        f"PAGE_PORT={ports.page}",
+        f"STREAMLIT_PORT={ports.app}",
+        *extra_env,
+    ]
     subprocess.run(
         [
             *PODMAN,
@@ -68,19 +80,7 @@ def container(tmp_path: Path) -> Iterator[tuple[str, StackPorts]]:
             *LIMITS,
             "-v",
             "/tmp/.X11-unix:/tmp/.X11-unix",
-            "-e",
-            f"DISPLAY_NUM={ports.display}",
-            # The host's network: listen on its loopback only, as tests must.
-            "-e",
-            "BIND_ADDRESS=127.0.0.1",
-            "-e",
-            f"VNC_PORT={ports.vnc}",
-            "-e",
-            f"NOVNC_PORT={ports.novnc}",
-            "-e",
-            f"PAGE_PORT={ports.page}",
-            "-e",
-            f"STREAMLIT_PORT={ports.app}",
+            *(argument for variable in variables for argument in ("-e", variable)),
             IMAGE,
         ],
         check=True,
@@ -94,8 +94,16 @@ def container(tmp_path: Path) -> Iterator[tuple[str, StackPorts]]:
             [*PODMAN, "logs", name], capture_output=True, text=True, check=False
         )
         ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / "image-container.log").write_text(logs.stdout + logs.stderr)
+        (ARTIFACTS / f"image-container-{name}.log").write_text(
+            logs.stdout + logs.stderr
+        )
         subprocess.run([*PODMAN, "rm", "-f", name], capture_output=True, check=False)
+
+
+@pytest.fixture
+def container() -> Iterator[tuple[str, StackPorts]]:
+    with running_container() as running:
+        yield running
 
 
 SCREENSHOT = (

@@ -456,25 +456,61 @@ async def test_the_api_key_never_reaches_events_statuses_or_tools(
     assert api.api_key not in everything
 
 
+def long_history(turns: int = 40) -> list[Any]:
+    history: list[Any] = [{"role": "user", "content": "start"}]
+    for turn in range(turns):
+        history.append(
+            {
+                "role": "assistant",
+                "content": [{"type": "text", "text": f"step {turn} " + "word " * 200}],
+            }
+        )
+        history.append(
+            {"role": "user", "content": [{"type": "text", "text": "continue " * 50}]}
+        )
+    return history
+
+
+CONTEXT_FILLED = {
+    "content": [{"type": "text", "text": "partial"}],
+    "stop_reason": "model_context_window_exceeded",
+}
+
+
 async def test_a_context_window_overflow_is_pruned_and_retried(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    scenario = [
-        {
-            "content": [{"type": "text", "text": "partial"}],
-            "stop_reason": "model_context_window_exceeded",
-        },
-        {"content": [{"type": "text", "text": "complete"}]},
-    ]
+    scenario = [CONTEXT_FILLED, {"content": [{"type": "text", "text": "complete"}]}]
     with FakeAnthropicAPI(scenario=scenario) as api:
-        run = await run_loop(api, monkeypatch=monkeypatch)
-        assert len(api.message_requests()) == 2
+        run = await run_loop(
+            api,
+            monkeypatch=monkeypatch,
+            history=long_history(),
+            context_budget_fraction=0.03,  # ~6k of 200k: the view already prunes
+        )
+        sent = [len(request.body["messages"]) for request in api.message_requests()]
+    assert len(sent) == 2 and sent[1] < sent[0], "the retry sends less history"
     assert "context_pruned" in run.kinds()
     assert [block["text"] for block in run.messages[-1]["content"]] == ["complete"]
     assert any(
         isinstance(event, StreamInterrupted) and event.will_retry
         for event in run.events
     )
+    assert_valid(run.messages)
+
+
+async def test_a_context_window_overflow_with_nothing_to_drop_is_one_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with FakeAnthropicAPI(scenario=[CONTEXT_FILLED, CONTEXT_FILLED]) as api:
+        run = await run_loop(api, monkeypatch=monkeypatch)
+        assert len(api.message_requests()) == 1, "not sent again unchanged"
+    assert run.text() == "partial", "the answer streamed once"
+    errors = [status for status in run.statuses if status.kind == "error"]
+    assert len(errors) == 1 and errors[0].error_kind == "context_window_exceeded"
+    assert "nothing older is left" in errors[0].message
+    assert "context_pruned" not in run.kinds() and "retrying" not in run.kinds()
+    assert [block["text"] for block in run.messages[-1]["content"]] == ["partial"]
     assert_valid(run.messages)
 
 

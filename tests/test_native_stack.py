@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -33,9 +35,9 @@ pytestmark = [pytest.mark.desktop, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def native_stack(
-    tmp_path: Path,
+@contextlib.contextmanager
+def _running_stack(
+    tmp_path: Path, **extra_env: str
 ) -> Iterator[tuple[StackPorts, subprocess.Popen[bytes]]]:
     ports = StackPorts(
         _free_display_number(), free_port(), free_port(), free_port(), free_port()
@@ -52,6 +54,7 @@ def native_stack(
         "PYTHON": str(ROOT / ".venv" / "bin" / "python"),
     }
     env.pop("ANTHROPIC_API_KEY", None)
+    env.update(extra_env)
     process = subprocess.Popen(
         [str(ROOT / "image" / "start_all.sh")], env=env, start_new_session=True
     )
@@ -62,6 +65,14 @@ def native_stack(
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
+
+
+@pytest.fixture
+def native_stack(
+    tmp_path: Path,
+) -> Iterator[tuple[StackPorts, subprocess.Popen[bytes]]]:
+    with _running_stack(tmp_path) as stack:
+        yield stack
 
 
 def test_the_native_stack_serves_every_part(
@@ -233,3 +244,51 @@ def test_with_a_vnc_password_the_handshake_asks_for_it(
         assert "pw-7531" not in " ".join(psutil.Process(server.pid).cmdline())
     finally:
         stop_process(server)
+
+
+API_KEY = "sk-ant-api03-NATIVESTACKCANARY-0123456789"
+REDIS_PASSWORD = "NativeStackRedisCanary-42"
+DESKTOP_PROCESSES = {"Xvfb", "mutter", "tint2", "x11vnc", "websockify"}
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="the stack separates users when run by root"
+)
+def test_run_by_root_the_desktop_runs_as_the_tools_account_without_credentials(
+    tmp_path: Path,
+) -> None:
+    """Every desktop process (and so every app started from the panel) runs as
+    the tools' account with a short environment; only the app keeps root and
+    the credentials, where that account cannot read them."""
+    secrets = {
+        "ANTHROPIC_API_KEY": API_KEY,
+        "TOKEN_MANAGER_REDIS_URL": f"redis://:{REDIS_PASSWORD}@127.0.0.1:9/0",
+    }
+    tools_uid = pwd.getpwnam(
+        os.environ.get("COMPUTER_USE_TOOLS_USER", "computeruse")
+    ).pw_uid
+    with _running_stack(tmp_path, **secrets) as (ports, process):
+        check_x_display(ports)
+        seen: dict[str, tuple[int, str]] = {}
+        for child in _stack_processes(process.pid):
+            try:
+                name = child.name()
+                command = " ".join(child.cmdline())
+                uid = child.uids().real
+                environment = "\n".join(f"{k}={v}" for k, v in child.environ().items())
+            except psutil.Error:
+                continue
+            label = "page" if "http_server.py" in command else name
+            label = "streamlit" if "streamlit" in command else label
+            seen[label] = (uid, environment)
+        for name in (*DESKTOP_PROCESSES, "page"):
+            assert name in seen, f"{name} is running"
+            uid, environment = seen[name]
+            assert uid == tools_uid, f"{name} runs as the tools' account"
+            assert API_KEY not in environment and REDIS_PASSWORD not in environment, (
+                name
+            )
+            assert "TOKEN_MANAGER_REDIS_URL" not in environment, name
+        app_uid, app_environment = seen["streamlit"]
+        assert app_uid == 0 and API_KEY in app_environment
+        assert "COMPUTER_USE_TOOLS_USER=" in app_environment

@@ -106,3 +106,23 @@ def test_backoff_grows_and_is_capped() -> None:
     assert backoff_seconds(1, 0.999) < backoff_seconds(3, 0.0) + 1
     assert backoff_seconds(20, 0.999) <= 30.0
     assert backoff_seconds(1, 0.0) == pytest.approx(0.75)
+
+
+def test_a_retry_after_above_the_cap_gives_up_at_once_saying_how_long() -> None:
+    asked = Failure("rate_limit", True, "Rate limited", retry_after=3600.0)
+    decision = RetryPolicy(max_wait=300.0).next(asked, RetryState(), jitter=0.5)
+    assert isinstance(decision, GiveUp)
+    assert "asks to wait 60 min" in decision.failure.message
+    assert "5 min" in decision.failure.message
+    within = RetryPolicy(max_wait=300.0).next(
+        Failure("rate_limit", True, "Rate limited", retry_after=299.0),
+        RetryState(),
+        jitter=0.5,
+    )
+    assert isinstance(within, Backoff) and within.wait_seconds == 299.0
+
+
+def test_an_overload_with_retry_after_waits_at_least_that_long() -> None:
+    overloaded = Failure("overloaded", True, "Overloaded.", retry_after=20.0)
+    decision = POLICY.next(overloaded, RetryState(1, 0), jitter=0.5)
+    assert isinstance(decision, Backoff) and decision.seconds == 20.0

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
+import shutil
 import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,11 +25,20 @@ DISPLAY_NUM = "917"
 
 
 @pytest.fixture
-def stubs(tmp_path: Path) -> Path:
-    """A bin folder of stubs: each records `name args` and stays up (or answers)."""
-    folder = tmp_path / "bin"
-    folder.mkdir()
-    calls = tmp_path / "calls.log"
+def stubs(tmp_path: Path) -> Iterator[Path]:
+    """A bin folder of stubs: each records `name args` and stays up (or answers).
+
+    Readable by everyone, and the record writable: run by root, start_all.sh
+    starts the desktop's programs as the tools' account.
+    """
+    shared = Path(tempfile.mkdtemp(prefix="start-all-stubs-"))
+    shared.chmod(0o755)
+    folder = shared / "bin"
+    folder.mkdir(mode=0o755)
+    calls = shared / "calls.log"
+    calls.touch()
+    calls.chmod(0o666)
+    (tmp_path / "calls.log").symlink_to(calls)
     for name in LONG_RUNNING:
         script = f'#!/bin/sh\necho "{name} $$ $*" >> {calls}\n'
         script += "exec sleep 300\n"
@@ -43,9 +55,13 @@ def stubs(tmp_path: Path) -> Path:
         'case "$2" in computer_use_demo.startup_log) exit 0;; esac\n'
         f'echo "python $$ $*" >> {calls}\nexec sleep 300\n'
     )
+    (folder / "python3").write_text(
+        f'#!/bin/sh\necho "python $$ $*" >> {calls}\nexec sleep 300\n'
+    )
     for path in folder.iterdir():
         path.chmod(0o755)
-    return folder
+    yield folder
+    shutil.rmtree(shared, ignore_errors=True)
 
 
 def _env(tmp_path: Path, stubs: Path, **extra: str) -> dict[str, str]:
@@ -144,9 +160,12 @@ def test_novnc_is_served_with_the_desktop_view_beside_it(
     _, web_option, web, *_ = _calls(tmp_path)["websockify"][0].split()
     assert web_option == "--web"
     served = Path(web)
-    assert served.parent.stat().st_mode & 0o777 == 0o700, "in the private run folder"
+    folder = served.parent.stat()
+    assert folder.st_uid == os.getuid() and folder.st_mode & 0o022 == 0, (
+        "in a folder of ours that nobody else can change (the desktop's account reads it)"
+    )
     view = ROOT / "image" / "novnc" / "desktop.html"
-    assert (served / "desktop.html").resolve() == view
+    assert (served / "desktop.html").read_bytes() == view.read_bytes()
     rfb = (served / "core" / "rfb.js").read_text()
     assert rfb.startswith("export default class RFB")
     assert (served / "vnc.html").read_text() == "<title>noVNC</title>\n"
@@ -187,9 +206,14 @@ def test_exposed_with_a_password_vnc_asks_for_it(tmp_path: Path, stubs: Path) ->
         assert "-passwdfile" in vnc and "-nopw" not in vnc
         assert "-listen 0.0.0.0" in vnc
         assert "pw-123456" not in " ".join(calls["python"] + [vnc])
-        password_file = Path(vnc.split("-passwdfile ")[1].split()[0])
+        # x11vnc's `rm:` removes its copy once read (the stub does not read it).
+        handed = vnc.split("-passwdfile ")[1].split()[0]
+        assert handed.startswith("rm:")
+        password_file = Path(handed.removeprefix("rm:"))
         assert password_file.read_text() == "pw-123456\n"
-        assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+        assert stat.S_IMODE(password_file.stat().st_mode) == 0o400
+        if os.geteuid() == 0:  # readable by the desktop's account alone
+            assert password_file.stat().st_uid == pwd.getpwnam("computeruse").pw_uid
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=10)

@@ -235,20 +235,21 @@ def test_blocks_the_app_cannot_draw_do_not_break_the_page(
     storage.save_conversation(
         "20260101-000000-abcdef",
         [
-            {"role": "user", "content": [{"type": "text", "text": "question"}]},
-            {
-                "role": "assistant",
-                "content": [
-                    {"type": "image", "source": 5},
-                    {"type": "tool_use", "name": "bash", "input": {"a": {"b": [1]}}},
-                    {"type": "text", "text": "still shown"},
-                ],
-            },
             {
                 "role": "user",
                 "content": [
-                    {"type": "tool_result", "tool_use_id": "x", "content": [7, None]},
-                    {"type": "tool_result", "tool_use_id": "y", "content": 5},
+                    {"type": "text", "text": "question"},
+                    {
+                        "type": "image",
+                        "source": {"type": "base64", "data": "not an image!"},
+                    },
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "future_block", "payload": {"a": [1]}},
+                    {"type": "text", "text": "still shown"},
                 ],
             },
         ],

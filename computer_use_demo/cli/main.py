@@ -46,12 +46,24 @@ def _api_key(provider: str) -> str:
     return key or storage.load_text("api_key") or ""
 
 
-def _history(options: Options, prompt: str) -> list[Any]:
+def _history(options: Options, prompt: str | None) -> list[Any]:
+    """The conversation to send: the resumed one, plus the new prompt (none
+    with --send-again: its last, unanswered message goes again as it is)."""
     messages: list[Any] = []
     if options.resume is not None:
         messages = storage.load_conversation_file(options.resume).messages
-    messages.append({"role": "user", "content": [{"type": "text", "text": prompt}]})
+    if prompt is not None:
+        messages.append({"role": "user", "content": [{"type": "text", "text": prompt}]})
     return messages
+
+
+def _ends_with_the_users_turn(messages: list[Any]) -> bool:
+    return bool(messages) and messages[-1].get("role") == "user"
+
+
+def _fail(message: str) -> None:
+    print(f"computer-use-demo: {message}", file=sys.stderr)
+    sys.exit(EXIT_BAD_ARGUMENTS)
 
 
 def _limits(options: Options) -> None:
@@ -84,7 +96,7 @@ def _priority(options: Options) -> None:
         token_manager.priority = "batch"
 
 
-async def run(options: Options, prompt: str, renderer: Renderer) -> int:
+async def run(options: Options, prompt: str | None, renderer: Renderer) -> int:
     from .. import loop  # imported here: main() checks the environment first
 
     api_key = _api_key(options.provider)
@@ -182,29 +194,38 @@ def main(argv: list[str] | None = None) -> None:
     configured = Settings.from_env(os.environ)  # the CLI's one read of the environment
     settings.use(configured)
     options = parse(argv, configured.api_provider.value)
+    if options.debug:  # our own records at every level, tracebacks included
+        logging.getLogger("computer_use_demo").setLevel(logging.DEBUG)
     if problems := configured.problems:
         print(f"computer-use-demo: {problems[0]}", file=sys.stderr)
         sys.exit(EXIT_BAD_ARGUMENTS)
+    resumed: list[Any] = []
+    if options.resume is not None:
+        if not Path(options.resume).exists():
+            _fail(f"--resume {options.resume}: no such file")
+        try:  # read-only: a bad file is reported and left as it is
+            resumed = storage.load_conversation_file(Path(options.resume)).messages
+        except storage.ConversationFileError as error:
+            _fail(f"--resume: {error}")
+    unanswered = _ends_with_the_users_turn(resumed)
     prompt = options.prompt
-    if prompt is None:
+    if options.send_again:
+        if not unanswered:
+            _fail(
+                "--send-again: the conversation does not end with an unanswered "
+                "message of yours; give a prompt instead"
+            )
+    elif not (prompt or "").strip():
         if sys.stdin.isatty():
             print("Type the task, then Ctrl-D:", file=sys.stderr)
         prompt = sys.stdin.read().strip()
-    if not prompt:
-        print("computer-use-demo: no prompt given (argument or stdin)", file=sys.stderr)
-        sys.exit(EXIT_BAD_ARGUMENTS)
-    if options.resume is not None and not Path(options.resume).exists():
-        print(
-            f"computer-use-demo: --resume {options.resume}: no such file",
-            file=sys.stderr,
-        )
-        sys.exit(EXIT_BAD_ARGUMENTS)
-    if options.resume is not None:
-        try:  # read-only: a bad file is reported and left as it is
-            storage.load_conversation_file(Path(options.resume))
-        except storage.ConversationFileError as error:
-            print(f"computer-use-demo: --resume: {error}", file=sys.stderr)
-            sys.exit(EXIT_BAD_ARGUMENTS)
+        if not prompt:
+            _fail(
+                "--resume: the conversation ends with your message, which got no "
+                "answer: give a new prompt, or --send-again to send it as it is"
+                if unanswered
+                else "no prompt given (argument or stdin)"
+            )
     renderer: Renderer = (
         JsonRenderer(show_thinking=options.show_thinking)
         if options.json

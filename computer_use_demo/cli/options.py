@@ -9,6 +9,7 @@ from typing import get_args
 
 from ..models import DEFAULT_MODEL_BY_PROVIDER, ThinkingEffort, lookup_model_conf
 from ..providers import APIProvider
+from ..storage import save_target_problem
 from ..tools import ToolVersion
 
 EXIT_OK = 0
@@ -39,6 +40,8 @@ class Options:
     json: bool
     save: Path | None
     resume: Path | None
+    send_again: bool = False
+    debug: bool = False
 
 
 def parser() -> argparse.ArgumentParser:
@@ -109,6 +112,15 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument(
         "--resume", type=Path, help="continue a conversation saved by the app or --save"
     )
+    cli.add_argument(
+        "--send-again",
+        action="store_true",
+        help="with --resume, when the conversation ends with your unanswered "
+        "message: send it again as it is (no new prompt)",
+    )
+    cli.add_argument(
+        "--debug", action="store_true", help="log details, tracebacks included"
+    )
     return cli
 
 
@@ -131,6 +143,10 @@ def parse(argv: list[str] | None, environ_provider: str | None) -> Options:
         )
     if args.images_to_keep < 0:
         cli.error("--images-to-keep must be 0 or more")
+    if args.send_again and (args.resume is None or args.prompt is not None):
+        cli.error("--send-again goes with --resume and no prompt")
+    if args.save is not None and (problem := save_target_problem(args.save)):
+        cli.exit(2, f"{cli.prog}: --save: {problem}\n")  # one line, no usage dump
     return Options(
         prompt=args.prompt,
         provider=provider,
@@ -151,4 +167,6 @@ def parse(argv: list[str] | None, environ_provider: str | None) -> Options:
         json=args.json,
         save=args.save,
         resume=args.resume,
+        send_again=args.send_again,
+        debug=args.debug,
     )

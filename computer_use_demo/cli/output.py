@@ -16,7 +16,7 @@ from rich.status import Status
 
 from token_manager import wait_label
 
-from ..redaction import redact
+from ..redaction import StreamingRedactor, redact
 from ..status import LoopStatus
 from ..streaming import (
     BlockFinished,
@@ -28,6 +28,7 @@ from ..streaming import (
     ThinkingDelta,
 )
 from ..tools import ToolResult
+from .terminal_text import printable
 
 
 class Renderer(Protocol):
@@ -43,17 +44,32 @@ class JsonRenderer:
     def __init__(self, out: TextIO = sys.stdout, show_thinking: bool = False) -> None:
         self.out = out
         self.show_thinking = show_thinking
+        # A secret split across deltas is caught before any of it is written.
+        self._text = StreamingRedactor()
+        self._thinking = StreamingRedactor()
 
     def _emit(self, event: dict[str, Any]) -> None:
         self.out.write(redact(json.dumps(event, default=str)) + "\n")
         self.out.flush()
 
+    def _emit_held(self) -> None:
+        if text := self._text.flush():
+            self._emit({"type": "text_delta", "text": text})
+        if thinking := self._thinking.flush():
+            self._emit({"type": "thinking_delta", "thinking": thinking})
+
     def stream(self, event: StreamEvent) -> None:
         if isinstance(event, TextDelta):
-            self._emit({"type": "text_delta", "text": event.text})
-        elif isinstance(event, ThinkingDelta) and self.show_thinking:
-            self._emit({"type": "thinking_delta", "thinking": event.thinking})
-        elif isinstance(event, BlockFinished) and event.block.get("type") in (
+            if text := self._text.feed(event.text):
+                self._emit({"type": "text_delta", "text": text})
+            return
+        if isinstance(event, ThinkingDelta):
+            if self.show_thinking and (thinking := self._thinking.feed(event.thinking)):
+                self._emit({"type": "thinking_delta", "thinking": thinking})
+            return
+        if isinstance(event, BlockFinished | StreamInterrupted | MessageFinished):
+            self._emit_held()
+        if isinstance(event, BlockFinished) and event.block.get("type") in (
             "tool_use",
             "server_tool_use",
         ):
@@ -112,6 +128,7 @@ class JsonRenderer:
         )
 
     def finish(self, exit_code: int) -> None:
+        self._emit_held()
         self._emit({"type": "done", "exit_code": exit_code})
 
 
@@ -120,12 +137,19 @@ class RichRenderer:
 
     def __init__(self, out: TextIO = sys.stdout, show_thinking: bool = False) -> None:
         self.out = out
-        self.err = Console(stderr=True, highlight=False)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
         self.show_thinking = show_thinking
         self._countdown: asyncio.Task[None] | None = None
         self._line_open = False
+        # A secret split across deltas is caught before any of it is written;
+        # no escape sequence of the model's reaches the terminal.
+        self._answer = StreamingRedactor()
+        self._thinking = StreamingRedactor()
 
     def _text(self, text: str) -> None:
+        text = printable(text)
+        if not text:
+            return
         self.out.write(text)
         self.out.flush()
         self._line_open = not text.endswith("\n")
@@ -134,12 +158,20 @@ class RichRenderer:
         if self._line_open:
             self._text("\n")
 
+    def _release_held(self) -> None:
+        self._text(self._answer.flush())
+        if thinking := printable(self._thinking.flush()):
+            self.err.print(thinking, style="dim italic", end="", markup=False)
+
     def stream(self, event: StreamEvent) -> None:
         self._stop_countdown()
+        if isinstance(event, BlockFinished | StreamInterrupted | MessageFinished):
+            self._release_held()
         if isinstance(event, TextDelta):
-            self._text(event.text)
+            self._text(self._answer.feed(event.text))
         elif isinstance(event, ThinkingDelta) and self.show_thinking:
-            self.err.print(event.thinking, style="dim italic", end="")
+            if thinking := printable(self._thinking.feed(event.thinking)):
+                self.err.print(thinking, style="dim italic", end="", markup=False)
         elif (
             isinstance(event, BlockStarted)
             and event.block_type == "thinking"
@@ -152,7 +184,7 @@ class RichRenderer:
                 self._newline()
                 arguments = json.dumps(block.get("input", {}))
                 self.err.print(
-                    f"→ {block.get('name')} {arguments[:200]}",
+                    printable(f"→ {block.get('name')} {arguments[:200]}"),
                     style="cyan",
                     markup=False,
                 )
@@ -160,12 +192,12 @@ class RichRenderer:
                 self.err.print()
         elif isinstance(event, StreamInterrupted):
             self._newline()
-            note = "retrying" if event.will_retry else "stopped"
-            self.err.print(
-                f"! stream interrupted ({event.reason}); {note}",
-                style="yellow",
-                markup=False,
-            )
+            if not event.will_retry:  # a retry is said once, by its status line
+                self.err.print(
+                    printable(f"! stream interrupted ({event.reason}); stopped"),
+                    style="yellow",
+                    markup=False,
+                )
         elif isinstance(event, MessageFinished):
             self._newline()
 
@@ -182,16 +214,24 @@ class RichRenderer:
             self.err.print("  [screenshot]", style="dim")
 
     def status(self, status: LoopStatus) -> None:
+        """One line per notice; a wait also counts down on a terminal (a
+        spinner that goes when the wait ends)."""
         self._stop_countdown()
         if status.kind in ("rate_limit_wait", "retrying") and status.wait_seconds:
-            self._countdown = asyncio.get_running_loop().create_task(
-                self._count_down(status)
-            )
+            self._newline()
+            if status.kind == "retrying" or not self.err.is_terminal:
+                self.err.print(printable(status.message), style="yellow", markup=False)
+            if self.err.is_terminal:
+                self._countdown = asyncio.get_running_loop().create_task(
+                    self._count_down(status)
+                )
         elif status.kind == "error":
             self._newline()
-            self.err.print(f"error: {status.message}", style="bold red", markup=False)
+            self.err.print(
+                printable(f"error: {status.message}"), style="bold red", markup=False
+            )
         else:
-            self.err.print(status.message, style="yellow", markup=False)
+            self.err.print(printable(status.message), style="yellow", markup=False)
 
     async def _count_down(self, status: LoopStatus) -> None:
         until = time.monotonic() + float(status.wait_seconds or 0)
@@ -208,10 +248,12 @@ class RichRenderer:
 
     def finish(self, exit_code: int) -> None:
         self._stop_countdown()
+        self._release_held()
         self._newline()
 
 
 def _first_lines(text: str, lines: int = 3, width: int = 160) -> str:
+    text = printable(text)
     shown = [line[:width] for line in text.splitlines()[:lines]]
     more = len(text.splitlines()) - lines
     return "\n    ".join(shown) + (f"\n    … {more} more lines" if more > 0 else "")

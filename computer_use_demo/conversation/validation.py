@@ -5,6 +5,7 @@ Pure and read-only: reports problems as sentences, never fixes or mutates anythi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,9 @@ from .blocks import (
 )
 
 MAX_CACHE_BREAKPOINTS = 4  # per request, the system prompt's included
+# A tool_use id matches this pattern (the Messages API reference:
+# https://platform.claude.com/docs/en/api/messages).
+TOOL_USE_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
 
 # Blocks only one side of the conversation may send.
 _ASSISTANT_ONLY = frozenset(
@@ -147,3 +151,61 @@ def validate_conversation(messages: Sequence[Any]) -> list[str]:
             f"{marks} cache_control breakpoints; the API accepts at most {MAX_CACHE_BREAKPOINTS}"
         )
     return problems
+
+
+def _text_field(block: dict[str, Any], name: str, *, required: bool = True) -> bool:
+    value = block.get(name)
+    return isinstance(value, str) and (bool(value) or not required)
+
+
+def block_problem(block: Any) -> str | None:
+    """Why `block` does not have the shape of its type, or None.
+
+    Only the fields the product and the API rely on: a tool call's `id`,
+    `name` and `input`, a result's `tool_use_id`, text's `text`, an image's
+    `source`, thinking's `signature`. Unknown types are the API's: kept as they are.
+    """
+    if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+        return "a block without a type"
+    kind = block["type"]
+    if kind == "text" and not isinstance(block.get("text"), str):
+        return "a text block whose text is not a string"
+    if kind in ("tool_use", "server_tool_use"):
+        if not _text_field(block, "id"):
+            return f"a {kind} block without an id"
+        if not TOOL_USE_ID.match(str(block["id"])):
+            return f"a {kind} block whose id is not letters, digits, _ and -"
+        if not _text_field(block, "name"):
+            return f"a {kind} block without a name"
+        if not isinstance(block.get("input", {}), dict):
+            return f"a {kind} block whose input is not an object"
+    if kind == "tool_result":
+        if not _text_field(block, "tool_use_id"):
+            return "a tool_result block without a tool_use_id"
+        inner = block.get("content")
+        if inner is not None and not isinstance(inner, str | list):
+            return "a tool_result whose content is neither text nor blocks"
+        if isinstance(inner, list):
+            for item in inner:
+                if problem := block_problem(item):
+                    return f"a tool_result holding {problem}"
+        if not isinstance(block.get("is_error", False), bool):
+            return "a tool_result whose is_error is not true or false"
+    if kind == "image" and not isinstance(block.get("source"), dict):
+        return "an image block without a source"
+    if kind == "thinking" and not (
+        isinstance(block.get("thinking"), str) and _text_field(block, "signature")
+    ):
+        return "a thinking block without its text or signature"
+    if kind == "redacted_thinking" and not _text_field(block, "data"):
+        return "a redacted_thinking block without its data"
+    return None
+
+
+def shape_problem(messages: Sequence[Any]) -> str | None:
+    """The first block in `messages` whose shape is wrong, said with its place."""
+    for index, message in enumerate(messages):
+        for position, block in enumerate(blocks(message)):
+            if problem := block_problem(block):
+                return f"message {index}, block {position}: {problem}"
+    return None

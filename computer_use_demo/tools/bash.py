@@ -9,18 +9,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
+import shlex
+import shutil
 import signal
+import tempfile
 import uuid
+from collections.abc import Callable
 from typing import Any, Literal
 
 from token_manager.shortening import omission_note
 
 from .base import BaseAnthropicTool, CLIResult, ToolError, ToolResult
-from .run import decode_output, shell_environment
+from .identity import ToolsAccount, tools_account
+from .run import decode_output, tool_process_options
 
 # Bytes kept from each stream: the start and the end of a huge output.
 CAPTURE_HEAD_BYTES = 128 * 1024
 CAPTURE_TAIL_BYTES = 64 * 1024
+_TOKEN_LINE = re.compile(r"__CUD_DONE_[0-9a-f]{32}__\n?")
 
 
 class _Capture:
@@ -56,15 +63,59 @@ class _Capture:
         self.dropped = 0
         return data
 
-    def contains(self, token: bytes) -> bool:
-        return token in self.tail or token in self.head
+    def count(self, token: bytes) -> int:
+        return (bytes(self.head) + bytes(self.tail)).count(token)
+
+
+class _DoneChannel:
+    """A private named pipe the shell reports each command's end and status on.
+
+    The shell opens it by path for every report, so nothing a command does to its
+    own descriptors (`exec 2>&1`, `exec >/dev/null`, closing fds) can divert it.
+    We hold a writer open ourselves, so the reader never sees end-of-file.
+    """
+
+    def __init__(self, owner: ToolsAccount | None = None) -> None:
+        self._folder = tempfile.mkdtemp(prefix="computer-use-bash-")
+        self.path = os.path.join(self._folder, "done")
+        os.mkfifo(self.path, 0o600)
+        if owner is not None:  # the shell runs as the tools' account
+            for path in (self._folder, self.path):
+                os.chown(path, owner.uid, owner.gid)
+        self._reader = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+        self._keep_open = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
+        self.received = bytearray()
+        self._watched: asyncio.AbstractEventLoop | None = None
+
+    def watch(self, arrived: asyncio.Event) -> None:
+        def on_readable() -> None:
+            with contextlib.suppress(BlockingIOError):
+                self.received += os.read(self._reader, 65536)
+            arrived.set()
+
+        self._watched = asyncio.get_running_loop()
+        self._watched.add_reader(self._reader, on_readable)
+
+    def close(self) -> None:
+        if self._watched is not None and not self._watched.is_closed():
+            self._watched.remove_reader(self._reader)
+        for descriptor in (self._reader, self._keep_open):
+            with contextlib.suppress(OSError):
+                os.close(descriptor)
+        shutil.rmtree(self._folder, ignore_errors=True)
 
 
 class _BashSession:
-    """A bash process fed one command at a time, each ended by a unique sentinel."""
+    """A bash process fed one command at a time, each ended by a unique token.
+
+    The end and the exit status travel on the done channel; a copy of the token
+    on stdout and on stderr marks where each stream's output of that command
+    ends, waited for only briefly (the command may have redirected either).
+    """
 
     command: str = "/bin/bash"
     _timeout: float = 120.0  # seconds
+    _stream_grace: float = 0.5  # seconds to wait for a stream's token after the end
 
     def __init__(self) -> None:
         self._started = False
@@ -74,10 +125,13 @@ class _BashSession:
         self._stderr = _Capture()
         self._readers: list[asyncio.Task[None]] = []
         self._data_arrived = asyncio.Event()
+        self._done: _DoneChannel | None = None
 
     async def start(self) -> None:
         if self._started:
             return
+        self._done = _DoneChannel(tools_account())
+        self._done.watch(self._data_arrived)
         self._process = await asyncio.create_subprocess_exec(
             self.command,
             "--noprofile",
@@ -85,8 +139,8 @@ class _BashSession:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=shell_environment(),
             start_new_session=True,
+            **tool_process_options(),
         )
         assert self._process.stdout and self._process.stderr
         self._readers = [
@@ -110,9 +164,21 @@ class _BashSession:
                 os.killpg(self._process.pid, signal.SIGKILL)
         for reader in self._readers:
             reader.cancel()
+        if self._done is not None:
+            self._done.close()
+
+    def _script(self, command: str, token: str) -> str:
+        assert self._done is not None
+        done_path = shlex.quote(self._done.path)
+        return (
+            f"{command}\n__cud_status=$?; "
+            f"printf '%s\\n' '{token}' 2>/dev/null; "
+            f"printf '%s\\n' '{token}' >&2; "
+            f"printf '%s:%s\\n' '{token}' \"$__cud_status\" >{done_path}\n"
+        )
 
     async def run(self, command: str) -> ToolResult:
-        if not self._started or self._process is None:
+        if not self._started or self._process is None or self._done is None:
             raise ToolError("Session has not started.")
         if self._process.returncode is not None:
             return ToolResult(
@@ -127,43 +193,63 @@ class _BashSession:
         token = f"__CUD_DONE_{uuid.uuid4().hex}__"
         self._stdout.take()
         self._stderr.take()
-        script = (
-            f"{command}\n__cud_status=$?; printf '%s:%s\\n' '{token}' \"$__cud_status\"; "
-            f"printf '%s\\n' '{token}' >&2\n"
-        )
+        self._done.received.clear()
         try:
-            self._process.stdin.write(script.encode())
+            self._process.stdin.write(self._script(command, token).encode())
             await self._process.stdin.drain()
         except (BrokenPipeError, ConnectionResetError):
             return ToolResult(system="tool must be restarted", error="bash has exited")
         marker = token.encode()
         try:
             async with asyncio.timeout(self._timeout):
-                while not (
-                    self._stdout.contains(marker) and self._stderr.contains(marker)
-                ):
-                    if self._process.returncode is not None or all(
-                        r.done() for r in self._readers
-                    ):
-                        break
-                    self._data_arrived.clear()
-                    await self._data_arrived.wait()
+                await self._wait_for(lambda: marker in self._done_bytes())
         except TimeoutError:
             self._timed_out = True
             raise ToolError(
                 f"timed out: bash has not returned in {self._timeout} seconds and must be restarted"
             ) from None
+        # Output written before the end may still be in the pipes: wait for both
+        # stream tokens, wherever the command sent its streams, but not for long.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._stream_grace):
+                await self._wait_for(
+                    lambda: self._stdout.count(marker) + self._stderr.count(marker) >= 2
+                )
         return self._result(token)
 
+    def _done_bytes(self) -> bytes:
+        assert self._done is not None
+        return bytes(self._done.received)
+
+    async def _wait_for(self, condition: Callable[[], bool]) -> None:
+        """Until `condition` holds or the shell has exited.
+
+        Both streams at end-of-file is no proof of exit (a command may close
+        them), so the wait also watches the process itself.
+        """
+        assert self._process is not None
+        exited = asyncio.ensure_future(self._process.wait())
+        try:
+            while not condition() and not exited.done():
+                self._data_arrived.clear()
+                arrived = asyncio.ensure_future(self._data_arrived.wait())
+                try:
+                    await asyncio.wait(
+                        {arrived, exited}, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    arrived.cancel()
+        finally:
+            exited.cancel()
+
     def _result(self, token: str) -> ToolResult:
-        output = decode_output(self._stdout.take())
-        error = decode_output(self._stderr.take())
+        output = _without_tokens(decode_output(self._stdout.take()))
+        error = _without_tokens(decode_output(self._stderr.take()))
         status: int | None = None
-        if token in output:
-            output, _, rest = output.partition(token)
+        report = self._done_bytes().decode("ascii", errors="replace")
+        if token in report:
             with contextlib.suppress(ValueError):
-                status = int(rest.lstrip(":").split("\n", 1)[0])
-        error = error.split(token, 1)[0]
+                status = int(report.split(f"{token}:", 1)[1].split("\n", 1)[0])
         output = output.removesuffix("\n")
         error = error.removesuffix("\n")
         if self._process is not None and self._process.returncode is not None:
@@ -178,6 +264,11 @@ class _BashSession:
             error=error,
             system=f"exit status {status}" if status else None,
         )
+
+
+def _without_tokens(text: str) -> str:
+    """The text with every end token line taken out (late ones of earlier commands too)."""
+    return _TOKEN_LINE.sub("", text)
 
 
 class BashTool20250124(BaseAnthropicTool):
@@ -217,6 +308,16 @@ class BashTool20250124(BaseAnthropicTool):
                     "restarted for you (its working directory and variables were reset)."
                 ) from None
             raise
+
+    async def close(self) -> None:
+        """End the shell and wait until it is gone (nothing left for a later loop)."""
+        if self._session is None:
+            return
+        session, self._session = self._session, None
+        with contextlib.suppress(ToolError):
+            session.stop()
+        if session._process is not None:
+            await session._process.wait()
 
     async def _restart(self) -> None:
         if self._session is not None:

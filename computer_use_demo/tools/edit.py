@@ -9,26 +9,25 @@ does its file work off the event loop.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
-import stat
+import subprocess
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from . import file_access
 from .base import BaseAnthropicTool, CLIResult, ToolError, ToolResult
-from .run import maybe_truncate
+from .file_access import Refusal
+from .identity import ToolsAccount, tools_account
+from .run import maybe_truncate, tool_process_options
 from .run import run_argv as run  # the name the quickstart's tests patch; no shell
 
 Command = Literal["view", "create", "str_replace", "insert", "undo_edit"]
 SNIPPET_LINES = 4
 MAX_FILE_BYTES = 10 * 1024 * 1024
-_KINDS = {
-    stat.S_IFIFO: "a named pipe",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-    stat.S_IFSOCK: "a socket",
-    stat.S_IFDIR: "a directory",
-}
+ACCOUNT_FILE_TIMEOUT = 30.0  # seconds for one read or write as the tools' account
 
 
 class EditTool20250728(BaseAnthropicTool):
@@ -102,17 +101,24 @@ class EditTool20250728(BaseAnthropicTool):
                 f"The path {path} is not an absolute path, it should start with `/`. "
                 f"Maybe you meant {suggestion}?"
             )
+        account = tools_account()
+        if account is not None:
+            # What exists is what the tools' account can see, not what we can.
+            found = self._as_account(account, "probe", path, {"path": str(path)})
+            exists, is_dir = bool(found["exists"]), bool(found["is_dir"])
+        else:
+            exists, is_dir = path.exists(), path.is_dir()
         if command == "create":
-            if path.exists():
+            if exists:
                 raise ToolError(
                     f"File already exists at: {path}. Cannot overwrite files using command `create`."
                 )
             return
-        if not path.exists():
+        if not exists:
             raise ToolError(
                 f"The path {path} does not exist. Please provide a valid path."
             )
-        if path.is_dir() and command != "view":
+        if is_dir and command != "view":
             raise ToolError(
                 f"The path {path} is a directory and only the `view` command can be used on directories"
             )
@@ -175,41 +181,25 @@ class EditTool20250728(BaseAnthropicTool):
         return first, last
 
     def str_replace(self, path: Path, old_str: str, new_str: str | None) -> CLIResult:
-        text = self.read_file(path).expandtabs()
-        old = old_str.expandtabs()
-        new = (new_str or "").expandtabs()
-        count = text.count(old)
-        if count == 0:
-            raise ToolError(
-                f"No replacement was performed, old_str `{old_str}` did not appear verbatim in {path}."
-            )
-        if count > 1:
-            line_numbers = [
-                number
-                for number, line in enumerate(text.split("\n"), start=1)
-                if old in line
-            ]
-            raise ToolError(
-                f"No replacement was performed. Multiple occurrences of old_str `{old_str}` "
-                f"in lines {line_numbers}. Please ensure it is unique"
-            )
-        updated = text.replace(old, new)
+        text = self.read_text_for_edit(path)
+        new = new_str or ""
+        start, end = _unique_span(text, old_str, path)
+        updated = text[:start] + new + text[end:]
         self.write_file(path, updated)
         self._file_history[path].append(text)
 
-        changed_line = text.split(old)[0].count("\n")
-        start = max(0, changed_line - SNIPPET_LINES)
-        end = changed_line + SNIPPET_LINES + new.count("\n")
-        snippet = "\n".join(updated.split("\n")[start : end + 1])
+        changed_line = text[:start].count("\n")
+        first = max(0, changed_line - SNIPPET_LINES)
+        last = changed_line + SNIPPET_LINES + new.count("\n")
+        snippet = "\n".join(updated.split("\n")[first : last + 1])
         return CLIResult(
             output=f"The file {path} has been edited. "
-            + self._numbered(snippet, f"a snippet of {path}", start + 1)
+            + self._numbered(snippet, f"a snippet of {path}", first + 1)
             + "Review the changes and make sure they are as expected. Edit the file again if necessary."
         )
 
     def insert(self, path: Path, insert_line: int, text: str) -> CLIResult:
-        original = self.read_file(path).expandtabs()
-        text = text.expandtabs()
+        original = self.read_text_for_edit(path)
         lines = original.split("\n")
         if (
             not isinstance(insert_line, int)
@@ -252,82 +242,172 @@ class EditTool20250728(BaseAnthropicTool):
         )
 
     def read_file(self, path: Path) -> str:
-        """A regular file's text, at most MAX_FILE_BYTES; anything else is refused.
-
-        Opened without blocking (a named pipe with no writer would wait forever)
-        and checked on the open descriptor, so a swapped path cannot slip by.
-        """
-        try:
-            _refuse_unless_regular(os.stat(path), path)  # a clear word for a socket
-        except FileNotFoundError:
-            # Nothing there: pathlib says so in its own words (and the
-            # quickstart's tests stand in for it there).
-            return _read_missing(path)
-        try:
-            descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
-        except OSError as error:
-            raise ToolError(
-                f"Ran into {error.strerror or error} while trying to read {path}"
-            ) from None
-        with os.fdopen(descriptor, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            _refuse_unless_regular(info, path)
-            if info.st_size > MAX_FILE_BYTES:
-                raise ToolError(_too_large(path, info.st_size))
-            try:
-                data = handle.read(MAX_FILE_BYTES + 1)
-            except OSError as error:
-                raise ToolError(
-                    f"Ran into {error.strerror or error} while trying to read {path}"
-                ) from None
-        if len(data) > MAX_FILE_BYTES:
-            raise ToolError(_too_large(path, len(data)))
+        """A regular file's text for viewing: bytes that are not UTF-8 show as U+FFFD."""
+        data = self._read_regular(path)
+        if isinstance(data, str):
+            return data
         return data.decode("utf-8", errors="replace")
+
+    def read_text_for_edit(self, path: Path) -> str:
+        """A regular file's exact text; a file that is not UTF-8 is refused.
+
+        An edit writes back the whole file, so a lossy decode would change bytes
+        the model never asked to touch: such a file is left as it is.
+        """
+        data = self._read_regular(path)
+        if isinstance(data, str):
+            return data
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ToolError(
+                f"{path} is not UTF-8 text (byte 0x{data[error.start]:02x} at offset "
+                f"{error.start}), so the editor leaves it unchanged: it edits UTF-8 "
+                "text only, byte for byte. `view` still shows it; use the bash tool "
+                "for other encodings and binary files."
+            ) from None
+
+    def _read_regular(self, path: Path) -> bytes | str:
+        """A regular file's bytes (at most MAX_FILE_BYTES), read as the tools'
+        account when they have one; a missing file read through pathlib."""
+        account = tools_account()
+        if account is not None:
+            request = {"path": str(path), "max_bytes": MAX_FILE_BYTES}
+            answer = self._as_account(account, "read", path, request)
+            return base64.b64decode(answer["data"])
+        try:
+            return file_access.read_regular(str(path), MAX_FILE_BYTES)
+        except Refusal as refusal:
+            if refusal.reason == "missing":
+                # pathlib says so in its own words (the quickstart's tests stand in for it).
+                return _read_missing(path)
+            raise _refused(refusal, path, "read") from None
 
     def write_file(self, path: Path, content: str) -> None:
         """Write a regular file (created if absent); a pipe or a device is refused."""
+        try:
+            data = content.encode("utf-8")
+        except UnicodeError as error:
+            raise ToolError(
+                f"Ran into {error} while trying to write to {path}"
+            ) from None
+        account = tools_account()
+        if account is not None:
+            request = {"path": str(path), "data": base64.b64encode(data).decode()}
+            self._as_account(account, "write", path, request)
+            return
         if not os.path.lexists(path):
-            # A new file: nothing there to block on or to refuse.
+            # A new file, written as the quickstart writes it (its tests check the call).
             try:
-                path.write_text(
-                    content
-                )  # as the quickstart writes (its tests check the call)
+                path.write_text(content)
             except (OSError, UnicodeError) as error:
                 raise ToolError(
                     f"Ran into {error} while trying to write to {path}"
                 ) from None
             return
         try:
-            _refuse_unless_regular(os.stat(path), path)
-            descriptor = os.open(
-                path,
-                os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | os.O_NOCTTY,
-                0o666,
+            file_access.write_regular(str(path), data)
+        except Refusal as refusal:
+            raise _refused(refusal, path, "write to") from None
+
+    @staticmethod
+    def _as_account(
+        account: ToolsAccount, operation: str, path: Path, request: dict[str, Any]
+    ) -> dict[str, Any]:
+        """One file operation run by file_access.py as the tools' account."""
+        source = Path(file_access.__file__).read_text(encoding="utf-8")
+        try:
+            finished = subprocess.run(
+                [account.python(), "-I", "-S", "-c", source, operation],
+                input=json.dumps(request),
+                capture_output=True,
+                text=True,
+                timeout=ACCOUNT_FILE_TIMEOUT,
+                check=False,
+                **tool_process_options(),
             )
-        except OSError as error:
+            answer = json.loads(finished.stdout)
+        except (OSError, ValueError, subprocess.TimeoutExpired) as error:
             raise ToolError(
-                f"Ran into {error.strerror or error} while trying to write to {path}"
+                f"Ran into {type(error).__name__} while working on {path} as the tools' account"
             ) from None
-        with os.fdopen(descriptor, "wb") as handle:
-            _refuse_unless_regular(os.fstat(handle.fileno()), path)
-            try:
-                os.set_blocking(handle.fileno(), True)
-                handle.truncate(0)
-                handle.write(content.encode("utf-8", errors="surrogateescape"))
-            except (OSError, UnicodeError) as error:
-                raise ToolError(
-                    f"Ran into {error} while trying to write to {path}"
-                ) from None
+        if not isinstance(answer, dict):
+            raise ToolError(f"Ran into a bad answer while working on {path}")
+        if "refused" in answer:
+            verb = "write to" if operation == "write" else "read"
+            raise _refused(Refusal(answer["refused"], answer["detail"]), path, verb)
+        return answer
 
     @staticmethod
     def _numbered(text: str, descriptor: str, first_line: int = 1) -> str:
-        """`cat -n` style lines, clipped so one view cannot flood the context."""
-        text = maybe_truncate(text.expandtabs())
+        """`cat -n` style lines, clipped so one view cannot flood the context.
+
+        Tabs stay tabs, as `cat -n` shows them, so what the model copies into
+        `old_str` is what the file holds.
+        """
+        text = maybe_truncate(text)
         numbered = "\n".join(
             f"{number:6}\t{line}"
             for number, line in enumerate(text.split("\n"), start=first_line)
         )
         return f"Here's the result of running `cat -n` on {descriptor}:\n{numbered}\n"
+
+
+def _unique_span(text: str, old_str: str, path: Path) -> tuple[int, int]:
+    """Where `old_str` occurs once in `text`, as given or with the file's tabs
+    expanded (the width a view with expanded tabs would have shown)."""
+    count = text.count(old_str)
+    if count == 1:
+        start = text.index(old_str)
+        return start, start + len(old_str)
+    if count == 0 and "\t" in text:
+        expanded, origins = _expanded_with_origins(text)
+        wanted = old_str.expandtabs()
+        if expanded.count(wanted) == 1:
+            at = expanded.index(wanted)
+            after = at + len(wanted)
+            # Only a span that starts and ends on whole characters of the file.
+            if _starts_character(origins, at) and (
+                after == len(expanded) or _starts_character(origins, after)
+            ):
+                return origins[at], (
+                    len(text) if after == len(expanded) else origins[after]
+                )
+    if count == 0:
+        raise ToolError(
+            f"No replacement was performed, old_str `{old_str}` did not appear verbatim in {path}."
+        )
+    line_numbers = [
+        number
+        for number, line in enumerate(text.split("\n"), start=1)
+        if old_str in line
+    ]
+    raise ToolError(
+        f"No replacement was performed. Multiple occurrences of old_str `{old_str}` "
+        f"in lines {line_numbers}. Please ensure it is unique"
+    )
+
+
+def _expanded_with_origins(text: str) -> tuple[str, list[int]]:
+    """`text.expandtabs()`, and for each of its characters the index it came from."""
+    pieces: list[str] = []
+    origins: list[int] = []
+    column = 0
+    for index, character in enumerate(text):
+        if character == "\t":
+            width = 8 - column % 8
+            pieces.append(" " * width)
+            origins.extend([index] * width)
+            column += width
+            continue
+        pieces.append(character)
+        origins.append(index)
+        column = 0 if character in "\n\r" else column + 1
+    return "".join(pieces), origins
+
+
+def _starts_character(origins: list[int], position: int) -> bool:
+    return position == 0 or origins[position] != origins[position - 1]
 
 
 def _read_missing(path: Path) -> str:
@@ -339,13 +419,20 @@ def _read_missing(path: Path) -> str:
         ) from None
 
 
-def _refuse_unless_regular(info: os.stat_result, path: Path) -> None:
-    if not stat.S_ISREG(info.st_mode):
-        kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
-        raise ToolError(
-            f"{path} is {kind}, not a regular file: the editor only reads and "
+def _refused(refusal: Refusal, path: Path, verb: str) -> ToolError:
+    """The editor's words for why `path` was not read or written."""
+    if refusal.reason == "not_regular":
+        return ToolError(
+            f"{path} is {refusal.detail}, not a regular file: the editor only reads and "
             "writes regular files (use the bash tool, with a timeout, for anything else)"
         )
+    if refusal.reason == "too_large":
+        return ToolError(_too_large(path, int(refusal.detail)))
+    if refusal.reason == "missing":
+        return ToolError(
+            f"Ran into No such file or directory while trying to {verb} {path}"
+        )
+    return ToolError(f"Ran into {refusal.detail} while trying to {verb} {path}")
 
 
 def _too_large(path: Path, size: int) -> str:

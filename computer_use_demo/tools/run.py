@@ -10,10 +10,12 @@ import contextlib
 import os
 import signal
 from collections.abc import Sequence
+from typing import Any
 
 from token_manager.shortening import keep_head_and_tail
 
 from ..redaction import has_url_credentials, is_credential_name
+from .identity import tools_account
 
 MAX_RESPONSE_LEN: int = 16_000
 TRUNCATED_MESSAGE: str = (
@@ -39,6 +41,15 @@ def shell_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
     }
 
 
+def tool_process_options() -> dict[str, Any]:
+    """How every tool process starts: an environment without credentials and,
+    when the tools have an account of their own, as that account in its home."""
+    account = tools_account()
+    if account is None:
+        return {"env": shell_environment()}
+    return {"env": account.environment(shell_environment()), **account.spawn_options()}
+
+
 def decode_output(data: bytes) -> str:
     """Text from a process's bytes; invalid UTF-8 becomes U+FFFD, never an error."""
     return data.decode("utf-8", errors="replace")
@@ -62,7 +73,7 @@ async def run(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
-        env=shell_environment(),
+        **tool_process_options(),
     )
     return await _finish(process, cmd, timeout, truncate_after)
 
@@ -80,7 +91,7 @@ async def run_argv(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
-        env=shell_environment(),
+        **tool_process_options(),
     )
     return await _finish(process, " ".join(argv), timeout, truncate_after)
 

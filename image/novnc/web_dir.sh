@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # web_dir.sh DEST: make DEST the folder websockify serves, noVNC's own web
-# folder (NOVNC_WEB, Debian's /usr/share/novnc by default) with our desktop
-# view beside it, as links. The view must come from the WebSocket's origin to
+# folder (NOVNC_WEB, Debian's /usr/share/novnc by default) as links, with our
+# desktop view beside it. The view must come from the WebSocket's origin to
 # load noVNC's modules, so the two are served as one folder.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -14,4 +14,5 @@ fi
 rm -rf "$dest"
 mkdir -p "$dest"
 for entry in "$source"/*; do ln -s "$entry" "$dest/"; done
-ln -sf "$here/desktop.html" "$dest/desktop.html"
+# A copy, not a link: the folder may live where its reader cannot follow a link.
+cp "$here/desktop.html" "$dest/desktop.html"

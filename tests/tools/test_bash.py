@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
 from computer_use_demo.tools import BashTool20250124, ToolCollection
 from computer_use_demo.tools.base import ToolError
-from computer_use_demo.tools.bash import (
-    CAPTURE_HEAD_BYTES,
-    CAPTURE_TAIL_BYTES,
-    shell_environment,
-)
+from computer_use_demo.tools.bash import CAPTURE_HEAD_BYTES, CAPTURE_TAIL_BYTES
+from computer_use_demo.tools.run import shell_environment
 
 
 @pytest.fixture
-def bash() -> BashTool20250124:
-    return BashTool20250124()
+async def bash() -> AsyncIterator[BashTool20250124]:
+    tool = BashTool20250124()
+    yield tool
+    await tool.close()
 
 
 async def test_output_and_stderr_are_kept_apart(bash: BashTool20250124) -> None:
@@ -151,3 +152,43 @@ async def test_helper_processes_of_the_other_tools_get_no_credentials(
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-api03-leak-test-000000")
     _, output, _ = await run("env")
     assert "sk-ant-api03-leak-test" not in output and "PATH=" in output
+
+
+@pytest.mark.parametrize(
+    ("redirect", "then", "expected_output", "expected_error"),
+    [
+        ("exec 2>&1", "echo out; echo err >&2", "out\nerr", ""),
+        ("exec 2>/dev/null", "echo out; echo err >&2", "out", ""),
+        ("exec >/dev/null", "echo out; echo err >&2", "", "err"),
+        ("exec 1>&2", "echo out", "", "out"),
+        ("exec 1>&- 2>&-", "echo out; echo err >&2", "", ""),
+        ("exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-", "echo out", "out", ""),
+    ],
+)
+async def test_commands_that_redirect_the_shells_own_streams_still_end(
+    bash: BashTool20250124,
+    redirect: str,
+    then: str,
+    expected_output: str,
+    expected_error: str,
+) -> None:
+    await bash(command="true")
+    assert bash._session is not None
+    bash._session._timeout = 5.0  # far above what a working end takes
+    await bash(command=redirect)
+    result = await bash(command=f"{then}; false")
+    assert (result.output, result.error) == (expected_output, expected_error)
+    assert result.system == "exit status 1"
+    # The shell kept its state: still the same session, still answering.
+    assert (await bash(command="export KEPT=1; true")).system is None
+    assert (await bash(command='test "$KEPT" = 1')).system is None
+    assert (await bash(command='test "$KEPT" = 2')).system == "exit status 1"
+
+
+async def test_a_stray_end_token_of_an_earlier_command_is_never_output(
+    bash: BashTool20250124,
+) -> None:
+    await bash(command="exec >/dev/null")  # its stdout token never comes
+    await bash(command="exec >/dev/tty 2>/dev/null || exec 1>&2")
+    result = await bash(command="echo visible")
+    assert "__CUD_DONE_" not in (result.output or "") + (result.error or "")

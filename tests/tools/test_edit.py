@@ -200,3 +200,76 @@ async def test_a_slow_filesystem_read_does_not_hold_the_event_loop(
     await asyncio.sleep(0.05)
     assert time.monotonic() - started < 0.3, "the loop was held by the read"
     assert "content" in ((await viewing).output or "")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b"caf\xe9 = 1\nother = 2\n", id="latin-1"),
+        pytest.param(bytes(range(256)) + b"other = 2\n\x00\xff", id="binary"),
+    ],
+)
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"command": "str_replace", "old_str": "other = 2", "new_str": "other = 3"},
+        {"command": "insert", "insert_line": 1, "insert_text": "added"},
+    ],
+)
+async def test_a_file_that_is_not_utf8_is_refused_for_editing_and_left_byte_exact(
+    editor: EditTool20250728, tmp_path: Path, content: bytes, edit: dict[str, Any]
+) -> None:
+    target = tmp_path / "data.bin"
+    target.write_bytes(content)
+    with pytest.raises(ToolError, match=r"is not UTF-8 text .*leaves it unchanged"):
+        await editor(path=str(target), **edit)
+    assert target.read_bytes() == content
+    viewed = await editor(command="view", path=str(target))
+    assert "other = 2" in (viewed.output or "")
+
+
+MAKEFILE = b"all: build\n\nbuild:\n\tcc -o app main.c\n\tstrip app\n\n# caf\xc3\xa9\r\n"
+
+
+async def test_str_replace_keeps_every_tab_and_byte_it_was_not_asked_to_change(
+    editor: EditTool20250728, tmp_path: Path
+) -> None:
+    target = tmp_path / "Makefile"
+    target.write_bytes(MAKEFILE)
+    await editor(
+        command="str_replace",
+        path=str(target),
+        old_str="all: build",
+        new_str="all: app",
+    )
+    assert target.read_bytes() == MAKEFILE.replace(b"all: build", b"all: app")
+    await editor(command="insert", path=str(target), insert_line=5, insert_text="\tls")
+    assert target.read_bytes() == MAKEFILE.replace(b"all: build", b"all: app").replace(
+        b"\tstrip app\n", b"\tstrip app\n\tls\n"
+    )
+    await editor(command="undo_edit", path=str(target))
+    await editor(command="undo_edit", path=str(target))
+    assert target.read_bytes() == MAKEFILE
+
+
+async def test_old_str_written_with_spaces_for_a_tab_still_matches_and_only_that_span_changes(
+    editor: EditTool20250728, tmp_path: Path
+) -> None:
+    target = tmp_path / "Makefile"
+    target.write_bytes(MAKEFILE)
+    await editor(
+        command="str_replace",
+        path=str(target),
+        old_str="        strip app",  # the tab as a view with expanded tabs shows it
+        new_str="\tstrip -s app",
+    )
+    assert target.read_bytes() == MAKEFILE.replace(b"\tstrip app", b"\tstrip -s app")
+
+
+async def test_the_view_shows_tabs_as_the_file_holds_them(
+    editor: EditTool20250728, tmp_path: Path
+) -> None:
+    target = tmp_path / "Makefile"
+    target.write_bytes(MAKEFILE)
+    viewed = await editor(command="view", path=str(target), view_range=[4, 4])
+    assert "     4\t\tcc -o app main.c\n" in (viewed.output or "")
