@@ -13,12 +13,13 @@ within one lease, and its requests in flight then count one window more, as
 the server counts them.
 
 Bounded when Redis is away: every contact renews this process's lease on a
-share of each limit (one over the live processes seen), which it may spend
-alone for up to one window without contact; the others hold that share back
-while it is silent. What it grants or settles meanwhile is written back
-(once, by name) before its next grant. Only the courier's threads and a
-waiter's attempt (never an event loop, never under the manager's lock) talk
-to Redis.
+share of each limit (one over the live processes seen, less what the others
+held above theirs), which it may spend alone from when the others see it
+silent (a lease) until half a window after its last contact; the others hold
+that share back while it is silent, for one window more. What it grants or
+settles meanwhile is written back (once, by name) before its next grant.
+Only the courier's threads and a waiter's attempt (never an event loop,
+never under the manager's lock) talk to Redis.
 """
 
 from __future__ import annotations
