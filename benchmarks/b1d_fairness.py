@@ -137,7 +137,7 @@ def child(
 def held_by(store: RedisStore, pool: str, instance: str) -> tuple[int, float]:
     """How many tickets and in-flight charges `instance` still holds in `pool`,
     and the latest time (seconds from now) one of them would lapse by itself."""
-    client = store._redis
+    client = store.connection()
     now_seconds, micros = client.time()
     now = float(now_seconds) + micros / 1_000_000
     held, latest = 0, 0.0
@@ -150,7 +150,7 @@ def held_by(store: RedisStore, pool: str, instance: str) -> tuple[int, float]:
 
 
 def in_flight(store: RedisStore, pool: str, instance: str) -> bool:
-    client = store._redis
+    client = store.connection()
     now_seconds, micros = client.time()
     now = float(now_seconds) + micros / 1_000_000
     return any(

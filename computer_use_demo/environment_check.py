@@ -8,33 +8,12 @@ holds a password).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import urlsplit
+
+from token_manager.settings import redis_url_problem, settings_problems
 
 from .providers import APIProvider
 
-REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster")
-
-
-def redis_url_problem(url: str) -> str | None:
-    """Why `url` is not a URL the Redis client accepts, or None."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port  # raises for a port that is not a number
-    except ValueError as error:
-        return f"TOKEN_MANAGER_REDIS_URL is not a valid URL ({str(error).split(' as ')[0]})"
-    if parts.scheme not in REDIS_SCHEMES:
-        return (
-            "TOKEN_MANAGER_REDIS_URL must start with redis://, rediss://, unix:// or "
-            "redis+cluster:// (for example redis://:PASSWORD@localhost:6379/0)"
-        )
-    if parts.scheme != "unix" and not parts.hostname:
-        return "TOKEN_MANAGER_REDIS_URL has no host (redis://:PASSWORD@HOST:6379/0)"
-    if port is not None and not 0 < port < 65536:
-        return "TOKEN_MANAGER_REDIS_URL has a port outside 1-65535"
-    database = parts.path.strip("/")
-    if parts.scheme != "unix" and database and not database.isdigit():
-        return "TOKEN_MANAGER_REDIS_URL's database (after the last /) must be a number"
-    return None
+__all__ = ["environment_problems", "redis_url_problem"]
 
 
 def display_size_problem(environ: Mapping[str, str]) -> str | None:
@@ -50,16 +29,7 @@ def display_size_problem(environ: Mapping[str, str]) -> str | None:
 
 def environment_problems(environ: Mapping[str, str]) -> list[str]:
     """Every problem of the environment that would stop the agent from starting."""
-    problems: list[str] = []
-    url = environ.get("TOKEN_MANAGER_REDIS_URL")
-    if url and (problem := redis_url_problem(url)):
-        problems.append(problem)
-    for name in LIMIT_VARIABLES:
-        raw = (environ.get(name) or "").strip()
-        if raw and raw.lower() not in ("none", "unlimited") and not _is_count(raw):
-            problems.append(
-                f"{name} must be a whole number (or 'none'), not {raw[:20]!r}"
-            )
+    problems = settings_problems(environ)  # every TOKEN_MANAGER_* variable
     if problem := display_size_problem(environ):
         problems.append(problem)
     problems.extend(app_variable_problems(environ))
@@ -95,14 +65,6 @@ def app_variable_problems(environ: Mapping[str, str]) -> list[str]:
     return problems
 
 
-LIMIT_VARIABLES = (
-    "TOKEN_MANAGER_RPM",
-    "TOKEN_MANAGER_INPUT_TPM",
-    "TOKEN_MANAGER_OUTPUT_TPM",
-    "TOKEN_MANAGER_TOOL_RESULT_TOKENS",
-)
-
-
 PROVIDERS = tuple(provider.value for provider in APIProvider)
 
 
@@ -112,7 +74,3 @@ def _is_positive_number(raw: str) -> bool:
     except ValueError:
         return False
     return 0 < value < float("inf")
-
-
-def _is_count(raw: str) -> bool:
-    return raw.replace(",", "").replace("_", "").isdigit()

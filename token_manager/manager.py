@@ -28,13 +28,13 @@ from .settlement import SettlementMixin
 from .sizing import SizingMixin
 from .snapshot import Reservation
 from .stores import FallbackStore, MemoryStore, Store, Ticket
+from .stores.fallback import SHARED_RECHECK_SECONDS
 from .stores.redis import RedisStore, account_tag
 from .waiting import (
     Attempt,
     RealWaiting,
     WaitCallback,
     Waiting,
-    in_background,
     wait_async,
     wait_sync,
 )
@@ -72,6 +72,7 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
         self._store = FallbackStore(MemoryStore(limits.window_seconds), storage, clock)
         if isinstance(storage, RedisStore):
             storage.on_head = self._head_moved  # a shared queue's new head asks now
+            storage.on_recovered = self._recovered
         self._pools: dict[str, PoolState] = {}
         self._held: dict[str, Held] = {}
         self._estimator = RequestEstimator()
@@ -209,7 +210,9 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
         started = self._clock()
         try:
             return await wait_async(
-                lambda: self._attempt(pool, waiter, amounts, started, estimate),
+                lambda: self._bounded(
+                    self._attempt(pool, waiter, amounts, started, estimate)
+                ),
                 woken,
                 self._waiting,
                 on_wait,
@@ -217,7 +220,7 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
                 undo=self.release,
             )
         finally:
-            self._leave_queue(pool, waiter, background=True)
+            self._leave_queue(pool, waiter)
 
     def acquire_sync(
         self,
@@ -238,13 +241,15 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
         started = self._clock()
         try:
             return wait_sync(
-                lambda: self._attempt(pool, waiter, amounts, started, estimate),
+                lambda: self._bounded(
+                    self._attempt(pool, waiter, amounts, started, estimate)
+                ),
                 woken,
                 self._waiting,
                 on_wait,
             )
         finally:
-            self._leave_queue(pool, waiter, background=False)
+            self._leave_queue(pool, waiter)
 
     def _join(
         self, pool: str, wake: Callable[[], None], priority: str | None
@@ -256,7 +261,14 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
             waiter = Waiter(wake=wake, local_order=self._clock() + delay)
             waiter.ticket = Ticket(waiter.ticket.ticket_id, delay)
             self._pool(pool).join(waiter)
+            self._count_waiters(pool)
         return waiter
+
+    def _count_waiters(self, pool: str) -> None:
+        """Without a shared queue, a status command counts waiters by what each
+        process says (no I/O here: the shared store's writer sends it)."""
+        if self._store.shared is not None and not self._store.fair():
+            self._store.record(pool, waiters=len(self._pool(pool).queue))
 
     def _wake_next(self, pool: PoolState) -> None:
         """Someone left or budget came back: the next waiter re-checks. With a
@@ -266,6 +278,13 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
             pool.wake_all()
         else:
             pool.wake_head()
+
+    def _recovered(self) -> None:
+        """Redis answers again and has every charge made without it: ask it now."""
+        with self._lock:
+            self._store.mark_up()
+            for pool in self._pools.values():
+                pool.wake_all()
 
     def _head_moved(self, pool_name: str) -> None:
         """One of our tickets became the head of the shared queue (any thread)."""
@@ -285,6 +304,8 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
         """One decision. The shared store is asked without holding the lock, so
         nobody (an event loop least of all) waits on the lock for Redis."""
         with self._lock:
+            if waiter.closed:
+                return Attempt(sleep=None)  # its caller is gone: ask nobody
             early = self._precheck(pool_name, waiter, amounts)
             if early is not None:
                 return early
@@ -337,6 +358,19 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
             )
             return Attempt(granted=reservation)
 
+    def _bounded(self, attempt: Attempt[Reservation]) -> Attempt[Reservation]:
+        """With a shared store, nobody sleeps until woken alone: a wake can be
+        lost with Redis (a restart drops the queue it was ordered by), so every
+        sleep ends in a re-check at most a second (a twentieth of a window) on."""
+        if (
+            attempt.granted is not None
+            or attempt.sleep is not None
+            or self._store.shared is None
+        ):
+            return attempt
+        recheck = min(SHARED_RECHECK_SECONDS, self._configured.window_seconds / 20)
+        return Attempt(sleep=recheck, reason=attempt.reason, shown=attempt.shown)
+
     def _precheck(
         self, pool_name: str, waiter: Waiter, amounts: dict[str, int]
     ) -> Attempt[Reservation] | None:
@@ -367,19 +401,20 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
             return Attempt(sleep=paused, reason=RETRY_AFTER, shown=paused)
         return None
 
-    def _leave_queue(self, pool_name: str, waiter: Waiter, *, background: bool) -> None:
-        """Out of the local queue; a ticket not granted leaves the shared queue
-        too (from a worker thread when an event loop is calling)."""
+    def _leave_queue(self, pool_name: str, waiter: Waiter) -> None:
+        """The waiter's one exit, whatever the path (granted by Redis or locally,
+        cancelled, failed): out of the local queue, no attempt after this, and
+        its ticket given up (no I/O: the shared store's writer sends it)."""
         with self._lock:
+            waiter.closed = True
             pool = self._pool(pool_name)
             pool.leave(waiter)
             if self._store.fair():
                 pool.wake_all()
-        if waiter.ticketed and not waiter.granted:
-            if background:
-                in_background(self._store.leave_shared, pool_name, waiter.ticket)
-            else:
-                self._store.leave_shared(pool_name, waiter.ticket)
+            self._count_waiters(pool_name)
+            ticketed = waiter.ticketed
+        if ticketed:
+            self._store.forget_ticket(pool_name, waiter.ticket)
 
     def reset(self) -> None:
         """Forget every charge and wait (tests, and the UI's reset)."""

@@ -33,10 +33,11 @@ class MeterMixin:
     def snapshot(self, *, model: str | None = None) -> LimiterSnapshot:
         pool_name = rate_limit_pool(model)
         with self._lock:
-            pool = self._pool(pool_name)
             now = self._clock()
             window = self._configured.window_seconds
-            usage = self._store.usage(pool_name, window, now)
+        usage = self._store.usage(pool_name, window, now)  # I/O: outside the lock
+        with self._lock:
+            pool = self._pool(pool_name)
             limits = self._limits_of(pool_name).by_budget()
             budgets: dict[str, BudgetSnapshot] = {
                 name: BudgetSnapshot(
@@ -67,14 +68,15 @@ class MeterMixin:
         limits, waiters and 429s seen: what a status command prints."""
         with self._lock:
             window, now = self._configured.window_seconds, self._clock()
-            names = sorted({*self._store.pools(), *self._pools})
-            for name in self._pools:
-                self._store.record(
-                    name,
-                    limits=self._limits_of(name).by_budget(),
-                    waiters=len(self._pools[name].queue),
-                )
-            return [self._store.report(name, window, now) for name in names]
+            own = {
+                name: (self._limits_of(name).by_budget(), len(pool.queue))
+                for name, pool in self._pools.items()
+            }
+        # Store I/O outside the lock: nobody waits on it for Redis.
+        for name, (limits, waiters) in own.items():
+            self._store.record(name, limits=limits, waiters=waiters)
+        names = sorted({*self._store.pools(), *own})
+        return [self._store.report(name, window, now) for name in names]
 
     def _limit_source(self, pool: PoolState, budget: str) -> str:
         if pool.server[budget].learned_limit is not None:

@@ -32,8 +32,9 @@ class Waiter:
     waiting_for: str | None = None
     ready_at: float | None = None
     order: float | None = None
-    ticketed: bool = False  # holds a ticket in the shared queue
+    ticketed: bool = False  # may hold a ticket in the shared queue
     granted: bool = False
+    closed: bool = False  # left for good: no attempt runs after this
 
     def behind_local(self, others: Iterable[Waiter]) -> bool:
         """Whether another waiter of this process is ahead in the shared queue

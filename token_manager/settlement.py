@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -13,6 +14,8 @@ from .pool_state import Held, PoolState
 from .pools import cache_reads_count
 from .snapshot import Reservation
 from .stores import FallbackStore
+
+logger = logging.getLogger("token_manager")
 
 
 class SettlementMixin:
@@ -83,5 +86,11 @@ class SettlementMixin:
 
 
 def _usage_value(usage: Any, name: str) -> int:
+    """A count of the usage; a negative one (never the server's) counts as 0,
+    so a window can never go below empty and admit more than its limit."""
     value = usage.get(name) if isinstance(usage, Mapping) else getattr(usage, name, 0)
-    return int(value or 0)
+    count = int(value or 0)
+    if count < 0:
+        logger.warning("usage %s is negative (%d): counted as 0", name, count)
+        return 0
+    return count

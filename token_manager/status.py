@@ -17,8 +17,11 @@ from urllib.parse import urlsplit
 
 from .budgets import BUDGETS, Budget
 from .manager import TokenManager
-from .settings import read_settings
+from .settings import SettingsError, read_settings
 from .stores import PoolReport, RedisStore
+
+# One model of each current pool: what a status without Redis lists.
+CURRENT_MODELS = ("claude-opus-4-5", "claude-sonnet-4-5", "claude-haiku-4-5")
 
 
 def redis_location(url: str) -> str:
@@ -44,10 +47,16 @@ def fleet_status(
     """One JSON-ready object: where the budget lives and every pool's figures."""
     settings = read_settings(environ)
     shared = isinstance(manager._store.shared, RedisStore)
-    if not shared or not manager._store.available():
+    if not shared:
         manager.snapshot()  # this process's default pool, so something shows
     reports = manager.pool_reports()
     available = shared and manager._store.available()
+    if shared and not available:
+        # Redis is down: only this process can be seen, every current pool
+        # with its limits (the others' figures are in Redis).
+        for model in CURRENT_MODELS:
+            manager.snapshot(model=model)
+        reports = manager.pool_reports()
     configured = settings.limits.by_budget()
     return {
         "shared": shared,
@@ -146,7 +155,12 @@ def main(
         "--interval", type=float, default=2.0, help="seconds between refreshes"
     )
     arguments = parser.parse_args(argv)
-    manager = TokenManager.from_env(env)
+    try:
+        manager = TokenManager.from_env(env)
+    except SettingsError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return 2
     redis_url = read_settings(env).redis_url
 
     def current() -> dict[str, Any]:

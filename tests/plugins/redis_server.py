@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import signal
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,13 +20,21 @@ from fake_anthropic import free_port
 
 
 class RedisProcess:
+    """A redis-server; faults made for real: `pause` (CLIENT PAUSE), `freeze`
+    and `thaw` (SIGSTOP, SIGCONT), `restart` empty or with its data."""
+
     def __init__(self, directory: Path, *extra: str, port: int | None = None) -> None:
         if shutil.which("redis-server") is None:
             raise RuntimeError(
                 "redis-server is not installed (apt-get install redis-server); ./test.sh installs it"
             )
         self.port = port or free_port()
+        self.directory, self.extra = directory, extra
         directory.mkdir(parents=True, exist_ok=True)
+        self._start()
+
+    def _start(self) -> None:
+        directory, extra = self.directory, self.extra
         self.process = subprocess.Popen(
             [
                 "redis-server",
@@ -60,8 +72,106 @@ class RedisProcess:
 
     def stop(self) -> None:
         if self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)  # a frozen server hears SIGTERM
             self.process.terminate()
             self.process.wait(timeout=5)
+
+    def client(self) -> Any:
+        import redis
+
+        return redis.Redis(port=self.port, socket_timeout=5)
+
+    def pause(self, seconds: float) -> None:
+        """Every client's commands wait `seconds` (CLIENT PAUSE ... ALL)."""
+        self.client().execute_command("CLIENT", "PAUSE", int(seconds * 1000), "ALL")
+
+    def freeze(self) -> None:
+        """The server stops answering (SIGSTOP); connections stay open."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+    def restart(self, *, keep_data: bool) -> None:
+        """Stop and start again on the same port, with its keys or empty."""
+        dump = self.directory / "dump.rdb"
+        if keep_data:
+            self.client().save()
+        self.stop()
+        if not keep_data:
+            dump.unlink(missing_ok=True)
+        self._start()
+
+
+class TcpProxy:
+    """A loopback proxy in front of a server, to cut a process off from it for
+    real: `cut` drops every connection and refuses new ones, `mend` lets them in."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._cut = threading.Event()
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+        self._closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if self._cut.is_set():
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), 2)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets |= {client, upstream}
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(
+                    target=self._pipe, args=(source, sink), daemon=True
+                ).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.close()
+            with self._lock:
+                self._sockets -= {source, sink}
+
+    def cut(self) -> None:
+        self._cut.set()
+        with self._lock:
+            ends = list(self._sockets)
+        for end in ends:
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                end.close()
+
+    def mend(self) -> None:
+        self._cut.clear()
+
+    def close(self) -> None:
+        self._closed.set()
+        self.cut()
+        self._listener.close()
 
 
 @contextlib.contextmanager

@@ -27,6 +27,13 @@ def manager(
     )
 
 
+def wait_for(condition: Any, timeout: float = 3.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return bool(condition())
+
+
 def store(url: str, prefix: str, **kwargs: Any) -> RedisStore:
     return RedisStore(url, prefix=prefix, account=account_tag(SECRET_KEY), **kwargs)
 
@@ -225,6 +232,13 @@ def test_every_script_runs_on_a_real_redis_cluster(
             "anthropic-ratelimit-input-tokens-remaining": "30000",
         },
         model="claude-sonnet-4-5",
+    )
+    # The first's writer thread sends its settle and the ceiling: wait for it.
+    assert wait_for(
+        lambda: (
+            second.snapshot(model="claude-sonnet-4-5").budgets["input_tokens"].used
+            == 10_000
+        )
     )
     usage = second.snapshot(model="claude-sonnet-4-5").budgets
     assert usage["requests"].used == 2

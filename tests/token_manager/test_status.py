@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ SECRET_KEY = "sk-ant-api03-status-secret"
 
 CHARGER = """
 import sys
+import time
 sys.path.insert(0, {root!r})
 from token_manager import TokenManager
 tm = TokenManager.from_env()
@@ -127,3 +129,60 @@ def test_an_unreachable_redis_is_said_and_its_password_never_shown() -> None:
     assert report["scope"] == "this process only"
     assert "is unavailable" in status(env, "--once")
     assert redis_location(url).endswith("/0 (password hidden)")
+
+
+@pytest.mark.parametrize("scheme", ["redis", "redis+cluster"])
+def test_an_unreachable_redis_still_lists_every_current_pool(scheme: str) -> None:
+    from fake_anthropic import free_port
+
+    env = environment(f"{scheme}://127.0.0.1:{free_port()}")
+    report = json.loads(status(env, "--json"))
+    assert not report["redis_available"]
+    pools = {pool["pool"]: pool for pool in report["pools"]}
+    assert {"opus-4", "sonnet-4", "haiku-4"} <= set(pools)
+    assert pools["sonnet-4"]["limits"]["input_tokens"] == 30_000
+
+
+WAITERS = """
+import sys, threading, time
+sys.path.insert(0, {root!r})
+from token_manager import TokenManager
+tm = TokenManager.from_env()
+tm.acquire_sync(1, 0, model="claude-sonnet-4-5")
+for _ in range(3):
+    threading.Thread(
+        target=tm.acquire_sync, args=(1, 0), kwargs={{"model": "claude-sonnet-4-5"}},
+        daemon=True,
+    ).start()
+print("waiting", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.redis
+def test_without_a_fair_queue_the_waiters_of_every_process_are_counted(
+    redis_server: RedisProcess,
+) -> None:
+    env = environment(redis_server.url) | {
+        "TOKEN_MANAGER_FAIR_QUEUE": "0",
+        "TOKEN_MANAGER_RPM": "1",
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-c", WAITERS.format(root=str(ROOT))],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "waiting"
+        deadline = time.monotonic() + 10
+        waiters = 0
+        while time.monotonic() < deadline and waiters != 3:
+            report = json.loads(status(env, "--json"))
+            (sonnet,) = [p for p in report["pools"] if p["pool"] == "sonnet-4"]
+            waiters = sonnet["waiters"]
+        assert waiters == 3
+    finally:
+        child.kill()
+        child.wait(5)

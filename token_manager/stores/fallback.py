@@ -2,7 +2,10 @@
 process's own windows always, and the switch between them in one place.
 
 Every shared grant is mirrored locally, so a Redis outage loses no track of
-our own charges; while Redis is gone, limiting goes on locally (and says so).
+our own charges; while Redis is gone, limiting goes on locally (and says so),
+within the share of each limit the shared store last leased this process.
+Nothing here waits on Redis for a settle, a header or a statistic: those go
+through the shared store's writer.
 """
 
 from __future__ import annotations
@@ -41,7 +44,12 @@ class FallbackStore:
 
     def available(self) -> bool:
         """Whether the shared store is in use right now (not known to be down)."""
-        return self.shared is not None and self._clock() >= self._down_until
+        if self.shared is None:
+            return False
+        # A store that answered since it failed is back, whatever the timer says.
+        return self._clock() >= self._down_until or bool(
+            getattr(self.shared, "healthy", False)
+        )
 
     def _shared_call(self, call: Callable[[Store], T]) -> T | None:
         """Run `call` on the shared store; None when there is none or it is down."""
@@ -83,9 +91,18 @@ class FallbackStore:
             order=decision.order,
         )
 
-    def leave_shared(self, pool: str, ticket: Ticket) -> None:
-        """Give up `ticket`'s place in the shared queue (network I/O)."""
-        self._shared_call(lambda store: store.leave(pool, ticket))
+    def forget_ticket(self, pool: str, ticket: Ticket) -> None:
+        """`ticket`'s waiter is gone, whatever the shared store's state: it stops
+        being renewed at once and leaves the shared queue when Redis answers."""
+        forget = getattr(self.shared, "forget", None)
+        if forget is not None:
+            forget(pool, ticket)
+        elif self.shared is not None:
+            self._shared_call(lambda store: store.leave(pool, ticket))
+
+    def mark_up(self) -> None:
+        """The shared store answers again (its writer has sent what it owed)."""
+        self._down_until = 0.0
 
     def complete(
         self,
@@ -99,7 +116,7 @@ class FallbackStore:
         """Local half of a reservation (under the caller's lock): mirror a shared
         grant, or decide locally when the shared store gave no answer."""
         if shared is None:
-            return self.local.try_reserve(pool, amounts, limits, window, now)
+            return self._degraded(pool, amounts, limits, window, now)
         if shared.handle is None:
             return shared
         mirror = self.local.record_reservation(
@@ -108,8 +125,43 @@ class FallbackStore:
         mirror.shared = True
         return Decision(mirror)
 
+    def _degraded(
+        self,
+        pool: str,
+        amounts: dict[str, int],
+        limits: dict[str, int | None],
+        window: float,
+        now: float,
+    ) -> Decision:
+        """Without the shared store: only this process's leased share of each
+        limit (its own charges are all in the local windows); a lease that
+        lapsed grants nothing until Redis answers."""
+        limits_of = getattr(self.shared, "degraded_limits", None)
+        scaled = limits if limits_of is None else limits_of(pool, limits)
+        recheck = min(SHARED_RECHECK_SECONDS, window * SHARED_RECHECK_SHARE)
+        if scaled is None:
+            return Decision(None, wait=recheck)
+        for name, amount in amounts.items():
+            limit = scaled.get(name)
+            if limit is not None and amount > limit:
+                return Decision(None, wait=recheck, budget=name)
+        decision = self.local.try_reserve(pool, amounts, scaled, window, now)
+        record_local = getattr(self.shared, "record_local", None)
+        if (
+            decision.handle is not None
+            and record_local is not None
+            and record_local(decision.handle)
+        ):
+            decision.handle.shared = True  # its settle goes to the ledger too
+        return decision
+
     def settle(self, handle: Handle, amounts: dict[str, int], now: float) -> None:
-        if handle.shared:
+        if handle.shared and hasattr(self.shared, "ledger"):
+            # No I/O: the shared store's ledger has it, its writer sends it.
+            assert self.shared is not None
+            reserved = Handle(handle.reservation_id, handle.pool, dict(handle.amounts))
+            self.shared.settle(reserved, amounts, now)
+        elif handle.shared:
             shared_amounts = dict(handle.amounts)  # what the shared store holds now
             self._shared_call(
                 lambda store: store.settle(
@@ -135,11 +187,22 @@ class FallbackStore:
     ) -> None:
         # Locally too: while Redis is gone, the server's word still holds.
         self.local.set_ceiling(pool, budget, server_used, expires_in, window, now)
-        self._shared_call(
+        self._later(
             lambda store: store.set_ceiling(
                 pool, budget, server_used, expires_in, window, now
             )
         )
+
+    def _later(self, update: Callable[[Store], object]) -> None:
+        """An update the shared store's writer sends (no I/O here)."""
+        shared = self.shared
+        later = getattr(shared, "later", None)
+        if shared is None:
+            return
+        if later is None:
+            self._shared_call(update)
+        else:
+            later(lambda: update(shared))
 
     def pools(self) -> list[str]:
         shared = self._shared_call(lambda store: store.pools()) or []
@@ -156,7 +219,7 @@ class FallbackStore:
         self.local.record(
             pool, limits=limits, waiters=waiters, rate_limited=rate_limited
         )
-        self._shared_call(
+        self._later(
             lambda store: store.record(
                 pool, limits=limits, waiters=waiters, rate_limited=rate_limited
             )

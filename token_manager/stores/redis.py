@@ -11,21 +11,36 @@ flight alive with a heartbeat (one thread, one script per pool every third of
 a lease); a process that dies (SIGKILL, a crashed container) loses its place
 within one lease, and its requests in flight then count one window more, as
 the server counts them.
+
+Bounded when Redis is away: every contact renews this process's lease on a
+share of each limit (one over the live processes seen, less what the others
+held above theirs), which it may spend alone from when the others see it
+silent (a lease) until half a window after its last contact; the others hold
+that share back while it is silent, for one window more. What it grants or
+settles meanwhile is written back (once, by name) before its next grant.
+Only the courier's threads and a waiter's attempt (never an event loop,
+never under the manager's lock) talk to Redis.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import os
 import threading
+import time
 import uuid
+import weakref
+from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from ..budgets import BUDGETS, Budget
 from . import redis_scripts
 from .base import Decision, Handle, PoolReport, StorageUnavailable, Ticket
+from .ledger import Charge, Ledger
+from .redis_courier import RETRY_AFTER_ERROR, Courier
 
 logger = logging.getLogger("token_manager")
 
@@ -33,6 +48,16 @@ CLUSTER_SCHEME = "redis+cluster://"
 # A heartbeat-kept lease: long enough to outlast a busy machine's hiccups, short
 # enough that a dead process frees its place well within one window.
 SHORT_LEASE_MIN, SHORT_LEASE_MAX = 0.5, 5.0
+
+
+# A process may spend its share alone for this share of a window after its
+# last contact; the others hold the share back for a window more (its charges
+# count that long): the claim they see is CLAIM_WINDOWS windows. A process
+# that dies holds its share back that long.
+LEASE_SHARE = 0.5
+STALE_MARGIN = 0.1  # seconds: our clock's contact may precede Redis's by a reply
+CLAIM_WINDOWS = 1 + LEASE_SHARE
+T = TypeVar("T")
 
 
 def short_lease(window: float) -> float:
@@ -67,6 +92,17 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _send_at_exit(store: weakref.ref[RedisStore]) -> None:
+    """A process that settles and exits still tells Redis (best effort)."""
+    found = store()
+    if found is None or not found.owes():
+        return
+    try:
+        found.send()
+    except StorageUnavailable:
+        logger.warning("Redis is unavailable at exit: this process's charges lapse")
+
+
 class RedisStore:
     """Charges in Redis, decided atomically by Lua scripts."""
 
@@ -80,18 +116,23 @@ class RedisStore:
         lease_seconds: float | None = None,
         fair_queue: bool = True,
         client: Any | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        bounded_outage: bool = True,
     ) -> None:
         """`lease_seconds` None: requests in flight hold a short lease the
         heartbeat renews (a dead process's charges count one window more, then
-        go); a number: a fixed lease, never renewed (the old behaviour, 600 s).
-        `fair_queue` False: no tickets, whoever asks when budget is free gets it
-        (the old polling, kept as a benchmark's baseline)."""
+        go); a number: a fixed lease, never renewed (600 s: a benchmark's
+        baseline). `fair_queue` False: no tickets, whoever asks when budget is
+        free gets it (a benchmark's baseline). `bounded_outage` False: during
+        an outage a process spends the whole limit alone and nothing it does
+        then reaches Redis (a benchmark's baseline). The connection is made on
+        first use, so a server (or Cluster) that cannot be reached at start is
+        only an outage."""
         import redis
-
-        self.cluster = is_cluster_url(url, cluster)
-        self._redis = client or _connect(url, self.cluster)
         from redis.exceptions import RedisClusterException
 
+        self.cluster = is_cluster_url(url, cluster)
+        self._url, self._client = url, client
         self._errors: tuple[type[BaseException], ...] = (
             redis.RedisError,
             RedisClusterException,
@@ -100,30 +141,36 @@ class RedisStore:
         self.prefix, self.account = prefix, account
         self.fixed_lease, self.fair_queue = lease_seconds, fair_queue
         self.instance = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._clock = clock
+        self.bounded_outage = bounded_outage
+        self.ledger = Ledger()
+        self._scripts: dict[str, Any] = {}
+        self._connect_lock = threading.Lock()
+        self._send_lock = threading.Lock()
         self._known: dict[str, dict[str, int | None] | None] = {}
         self._windows: dict[str, float] = {}
-        self._live_lock = threading.Lock()
-        self._tickets: dict[str, set[str]] = {}  # pool -> ticket members waiting
-        self._in_flight: dict[str, tuple[str, dict[str, int]]] = {}
-        self._heartbeat: threading.Thread | None = None
-        self._stopped = threading.Event()
-        self._listener: threading.Thread | None = None
+        self._contacted: set[str] = set()
+        self._shares: dict[str, tuple[float, float]] = {}  # pool -> share, contact
+        self._excess: dict[str, tuple[dict[str, int], float]] = {}
+        self._hold_until: dict[str, float] = {}
+        self._later: deque[Callable[[], object]] = deque()
+        self._healthy, self._came_back = True, False
         self._channels: dict[str, str] = {}  # channel -> pool
         self.on_head: Callable[[str], None] | None = None
-        self._reserve = self._redis.register_script(redis_scripts.RESERVE)
-        self._settle = self._redis.register_script(redis_scripts.SETTLE)
-        self._usage = self._redis.register_script(redis_scripts.USAGE)
-        self._ceiling = self._redis.register_script(redis_scripts.CEILING)
-        self._leave = self._redis.register_script(redis_scripts.LEAVE)
-        self._refresh = self._redis.register_script(redis_scripts.REFRESH)
-        self._queue_length = self._redis.register_script(redis_scripts.QUEUE_LENGTH)
+        self.on_recovered: Callable[[], None] | None = None
+        self._courier = Courier(
+            self.connection, self.send, self.beat, self._beat_interval, self._heard
+        )
+        atexit.register(_send_at_exit, weakref.ref(self))
 
     def close(self) -> None:
-        """Stop the heartbeat (this process's tickets and leases then lapse)."""
-        self._stopped.set()
-        for thread in (self._heartbeat, self._listener):
-            if thread is not None:
-                thread.join(timeout=5)
+        """Stop the courier and leave the live processes (tickets and leases lapse)."""
+        self._courier.stop()
+        for pool in list(self._contacted):
+            try:
+                self._run("DEPART", self.live_keys(pool), [self.instance])
+            except StorageUnavailable:
+                return
 
     # ---- keys ------------------------------------------------------------
 
@@ -138,6 +185,10 @@ class RedisStore:
         """The pool's queue of tickets and their leases (same hash tag)."""
         return [f"{self.tag(pool)}:queue", f"{self.tag(pool)}:leases"]
 
+    def live_keys(self, pool: str) -> list[str]:
+        """The pool's live processes and their shares (same hash tag)."""
+        return [f"{self.tag(pool)}:live", f"{self.tag(pool)}:shares"]
+
     def channel(self, pool: str) -> str:
         """Where the scripts announce a pool's new head (a ticket ahead left)."""
         return f"{self.tag(pool)}:head"
@@ -149,7 +200,48 @@ class RedisStore:
     def _stats_key(self, pool: str) -> str:
         return f"{self.tag(pool)}:stats"
 
-    # ---- leases ----------------------------------------------------------
+    def _registry(self) -> str:
+        return f"{self.prefix}:pools:{self.account}"
+
+    # ---- connection ------------------------------------------------------
+
+    def connection(self) -> Any:
+        """The Redis client (made on first use; may raise the client's errors)."""
+        with self._connect_lock:
+            if self._client is None:
+                self._client = _connect(self._url, self.cluster)
+            return self._client
+
+    def _script(self, name: str) -> Any:
+        found = self._scripts.get(name)
+        if found is None:
+            found = self._scripts[name] = self.connection().register_script(
+                getattr(redis_scripts, name)
+            )
+        return found
+
+    def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
+        """One script, its errors as StorageUnavailable."""
+        return self._call(lambda _: self._script(script)(keys=keys, args=args))
+
+    def _call(self, call: Callable[[Any], T]) -> T:
+        try:
+            result = call(self.connection())
+        except self._errors as error:
+            self._healthy = False
+            raise StorageUnavailable(
+                f"Redis is unavailable: {type(error).__name__}"
+            ) from error
+        if not self._healthy:
+            self._healthy, self._came_back = True, True
+        return result
+
+    @property
+    def healthy(self) -> bool:
+        """Whether the last call to Redis was answered."""
+        return self._healthy
+
+    # ---- leases and the writer --------------------------------------------
 
     def _window(self, pool: str) -> float:
         return self._windows.get(pool, 60.0)
@@ -157,51 +249,152 @@ class RedisStore:
     def _flight_lease(self, window: float) -> float:
         return self.fixed_lease if self.fixed_lease is not None else short_lease(window)
 
-    def _start_heartbeat(self) -> None:
-        if self._heartbeat is None or not self._heartbeat.is_alive():
-            self._heartbeat = threading.Thread(
-                target=self._beat, name="token-manager-heartbeat", daemon=True
+    def _beat_interval(self) -> float:
+        windows = list(self._windows.values()) or [60.0]
+        return min(short_lease(window) for window in windows) / 3
+
+    def _lease_args(self, pool: str) -> list[Any]:
+        """instance, claim, stale, expect (see redis_scripts._REGISTER)."""
+        window = self._window(pool)
+        if not self.bounded_outage:  # nobody is held back, nothing written back
+            return [self.instance, CLAIM_WINDOWS * window, 1e12, 0]
+        return [
+            self.instance,
+            CLAIM_WINDOWS * window,
+            short_lease(window),
+            1 if pool in self._contacted else 0,
+        ]
+
+    def _contact(self, pool: str, live: Any, sent: float) -> None:
+        self._contacted.add(pool)
+        self._shares[pool] = (1.0 / max(1, int(live)), sent)
+
+    def degraded_limits(
+        self, pool: str, limits: dict[str, int | None]
+    ) -> dict[str, int | None] | None:
+        """What this process may spend of each limit without Redis now: its
+        share (one over the live processes at its last contact) less what the
+        others held above theirs then (for a window: until those charges
+        expire), from when the others see it silent (and hold that share back)
+        until its lease ends; None outside that time or while Redis answers
+        (Redis decides); all of it if Redis was never reached."""
+        known = self._shares.get(pool)
+        if known is None or not self.bounded_outage:
+            return dict(limits)
+        if self._healthy:
+            return None  # Redis answers: it decides (the others count on it)
+        share, contact = known
+        now, window = self._clock(), self._window(pool)
+        silent = now - contact
+        if silent > LEASE_SHARE * window:
+            return None
+        if silent < short_lease(window) + STALE_MARGIN:
+            return None  # the others hold our share back only once we are stale
+        excess, seen = self._excess.get(pool, ({}, 0.0))
+        recent = now - seen < window
+        return {
+            name: None
+            if limit is None
+            else max(0, int(limit * share) - (excess.get(name, 0) if recent else 0))
+            for name, limit in limits.items()
+        }
+
+    def _lost(self, pool: str) -> None:
+        """Redis no longer knows this process (restarted empty, or a partition
+        outlasted its claim): write every charge back, and hold this pool's
+        grants for two leases, so every live process (each hears of it within
+        a third of a lease, or half a second after an error) writes its own
+        back first."""
+        logger.warning("Redis lost the shared charges; writing this process's back")
+        self.ledger.rewrite_all()
+        hold = 2 * max(short_lease(self._window(pool)), RETRY_AFTER_ERROR)
+        self._hold_until[pool] = self._clock() + hold
+        self._courier.poke()
+
+    def send(self) -> None:
+        """Tell Redis what the ledger owes it: LEAVEs, then charges, then the
+        deferred updates. I/O: raises StorageUnavailable (nothing is lost)."""
+        with self._send_lock:
+            leaving = self.ledger.take_leaving()
+            try:
+                if self.fair_queue:
+                    for member, pool in leaving.items():
+                        self._run(
+                            "LEAVE", self.queue_keys(pool), [member, self.channel(pool)]
+                        )
+            except StorageUnavailable:
+                self.ledger.return_leaving(leaving)
+                raise
+            charges = self.ledger.unwritten()
+            by_pool: dict[str, list[Charge]] = {}
+            for charge in charges:
+                by_pool.setdefault(charge.pool, []).append(charge)
+            now = self._clock()
+            for pool, owed in by_pool.items():
+                window = self._window(pool)
+                args: list[Any] = [window, self._flight_lease(window)]
+                for charge in owed:
+                    age = -1.0 if charge.settled_at is None else now - charge.settled_at
+                    args += [charge.reservation_id, max(-1.0, age)]
+                    for name in BUDGETS:
+                        reserved = charge.reserved.get(name, 0)
+                        args += [reserved, charge.amounts.get(name, reserved)]
+                self._run("SYNC", self.keys(pool), args)
+                self.ledger.written(owed)
+            while self._later:
+                update = self._later.popleft()
+                try:
+                    update()
+                except StorageUnavailable:
+                    self._later.appendleft(update)
+                    raise
+            self.ledger.forget_expired(now, dict(self._windows))
+
+    def owes(self) -> bool:
+        """Whether anything waits to be sent."""
+        return bool(self._later) or self.ledger.owes()
+
+    def beat(self) -> None:
+        """One heartbeat: stay registered, renew tickets and requests in flight;
+        after an outage, say Redis is back."""
+        tickets, flights = self.ledger.tickets(), self.ledger.flights()
+        for pool in set(self._windows) | set(tickets) | set(flights):
+            window = self._window(pool)
+            args: list[Any] = [short_lease(window), self._flight_lease(window), window]
+            args += self._lease_args(pool)
+            members = sorted(tickets.get(pool, ()))
+            args += [len(members), *members]
+            for name in BUDGETS:
+                held = [
+                    f"{rid}|{amounts.get(name, 0)}"
+                    for rid, amounts in flights.get(pool, ())
+                ]
+                args += [len(held), *held]
+            limits = self._known.get(pool) or {}
+            args += [
+                -1 if limits.get(name) is None else limits[name] for name in BUDGETS
+            ]
+            sent = self._clock()
+            every_key = self.keys(pool) + self.queue_keys(pool) + self.live_keys(pool)
+            lost, live, excess = self._run("REFRESH", every_key, args)
+            self._contact(pool, live, sent)
+            self._excess[pool] = (
+                {
+                    name: int(_text(over))
+                    for name, over in zip(BUDGETS, excess, strict=True)
+                },
+                sent,
             )
-            self._heartbeat.start()
+            if int(lost):
+                self._lost(pool)
+        if self._came_back:
+            self._came_back = False
+            if self.on_recovered is not None:
+                self.on_recovered()
 
-    def _beat(self) -> None:
-        while not self._stopped.wait(self._beat_interval()):
-            try:
-                self.refresh_leases()
-            except Exception as error:  # a heartbeat must outlive any outage
-                logger.debug("heartbeat skipped: %s", type(error).__name__)
-
-    def _listen_for_heads(self, pool: str) -> None:
-        """Hear when one of our tickets becomes the head, so it asks at once
-        instead of at its next re-check (which stays, in case a message is lost)."""
-        with self._live_lock:
-            self._channels.setdefault(self.channel(pool), pool)
-            if self._listener is None or not self._listener.is_alive():
-                self._listener = threading.Thread(
-                    target=self._listen, name="token-manager-heads", daemon=True
-                )
-                self._listener.start()
-
-    def _listen(self) -> None:
-        pubsub: Any = None
-        subscribed: set[str] = set()
-        while not self._stopped.is_set():
-            try:
-                if pubsub is None:
-                    pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-                    subscribed = set()
-                with self._live_lock:
-                    wanted = set(self._channels) - subscribed
-                if wanted:
-                    pubsub.subscribe(*wanted)
-                    subscribed |= wanted
-                message = pubsub.get_message(timeout=0.5)
-                if message and message.get("type") == "message":
-                    self._heard(_text(message["channel"]), _text(message["data"]))
-            except Exception as error:  # a lost message costs one re-check
-                logger.debug("head listener restarts: %s", type(error).__name__)
-                pubsub = None
-                self._stopped.wait(0.5)
+    def refresh_leases(self) -> None:
+        """One heartbeat now (tests)."""
+        self.beat()
 
     def _heard(self, channel: str, head: str) -> None:
         pool = self._channels.get(channel)
@@ -209,62 +402,16 @@ class RedisStore:
         if pool is not None and callback is not None and head.startswith(self.instance):
             callback(pool)
 
-    def _beat_interval(self) -> float:
-        windows = list(self._windows.values()) or [60.0]
-        return min(short_lease(window) for window in windows) / 3
-
-    def refresh_leases(self) -> None:
-        """One heartbeat: renew this process's tickets and requests in flight."""
-        with self._live_lock:
-            pools = set(self._tickets) | {pool for pool, _ in self._in_flight.values()}
-            plan = {
-                pool: (
-                    sorted(self._tickets.get(pool, ())),
-                    [
-                        (reservation_id, amounts)
-                        for reservation_id, (held, amounts) in self._in_flight.items()
-                        if held == pool
-                    ],
-                )
-                for pool in pools
-            }
-        for pool, (tickets, flights) in plan.items():
-            if not tickets and not flights:
-                continue
-            window = self._window(pool)
-            args: list[Any] = [short_lease(window), self._flight_lease(window), window]
-            args += [len(tickets), *tickets]
-            for name in BUDGETS:
-                members = [
-                    f"{reservation_id}|{amounts.get(name, 0)}"
-                    for reservation_id, amounts in flights
-                ]
-                args += [len(members), *members]
-            self._run(
-                self._refresh, keys=self.keys(pool) + self.queue_keys(pool), args=args
-            )
-
-    def _registry(self) -> str:
-        return f"{self.prefix}:pools:{self.account}"
-
-    # ---- calls -----------------------------------------------------------
-
-    def _run(self, call: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return call(*args, **kwargs)
-        except self._errors as error:
-            raise StorageUnavailable(
-                f"Redis is unavailable: {type(error).__name__}"
-            ) from error
-
     def _remember(self, pool: str, limits: dict[str, int | None] | None = None) -> None:
         """The registry of pools, and the limits a status command shows."""
         if pool not in self._known:
-            self._run(self._redis.sadd, self._registry(), pool)
+            self._call(lambda redis: redis.sadd(self._registry(), pool))
             self._known[pool] = None
         if limits is not None and self._known[pool] != limits:
             self.record(pool, limits=limits)
             self._known[pool] = dict(limits)
+
+    # ---- the store -------------------------------------------------------
 
     def try_reserve(
         self,
@@ -276,71 +423,97 @@ class RedisStore:
         *,
         ticket: Ticket | None = None,
     ) -> Decision:
-        self._remember(pool, limits)
         self._windows[pool] = window
-        reservation_id = f"{self.instance}.{uuid.uuid4().hex}"
-        lease = self._flight_lease(window)
+        self._remember(pool, limits)
+        self.send()  # before any new grant: every charge this process owes Redis
+        held = self._hold_until.get(pool, 0.0) - self._clock()
+        if held > 0:
+            return Decision(None, wait=held)
         member = ""
         if ticket is not None and self.fair_queue:
             member = self.ticket_member(ticket)
-            with self._live_lock:
-                self._tickets.setdefault(pool, set()).add(member)
-            self._start_heartbeat()
-            self._listen_for_heads(pool)
-        args: list[Any] = [window, reservation_id, lease]
+            if not self.ledger.hold_ticket(pool, member):
+                return Decision(None, wait=short_lease(window))  # its waiter is gone
+            self._channels.setdefault(self.channel(pool), pool)
+            self._courier.listen(self.channel(pool))
+        self._courier.poke()  # the heartbeat runs
+        reservation_id = f"{self.instance}.{uuid.uuid4().hex}"
+        args: list[Any] = [window, reservation_id, self._flight_lease(window)]
         for name in BUDGETS:
             limit = limits.get(name)
             args += [amounts.get(name, 0), -1 if limit is None else limit]
         args += [member, ticket.delay if ticket else 0.0, short_lease(window)]
-        args += [self.channel(pool)]
-        answer, value, key, order = self._run(
-            self._reserve, keys=self.keys(pool) + self.queue_keys(pool), args=args
+        args += [self.channel(pool), *self._lease_args(pool)]
+        sent = self._clock()
+        answer, value, key, order, live = self._call(
+            lambda _: self._script("RESERVE")(
+                keys=self.keys(pool) + self.queue_keys(pool) + self.live_keys(pool),
+                args=args,
+            )
         )
+        self._contact(pool, live, sent)
+        code = int(answer)
+        if code == 3:
+            self._lost(pool)
+            return Decision(None, wait=short_lease(window))
+        if code != 1 and member and self.ledger.is_gone(member):
+            self.ledger.leave_again(pool, member)  # cancelled while this ran
+            self._courier.poke()
         budget = _text(key).rsplit(":", 1)[-1] or None
-        if int(answer) == 2:
+        if code == 2:
             return Decision(None, behind=True, order=float(_text(order)))
-        if int(answer) == -1:
+        if code == -1:
             return Decision(None, budget=budget, too_large=True)
-        if int(answer) != 1:
+        if code != 1:
             return Decision(None, wait=float(_text(value)), budget=budget)
-        with self._live_lock:
-            self._tickets.get(pool, set()).discard(member)
-            if self.fixed_lease is None:
-                self._in_flight[reservation_id] = (pool, dict(amounts))
+        if member:
+            self.ledger.ticket_granted(member)
         if self.fixed_lease is None:
-            self._start_heartbeat()
+            self.ledger.charge(reservation_id, pool, amounts, written=True)
         return Decision(Handle(reservation_id, pool, dict(amounts), shared=True))
 
+    def record_local(self, handle: Handle) -> bool:
+        """A grant made without Redis: written to it before this process's next
+        grant there (no I/O here). False: it is not (the baseline)."""
+        if not self.bounded_outage:
+            return False
+        self.ledger.charge(
+            handle.reservation_id, handle.pool, handle.amounts, written=False
+        )
+        self._courier.poke()
+        return True
+
+    def forget(self, pool: str, ticket: Ticket) -> None:
+        """`ticket`'s waiter is gone (no I/O: the writer sends the LEAVE)."""
+        self.ledger.drop_ticket(pool, self.ticket_member(ticket))
+        self._courier.poke()
+
     def leave(self, pool: str, ticket: Ticket) -> None:
-        member = self.ticket_member(ticket)
-        with self._live_lock:
-            self._tickets.get(pool, set()).discard(member)
-        if self.fair_queue:
-            self._run(
-                self._leave,
-                keys=self.queue_keys(pool),
-                args=[member, self.channel(pool)],
-            )
+        self.ledger.drop_ticket(pool, self.ticket_member(ticket))
+        self.send()
 
     def settle(self, handle: Handle, amounts: dict[str, int], now: float) -> None:
-        with self._live_lock:
-            self._in_flight.pop(handle.reservation_id, None)
-        window = self._window(handle.pool)
-        args: list[Any] = [
-            max(window, self._flight_lease(window)),
-            handle.reservation_id,
-        ]
-        for name in BUDGETS:
-            old = handle.amounts.get(name, 0)
-            args += [old, amounts.get(name, old)]
-        self._run(self._settle, keys=self.keys(handle.pool), args=args)
+        """No I/O: the ledger keeps it and the writer sends it at once."""
+        self.ledger.settle(
+            handle.reservation_id, handle.pool, handle.amounts, amounts, self._clock()
+        )
+        self._courier.poke()
 
     def waiting(self, pool: str) -> int:
         """Live tickets in the pool's queue, every process's."""
-        return int(self._run(self._queue_length, keys=self.queue_keys(pool), args=[]))
+        return int(
+            self._call(
+                lambda _: self._script("QUEUE_LENGTH")(
+                    keys=self.queue_keys(pool), args=[]
+                )
+            )
+        )
 
     def usage(self, pool: str, window: float, now: float) -> dict[str, int]:
-        totals = self._run(self._usage, keys=self.keys(pool), args=[window])
+        self.send()  # this process's own charges first: it reads what it wrote
+        totals = self._call(
+            lambda _: self._script("USAGE")(keys=self.keys(pool), args=[window])
+        )
         return {name: int(total) for name, total in zip(BUDGETS, totals, strict=True)}
 
     def set_ceiling(
@@ -354,10 +527,15 @@ class RedisStore:
     ) -> int:
         key = self.keys(pool)[BUDGETS.index(Budget(budget))]
         args = [window, expires_in, int(server_used)]
-        return int(self._run(self._ceiling, keys=[key], args=args))
+        return int(self._call(lambda _: self._script("CEILING")(keys=[key], args=args)))
+
+    def later(self, update: Callable[[], object]) -> None:
+        """Send `update` from the writer thread (a header's ceiling, a 429 seen)."""
+        self._later.append(update)
+        self._courier.poke()
 
     def pools(self) -> list[str]:
-        members = self._run(self._redis.smembers, self._registry())
+        members = self._call(lambda redis: redis.smembers(self._registry()))
         return sorted(_text(member) for member in members)
 
     def record(
@@ -379,27 +557,35 @@ class RedisStore:
         if waiters is not None:
             fields[f"waiters:{self.instance}"] = waiters
         if fields:
-            self._run(self._redis.hset, key, mapping=fields)
+            self._call(lambda redis: redis.hset(key, mapping=fields))
         if rate_limited:
-            self._run(self._redis.hincrby, key, "rate_limited", rate_limited)
+            self._call(lambda redis: redis.hincrby(key, "rate_limited", rate_limited))
 
     def report(self, pool: str, window: float, now: float) -> PoolReport:
+        self.send()  # the statistics this process posted first
         stats = {
             _text(name): _text(value)
-            for name, value in self._run(
-                self._redis.hgetall, self._stats_key(pool)
+            for name, value in self._call(
+                lambda redis: redis.hgetall(self._stats_key(pool))
             ).items()
         }
         limits: dict[str, int | None] = {}
         for name in BUDGETS:
             raw = stats.get(f"limit:{name}")
             limits[name] = None if raw is None or int(raw) < 0 else int(raw)
+        if self.fair_queue:
+            waiters = self.waiting(pool)
+        else:  # each live process says how many of its callers wait
+            live = self._call(
+                lambda redis: redis.zrange(self.live_keys(pool)[0], 0, -1)
+            )
+            waiters = sum(
+                int(stats.get(f"waiters:{_text(instance)}", 0)) for instance in live
+            )
         return PoolReport(
             pool=pool,
             usage=self.usage(pool, window, now),
             limits=limits,
-            waiters=self.waiting(pool)
-            if self.fair_queue
-            else sum(int(v) for k, v in stats.items() if k.startswith("waiters:")),
+            waiters=waiters,
             rate_limited=int(stats.get("rate_limited", 0)),
         )

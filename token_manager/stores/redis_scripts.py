@@ -32,29 +32,73 @@ local function purge(queue, leases, at)
 end
 """
 
-# KEYS: the three budget keys, then queue and leases.
+# The live processes of a pool (the Doorman-style leases): `live` scores each
+# instance by its last contact, `shares` holds the share of every limit it may
+# spend alone while it cannot reach Redis, for `claim` seconds after its last
+# contact (its lease, plus one window while those charges count). An instance
+# silent for `stale` seconds may be spending its share unseen: the others
+# admit against the rest. `expect` 1: this instance spoke to Redis before, so
+# finding itself missing means Redis lost its data (restart, or a partition
+# outlasting the claim): it must write its charges back before any grant.
+_REGISTER = """
+local function register(live, shares, instance, claim, expect)
+  local known = redis.call('ZSCORE', live, instance)
+  local ended = redis.call('ZRANGEBYSCORE', live, '-inf', now - claim)
+  for _, gone in ipairs(ended) do
+    redis.call('ZREM', live, gone)
+    redis.call('HDEL', shares, gone)
+  end
+  redis.call('ZADD', live, now, instance)
+  local count = redis.call('ZCARD', live)
+  redis.call('HSET', shares, instance, string.format('%.6f', 1 / count))
+  local keep = math.ceil(claim * 1000) + 1000
+  redis.call('PEXPIRE', live, keep)
+  redis.call('PEXPIRE', shares, keep)
+  return (expect == 1 and not known), count
+end
+local function unseen_share(live, shares, instance, stale)
+  local share = 0
+  for _, silent in ipairs(redis.call('ZRANGEBYSCORE', live, '-inf', now - stale)) do
+    if silent ~= instance then
+      share = share + (tonumber(redis.call('HGET', shares, silent)) or 0)
+    end
+  end
+  return math.min(1, share)
+end
+"""
+
+# KEYS: the three budget keys, then queue, leases, live and shares.
 # ARGV: window, id, lease, then (amount, limit) per budget key (limit -1 =
 # unlimited), then ticket ('' = no fair queue), the ticket's delay (batch
-# callers), the ticket's lease, and the channel that hears of a new head.
-# Answers {1, now, '', ''} granted; {0, wait, key, ''} wait at the head;
-# {2, '', head, my_order} behind another ticket; {-1, limit, key, ''} refused:
-# the amount is above the whole limit and no wait can ever make room.
+# callers), the ticket's lease, the channel that hears of a new head, then
+# instance, claim, stale and expect (see _REGISTER).
+# Answers {1, now, '', '', live} granted; {0, wait, key, '', live} wait at the
+# head; {2, '', head, my_order, live} behind another ticket; {-1, limit, key,
+# '', live} refused: the amount is above the whole limit and no wait can ever
+# make room; {3, '', '', '', live}: Redis lost its data, write charges back.
 RESERVE = (
     _PRELUDE
     + _PURGE
+    + _REGISTER
     + """
 local id, lease = ARGV[2], tonumber(ARGV[3])
-local budgets = #KEYS - 2
+local budgets = #KEYS - 4
 local queue, leases = KEYS[budgets + 1], KEYS[budgets + 2]
+local live, shares = KEYS[budgets + 3], KEYS[budgets + 4]
 local ticket = ARGV[4 + 2 * budgets]
 local delay = tonumber(ARGV[5 + 2 * budgets])
 local ticket_lease = tonumber(ARGV[6 + 2 * budgets])
 local channel = ARGV[7 + 2 * budgets]
+local instance, claim = ARGV[8 + 2 * budgets], tonumber(ARGV[9 + 2 * budgets])
+local stale, expect = tonumber(ARGV[10 + 2 * budgets]), tonumber(ARGV[11 + 2 * budgets])
+local lost, count = register(live, shares, instance, claim, expect)
+if lost then return {3, '', '', '', count} end
 for i = 1, budgets do
   local key = KEYS[i]
   local amount, limit = tonumber(ARGV[2 + 2 * i]), tonumber(ARGV[3 + 2 * i])
-  if limit >= 0 and amount > limit then return {-1, tostring(limit), key, ''} end
+  if limit >= 0 and amount > limit then return {-1, tostring(limit), key, '', count} end
 end
+local unseen = unseen_share(live, shares, instance, stale)
 if ticket ~= '' then
   local before = redis.call('ZRANGE', queue, 0, 0)[1]
   purge(queue, leases, now)
@@ -72,7 +116,7 @@ if ticket ~= '' then
   redis.call('PEXPIRE', queue, keep)
   redis.call('PEXPIRE', leases, keep)
   local head = redis.call('ZRANGE', queue, 0, 0)[1]
-  if head ~= ticket then return {2, '', head, tostring(order)} end
+  if head ~= ticket then return {2, '', head, tostring(order), count} end
 end
 local wait, binding = 0, ''
 for i = 1, budgets do
@@ -80,24 +124,28 @@ for i = 1, budgets do
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
   local amount, limit = tonumber(ARGV[2 + 2 * i]), tonumber(ARGV[3 + 2 * i])
   if limit >= 0 then
+    limit = limit - math.ceil(unseen * limit)
     local members = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
     local total = 0
     for j = 1, #members, 2 do total = total + amount_of(members[j]) end
     local excess = total + amount - limit
     if excess > 0 then
+      -- Until enough expires; if nothing can (a silent instance's share holds
+      -- the rest), until that instance is seen again or its claim ends.
+      local until_free = stale
       local freed = 0
       for j = 1, #members, 2 do
         freed = freed + amount_of(members[j])
         if freed >= excess then
-          local until_free = tonumber(members[j + 1]) + window - now
-          if until_free > wait then wait, binding = until_free, key end
+          until_free = tonumber(members[j + 1]) + window - now
           break
         end
       end
+      if until_free > wait then wait, binding = until_free, key end
     end
   end
 end
-if wait > 0 then return {0, tostring(wait), binding, ''} end
+if wait > 0 then return {0, tostring(wait), binding, '', count} end
 for i = 1, budgets do
   local key = KEYS[i]
   redis.call('ZADD', key, now + lease, id .. '|' .. ARGV[2 + 2 * i])
@@ -109,7 +157,7 @@ if ticket ~= '' then
   local next_head = redis.call('ZRANGE', queue, 0, 0)[1]
   if next_head then redis.call('PUBLISH', channel, next_head) end
 end
-return {1, tostring(now), '', ''}
+return {1, tostring(now), '', '', count}
 """
 )
 
@@ -126,23 +174,33 @@ end
 return 1
 """
 
-# KEYS: the three budget keys, then queue and leases. ARGV: the tickets' lease,
-# the in-flight lease, the window, the number of tickets, the tickets, then per
-# budget key: the number of in-flight members and the members. A live process's
-# heartbeat: its tickets keep their place and its requests in flight keep
-# counting (their keys live on too). Only what is still there is refreshed
-# (XX): a ticket already dropped or a charge already settled never comes back.
-REFRESH = """
+# KEYS: the three budget keys, then queue, leases, live and shares. ARGV: the
+# tickets' lease, the in-flight lease, the window, instance, claim, stale (not
+# used here) and expect (see _REGISTER), the number of tickets, the tickets, then per budget key: the
+# number of in-flight members and the members. A live process's heartbeat: it
+# stays registered, its tickets keep their place and its requests in flight
+# keep counting (their keys live on too). Only what is still there is
+# refreshed (XX): a ticket already dropped or a charge already settled never
+# comes back; then per budget key its limit (-1: none). Answers {lost (1:
+# write every charge back), live instances, {others' excess per budget}}.
+REFRESH = (
+    """
+local function amount_of(member) return tonumber(string.match(member, '|(%-?%d+)$')) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+"""
+    + _REGISTER
+    + """
 local ticket_lease, lease = tonumber(ARGV[1]), tonumber(ARGV[2])
 local window = tonumber(ARGV[3])
-local budgets = #KEYS - 2
+local budgets = #KEYS - 4
+local lost, count = register(
+  KEYS[budgets + 3], KEYS[budgets + 4], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[7]))
 local function keep(key, seconds)
   local ms = math.ceil(seconds * 1000) + 1000
   if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
 end
-local at = 4
+local at = 8
 local tickets = tonumber(ARGV[at])
 for j = 1, tickets do
   redis.call('ZADD', KEYS[budgets + 2], 'XX', now + ticket_lease, ARGV[at + j])
@@ -160,6 +218,77 @@ for i = 1, budgets do
   if members > 0 then keep(KEYS[i], window + lease) end
   at = at + members + 1
 end
+-- Per budget, what the other processes hold above their share of `limit`
+-- (and usage nobody claims: the server's phantom): while Redis is away this
+-- process spends only its share less that, so the fleet stays under the limit
+-- however the window was split before the outage.
+local excess = {}
+for i = 1, budgets do
+  local limit = tonumber(ARGV[at + i - 1])
+  local over = 0
+  if limit >= 0 then
+    local share = limit / count
+    local held = {}
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+    for _, member in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
+      local owner = string.match(member, '^([^.|]+)%.') or ''
+      if owner ~= ARGV[4] then
+        local amount = amount_of(member)
+        if owner == '' then over = over + amount
+        else held[owner] = (held[owner] or 0) + amount end
+      end
+    end
+    for _, amount in pairs(held) do
+      if amount > share then over = over + amount - share end
+    end
+  end
+  excess[i] = tostring(math.floor(over + 0.5))
+end
+return {lost and 1 or 0, count, excess}
+"""
+)
+
+# KEYS: the three budget keys. ARGV: window, lease, then per charge: its id,
+# its age in seconds (-1: in flight), then per key its reserved and its current
+# amount. Charges this process granted or settled while Redis was away, or all
+# of them again after Redis lost its data: the in-flight member goes, the
+# settled one is written with its real age. Members are named by reservation,
+# so writing one twice counts it once.
+SYNC = (
+    _PRELUDE
+    + """
+local lease = tonumber(ARGV[2])
+local budgets = #KEYS
+local at = 3
+while at <= #ARGV do
+  local id, age = ARGV[at], tonumber(ARGV[at + 1])
+  for i = 1, budgets do
+    local key = KEYS[i]
+    local reserved, amount = ARGV[at + 2 * i], ARGV[at + 2 * i + 1]
+    if age < 0 then
+      redis.call('ZADD', key, now + lease, id .. '|' .. reserved)
+      redis.call('PEXPIRE', key, math.ceil((window + lease) * 1000) + 1000)
+    else
+      redis.call('ZREM', key, id .. '|' .. reserved)
+      if tonumber(amount) ~= 0 and age < window then
+        redis.call('ZADD', key, now - age, id .. '|' .. amount)
+        if redis.call('PTTL', key) < math.ceil(window * 1000) then
+          redis.call('PEXPIRE', key, math.ceil(window * 1000) + 1000)
+        end
+      end
+    end
+  end
+  at = at + 2 + 2 * budgets
+end
+return 1
+"""
+)
+
+# KEYS: live, shares. ARGV: instance. A process that closes its store leaves
+# the pool's live processes at once (its share is nobody's to hold back).
+DEPART = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
 """
 

@@ -1,0 +1,209 @@
+"""The shared budget under real Redis faults: a blip (CLIENT PAUSE), a frozen
+server (SIGSTOP), restarts empty and with data. Nothing hangs the fleet once
+Redis answers, nothing is lost, and no window holds more than the limit.
+
+Two "processes" are two managers, each with its own `RedisStore` (its own
+instance id and heartbeat) on one real redis-server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+
+import pytest
+
+from tests.plugins.redis_server import RedisProcess
+from token_manager import RateLimits, Reservation, TokenManager
+from token_manager.stores import RedisStore
+
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
+
+WINDOW = 4.0
+
+
+def manager(
+    url: str, prefix: str, itpm: int = 1_000, window: float = WINDOW
+) -> TokenManager:
+    return TokenManager(
+        RateLimits(None, itpm, None, window),
+        storage=RedisStore(url, prefix=prefix),
+        explicit_limits=(),
+    )
+
+
+def acquire_in_thread(
+    tm: TokenManager, tokens: int
+) -> tuple[threading.Thread, list[tuple[float, Reservation]]]:
+    """Start an acquire in a thread; its grant lands in the list with its time."""
+    granted: list[tuple[float, Reservation]] = []
+
+    def run() -> None:
+        reservation = tm.acquire_sync(tokens, 0)
+        granted.append((time.monotonic(), reservation))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, granted
+
+
+def shared_input(redis_server: RedisProcess, prefix: str) -> int:
+    store = RedisStore(redis_server.url, prefix=prefix)
+    return store.usage("default", WINDOW, 0.0)["input_tokens"]
+
+
+def test_a_waiter_granted_locally_during_a_blip_leaves_the_shared_queue(
+    redis_server: RedisProcess,
+) -> None:
+    first, second = manager(redis_server.url, "h1"), manager(redis_server.url, "h1")
+    second.reconcile(second.acquire_sync(900, 0), {"input_tokens": 900})
+    thread, granted = acquire_in_thread(first, 400)
+    time.sleep(0.5)  # the first waits at the head of the shared queue
+    assert not granted
+    redis_server.pause(2.5)
+    thread.join(10)
+    assert granted, "granted locally during the blip (its share of the limit)"
+    first.reconcile(granted[0][1], {"input_tokens": 400})
+    time.sleep(WINDOW + 0.5)  # every charge so far has expired
+    thread, later = acquire_in_thread(second, 100)
+    thread.join(4)
+    assert later, "the other process's request on an empty budget goes"
+    thread, own = acquire_in_thread(first, 100)
+    thread.join(4)
+    assert own, "and the same process's next one"
+
+
+def test_a_reconcile_while_redis_is_down_reaches_redis_once_it_answers(
+    redis_server: RedisProcess,
+) -> None:
+    first = manager(redis_server.url, "h2", itpm=2_000)
+    second = manager(redis_server.url, "h2", itpm=2_000)
+    reservation = first.acquire_sync(1_500, 0)
+    redis_server.pause(2.5)
+    first.snapshot()  # times out: the store is marked down
+    assert not first.snapshot().shared_available
+    first.reconcile(reservation, {"input_tokens": 100})
+    time.sleep(1.0)
+    thread, granted = acquire_in_thread(second, 1_000)
+    thread.join(6)
+    assert granted, "the 1,400 given back reached Redis: 1,000 more fit"
+    deadline = time.monotonic() + 5
+    while shared_input(redis_server, "h2") != 1_100 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert shared_input(redis_server, "h2") == 1_100
+
+
+def admitted_in_any_window(grants: list[tuple[float, int]]) -> int:
+    """The most input tokens admitted within any WINDOW seconds."""
+    return max(
+        sum(size for at, size in grants if start <= at < start + WINDOW)
+        for start, _ in grants
+    )
+
+
+@pytest.mark.parametrize("keep_data", [False, True])
+def test_charges_survive_a_redis_restart(
+    redis_server: RedisProcess, keep_data: bool
+) -> None:
+    prefix = f"h3{keep_data}"
+    first, second = manager(redis_server.url, prefix), manager(redis_server.url, prefix)
+    second.reconcile(second.acquire_sync(1, 0), {"input_tokens": 1})  # in the fleet
+    time.sleep(WINDOW + 0.1)
+    reservation = first.acquire_sync(900, 0)
+    first.reconcile(reservation, {"input_tokens": 900})
+    settled = time.monotonic()
+    redis_server.restart(keep_data=keep_data)
+    thread, granted = acquire_in_thread(second, 900)
+    thread.join(WINDOW + 6)
+    assert granted
+    assert granted[0][0] - settled >= WINDOW - 0.2, (
+        "the first process's 900 still counted after the restart"
+    )
+
+
+def test_charges_admitted_locally_during_a_blip_reach_redis(
+    redis_server: RedisProcess,
+) -> None:
+    first, second = manager(redis_server.url, "h4"), manager(redis_server.url, "h4")
+    # Both have spoken to Redis: each knows the other is there.
+    second.reconcile(second.acquire_sync(1, 0), {"input_tokens": 1})
+    first.reconcile(first.acquire_sync(1, 0), {"input_tokens": 1})
+    time.sleep(WINDOW + 0.1)
+    redis_server.pause(2.5)
+    first.snapshot()  # marked down
+    local = first.acquire_sync(400, 0)  # within its share: granted locally
+    local_at = time.monotonic()
+    first.reconcile(local, {"input_tokens": 400})
+    time.sleep(1.0)  # Redis answers again
+    grants = [(local_at, 400)]
+    thread, granted = acquire_in_thread(second, 1_000)
+    thread.join(WINDOW + 6)
+    assert granted
+    grants.append((granted[0][0], 1_000))
+    assert admitted_in_any_window(grants) <= 1_000
+
+
+def test_a_frozen_redis_bounds_each_process_to_its_share(
+    redis_server: RedisProcess,
+) -> None:
+    # A lease of half a window outlasts the client's 2 s timeout at 10 s windows.
+    first, second = (manager(redis_server.url, "h5", window=10.0) for _ in range(2))
+    for tm in (first, second):
+        tm.reconcile(tm.acquire_sync(1, 0), {"input_tokens": 1})
+    time.sleep(1.0)
+    redis_server.freeze()
+    try:
+        admitted = 0
+        for tm in (first, second):
+            for _ in range(3):
+                thread, granted = acquire_in_thread(tm, 300)
+                thread.join(5)
+                if granted:
+                    tm.reconcile(granted[0][1], {"input_tokens": 300})
+                    admitted += 300
+        assert 0 < admitted <= 1_000 - 2, "each spent at most its half of 1,000"
+    finally:
+        redis_server.thaw()
+
+
+async def test_cancelling_waiters_at_any_point_leaves_no_ticket(
+    redis_server: RedisProcess,
+) -> None:
+    """Each trial is a new process's first use of the pool (its first attempt
+    is the slow one), cancelled at a random moment while the budget is full."""
+    holder = TokenManager(
+        RateLimits(1, None, None, 30.0),
+        storage=RedisStore(redis_server.url, prefix="h6"),
+        explicit_limits=(),
+    )
+    await holder.acquire(1, 0)  # the one request of the window: everyone waits
+    rng = random.Random(19)
+    for _ in range(40):
+        tm = TokenManager(
+            RateLimits(1, None, None, 30.0),
+            storage=RedisStore(redis_server.url, prefix="h6"),
+            explicit_limits=(),
+        )
+        task = asyncio.ensure_future(tm.acquire(1, 0))
+        for _ in range(rng.randrange(4)):
+            await asyncio.sleep(0)
+        await asyncio.sleep(rng.uniform(0.0, 0.004))
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    client = redis_server.client()
+
+    def tickets() -> int:
+        return sum(int(client.zcard(queue)) for queue in client.keys("h6:*:queue"))
+
+    def drained() -> bool:  # the stores' own threads send the LEAVEs
+        deadline = time.monotonic() + 5
+        while tickets() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return tickets() == 0
+
+    assert await asyncio.to_thread(drained), (
+        "every cancelled waiter's ticket left the shared queue"
+    )
