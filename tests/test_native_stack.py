@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextlib.contextmanager
-def _running_stack(
+def running_stack(
     tmp_path: Path, **extra_env: str
 ) -> Iterator[tuple[StackPorts, subprocess.Popen[bytes]]]:
     ports = StackPorts(
@@ -71,7 +71,7 @@ def _running_stack(
 def native_stack(
     tmp_path: Path,
 ) -> Iterator[tuple[StackPorts, subprocess.Popen[bytes]]]:
-    with _running_stack(tmp_path) as stack:
+    with running_stack(tmp_path) as stack:
         yield stack
 
 
@@ -267,7 +267,7 @@ def test_run_by_root_the_desktop_runs_as_the_tools_account_without_credentials(
     tools_uid = pwd.getpwnam(
         os.environ.get("COMPUTER_USE_TOOLS_USER", "computeruse")
     ).pw_uid
-    with _running_stack(tmp_path, **secrets) as (ports, process):
+    with running_stack(tmp_path, **secrets) as (ports, process):
         check_x_display(ports)
         seen: dict[str, tuple[int, str]] = {}
         for child in _stack_processes(process.pid):

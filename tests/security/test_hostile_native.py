@@ -1,8 +1,10 @@
 """A steered model against the native stack's tools, run by root: nothing to find.
 
-The CLI runs as root with the key in its environment and in its config folder,
-and a Redis password in its URL, as `./run.sh` runs the app; its tools run as
-the tools' account. The fake API's model calls bash once per route to the
+`start_all.sh` runs the stack as root (as `./run.sh` by root does) with the key
+and a Redis password in its environment; the CLI runs as root beside it, the
+way the stack runs the app (the key in its environment and its config folder,
+its tools as the tools' account), so the routes meet the stack's desktop
+processes too. The fake API's model calls bash once per route to the
 secrets, each printed raw, in base64, in hex and folded; no form of any secret
 may appear in the tool results, the saved transcript, the CLI's output and
 logs, or the requests the fake received, and redaction is never needed.
@@ -24,8 +26,9 @@ from tests.security.hostile_routes import (
     assert_nothing_found,
     hostile_turn,
 )
+from tests.test_native_stack import running_stack
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.desktop]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -41,7 +44,16 @@ def test_no_route_of_a_steered_model_finds_a_secret(
         hostile_turn(str(config)),
         {"content": [{"type": "text", "text": "done"}]},
     ]
-    with FakeAnthropicAPI(scenario=scenario, api_key=API_KEY) as api:
+    redis_url = f"redis://:{REDIS_PASSWORD}@127.0.0.1:9/0"
+    stack_env = {
+        "ANTHROPIC_API_KEY": API_KEY,
+        "TOKEN_MANAGER_REDIS_URL": redis_url,
+        "COMPUTER_USE_TOOLS_USER": tools_account_name,
+    }
+    with (
+        running_stack(tmp_path / "stack", **stack_env) as (ports, _),
+        FakeAnthropicAPI(scenario=scenario, api_key=API_KEY) as api,
+    ):
         cli = subprocess.run(
             [
                 sys.executable,
@@ -54,11 +66,12 @@ def test_no_route_of_a_steered_model_finds_a_secret(
             env={
                 **os.environ,
                 **screen_env,
+                "DISPLAY_NUM": str(ports.display),
                 "ANTHROPIC_API_KEY": API_KEY,
                 "ANTHROPIC_BASE_URL": api.base_url,
                 "ANTHROPIC_CONFIG_DIR": str(config),
                 # A closed port: the limiter falls back to local limiting at once.
-                "TOKEN_MANAGER_REDIS_URL": f"redis://:{REDIS_PASSWORD}@127.0.0.1:9/0",
+                "TOKEN_MANAGER_REDIS_URL": redis_url,
                 "COMPUTER_USE_TOOLS_USER": tools_account_name,
                 # 27 large tool results in one turn: room for them, not pacing.
                 "TOKEN_MANAGER_INPUT_TPM": "2000000",
