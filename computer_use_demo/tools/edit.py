@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import os
 import subprocess
@@ -315,10 +316,9 @@ class EditTool20250728(BaseAnthropicTool):
         account: ToolsAccount, operation: str, path: Path, request: dict[str, Any]
     ) -> dict[str, Any]:
         """One file operation run by file_access.py as the tools' account."""
-        source = Path(file_access.__file__).read_text(encoding="utf-8")
         try:
             finished = subprocess.run(
-                [account.python(), "-I", "-S", "-c", source, operation],
+                [account.python(), "-I", "-S", "-c", _file_access_source(), operation],
                 input=json.dumps(request),
                 capture_output=True,
                 text=True,
@@ -417,6 +417,13 @@ def _read_missing(path: Path) -> str:
         raise ToolError(
             f"Ran into {error.strerror or error} while trying to read {path}"
         ) from None
+
+
+@functools.cache
+def _file_access_source() -> str:
+    """file_access.py's text, handed to the account's python as `-c` (our own
+    files may live where that account cannot read them); read once."""
+    return Path(file_access.__file__).read_text(encoding="utf-8")
 
 
 def _refused(refusal: Refusal, path: Path, verb: str) -> ToolError:
