@@ -2,13 +2,16 @@
 
 The API meters per organisation and per model class: every Opus 4.x id shares
 one pool, every Sonnet 4.x another, Haiku 4.5 its own; older classes have
-their own. Pure: string rules only, no I/O.
+their own. A model the shared table (`model_table`) lists takes its row; the
+rules here read any other Claude id by its name. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from .model_table import UNKNOWN_MIN_CACHEABLE, model_facts
 
 DEFAULT_POOL = "default"
 
@@ -17,8 +20,6 @@ DEFAULT_POOL = "default"
 _CACHE_READS_COUNT = frozenset(
     {"sonnet-3-5", "haiku-3-5", "opus-3", "sonnet-3", "haiku-3"}
 )
-# Shortest prefix the API caches, by (family, major, minor) -- minor None for x.0.
-_UNKNOWN_MIN_CACHEABLE = 4096  # the largest: an unknown model never over-predicts a hit
 
 _REGION = re.compile(r"^(?:[a-z]{2,6}(?:-[a-z]+)?\.)?anthropic\.")
 _NEW_STYLE = re.compile(r"^claude-(opus|sonnet|haiku)-(\d+)(?:-(\d{1,2}))?(?=$|-)")
@@ -61,6 +62,8 @@ def rate_limit_pool(model_id: str | None) -> str:
     "sonnet-3-7", ...); no model is the default pool, an unknown id its own pool."""
     if not model_id:
         return DEFAULT_POOL
+    if (facts := model_facts(model_id)) is not None:
+        return facts.pool
     found = model_class(model_id)
     if found is None:
         return _UNSAFE.sub("_", model_id.strip().lower()) or DEFAULT_POOL
@@ -83,10 +86,13 @@ def cache_reads_count(pool: str) -> bool:
 
 
 def min_cacheable_tokens(model_id: str | None) -> int:
-    """The shortest prefix the API caches for this model (shorter ones are never cached)."""
+    """The shortest prefix the API caches for this model (shorter ones are never
+    cached): the table's row, else the prompt-caching page's rule for the class."""
+    if (facts := model_facts(model_id)) is not None:
+        return facts.min_cacheable_tokens
     found = model_class(model_id) if model_id else None
     if found is None:
-        return _UNKNOWN_MIN_CACHEABLE
+        return UNKNOWN_MIN_CACHEABLE
     family, version = found.family, (found.major, found.minor)
     if family == "haiku":
         return 4096 if version >= (4, 5) else 2048
@@ -94,4 +100,4 @@ def min_cacheable_tokens(model_id: str | None) -> int:
         return 4096 if version >= (4, 5) else 1024
     if family == "sonnet":
         return 2048 if version >= (4, 6) else 1024
-    return _UNKNOWN_MIN_CACHEABLE
+    return UNKNOWN_MIN_CACHEABLE
