@@ -26,7 +26,7 @@ from anthropic.types.beta import (
 )
 
 import token_manager as token_manager_module
-from token_manager import TokenManager, wait_phrase
+from token_manager import TokenManager, account_tag, wait_phrase
 
 from . import settings
 from .admission import admit
@@ -141,6 +141,7 @@ async def sampling_loop(
         max_tokens=max_tokens,
         thinking=ThinkingSettings(thinking_mode, thinking_effort, thinking_budget),
         notify=say,
+        account=account_tag(api_key),
     )
     agent = _AgentLoop(
         model=model,

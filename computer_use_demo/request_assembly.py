@@ -73,6 +73,8 @@ class RequestAssembler:
     server_edits: dict[str, Any] | None
     context_fraction: float
     notify: Notify
+    # The API key's tag (`account_tag`): whose prompt cache the requests read.
+    account: str = ""
     context_window: int | None = None  # learned from a "prompt is too long" error
     # The messages' bytes a 413 allows: below what the refused request held.
     body_ceiling: int | None = None
@@ -100,6 +102,7 @@ class RequestAssembler:
         max_tokens: int,
         thinking: ThinkingSettings,
         notify: Notify,
+        account: str = "",
     ) -> RequestAssembler:
         """The API's own context management goes to the first-party API only; it
         acts just below the client budget, which stays as the fallback."""
@@ -134,6 +137,7 @@ class RequestAssembler:
             max_tokens=max_tokens,
             thinking=thinking,
             notify=notify,
+            account=account,
         )
 
     def assemble(
@@ -194,6 +198,7 @@ class RequestAssembler:
                 messages=messages,
                 tools=self.tool_params,
                 model=self.model,
+                account=self.account,
             )
         self._announce_images(rules)
         params["messages"] = messages
@@ -236,7 +241,11 @@ class RequestAssembler:
             if self.options.prompt_caching:
                 inject_cache_breakpoints(view)
             result = self.manager.estimate_request(
-                system=system, messages=view, tools=tools, model=self.model
+                system=system,
+                messages=view,
+                tools=tools,
+                model=self.model,
+                account=self.account,
             )
             estimated.append((view, result))
             return result

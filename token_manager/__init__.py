@@ -16,7 +16,7 @@ from .limits import RateLimits, RequestTooLargeError
 from .manager import TokenManager
 from .pools import rate_limit_pool
 from .snapshot import BudgetSnapshot, LimiterSnapshot, Reservation
-from .stores import PoolReport
+from .stores import PoolReport, account_tag
 
 __all__ = [
     "Budget",
@@ -28,6 +28,7 @@ __all__ = [
     "RequestTooLargeError",
     "Reservation",
     "TokenManager",
+    "account_tag",
     "rate_limit_pool",
     "retry_after_seconds",
     "token_manager",

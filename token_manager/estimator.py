@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .estimate import (
@@ -23,7 +23,7 @@ from .estimate import (
     tools_tokens,
 )
 from .pools import DEFAULT_POOL, min_cacheable_tokens, rate_limit_pool
-from .prompt_cache import Breakpoint, PromptCacheModel, ttl_seconds
+from .prompt_cache import Breakpoint, PromptCacheModel, cache_scope, ttl_seconds
 
 MAX_CONVERSATIONS_TRACKED = 32
 FRAMING_SLACK_TOKENS = 32
@@ -41,6 +41,7 @@ class EstimateDetail:
     prefix_real: int | None
     breakpoints: tuple[Breakpoint, ...]
     min_cacheable: int
+    cache_scope: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,19 @@ class RequestEstimate:
     # and how much more than counted it may really be (`Calibration.spread`).
     estimated_tokens: int = 0
     count_spread: float = 0.0
+    # Until when the predicted cache reads hold, if the server receives the
+    # request by then (inf: nothing is predicted).
+    cached_until: float = math.inf
+
+    def without_cache(self) -> RequestEstimate:
+        """The same request, predicted to read nothing from the cache: what it
+        costs when it reaches the server after its prefix may have expired."""
+        return replace(
+            self,
+            cached_tokens=0,
+            uncached_tokens=self.total_tokens,
+            cached_until=math.inf,
+        )
 
     def margin(self, charge: int) -> int:
         """What `charge` tokens of this request may be short by: held on top
@@ -89,6 +103,7 @@ class RequestEstimator:
         tools: Sequence[Any] | None,
         model: str | None,
         now: float,
+        account: str = "",
     ) -> RequestEstimate:
         message_keys = tuple(fingerprint(message) for message in messages)
         raw_messages = [
@@ -122,9 +137,11 @@ class RequestEstimator:
                 system, messages, tools, message_keys, raw_messages
             )
         )
-        cached = min(
-            total, self.cache.predict(pool, conversation, breakpoints, minimum, now)
+        scope = cache_scope(model, account)
+        predicted, until = self.cache.prediction(
+            scope, conversation, breakpoints, minimum, now
         )
+        cached = min(total, predicted)
         detail = EstimateDetail(
             conversation,
             message_keys,
@@ -134,6 +151,7 @@ class RequestEstimator:
             prefix_real,
             breakpoints,
             minimum,
+            scope,
         )
         return RequestEstimate(
             total,
@@ -144,6 +162,7 @@ class RequestEstimator:
             detail,
             estimated_tokens=total - (prefix_real or 0),
             count_spread=self.calibration.spread(),
+            cached_until=until if cached > 0 else math.inf,
         )
 
     def learn(
@@ -153,8 +172,10 @@ class RequestEstimator:
         input_tokens: int,
         cache_written: int,
         cache_read: int,
-        now: float,
+        admitted_at: float,
     ) -> None:
+        """Learn the real count, and what the server's cache now holds from
+        `admitted_at`, when the server received the request."""
         detail = estimate.detail
         if detail is None:
             return
@@ -170,14 +191,14 @@ class RequestEstimator:
         while len(self._prefixes) > MAX_CONVERSATIONS_TRACKED:
             self._prefixes.popitem(last=False)
         self.cache.observe(
-            estimate.pool,
+            detail.cache_scope,
             detail.conversation,
             detail.breakpoints,
             detail.min_cacheable,
             estimate.cached_tokens,
             cache_read,
             cache_written,
-            now,
+            admitted_at,
         )
 
     def message_tokens(self, message: Any) -> int:

@@ -311,6 +311,7 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
                 return early
             limits = self._limits_of(pool_name).by_budget()
             window, now = self._configured.window_seconds, self._clock()
+            estimate = self._still_cached(estimate, amounts, pool_name, now)
             ticket = waiter.ticket if self._store.fair() else None
             waiter.ticketed = waiter.ticketed or ticket is not None
         shared = self._store.try_reserve_shared(
@@ -354,9 +355,25 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
                 pool=pool_name,
             )
             self._held[reservation.reservation_id] = Held(
-                reservation, decision.handle, estimate
+                reservation, decision.handle, estimate, admitted_at=now
             )
             return Attempt(granted=reservation)
+
+    def _still_cached(
+        self,
+        estimate: RequestEstimate | None,
+        amounts: dict[str, int],
+        pool_name: str,
+        now: float,
+    ) -> RequestEstimate | None:
+        """A request that waited past its prefix's predicted lifetime reaches the
+        server uncached: it is charged in full from then on (`amounts` in place)."""
+        if estimate is None or now < estimate.cached_until:
+            return estimate
+        uncached = estimate.without_cache()
+        amounts[Budget.INPUT_TOKENS] = self._input_charge(uncached, pool_name)
+        check_fits(amounts, self._limits_of(pool_name).by_budget())
+        return uncached
 
     def _bounded(self, attempt: Attempt[Reservation]) -> Attempt[Reservation]:
         """With a shared store, nobody sleeps until woken alone: a wake can be

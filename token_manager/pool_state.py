@@ -109,3 +109,4 @@ class Held:
     reservation: Reservation
     handle: Handle
     estimate: RequestEstimate | None
+    admitted_at: float = 0.0  # when the server may first have received it

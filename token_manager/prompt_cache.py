@@ -4,13 +4,24 @@ Pure: every call takes `now`; no I/O, no locks (the manager holds its lock).
 It errs towards "not cached": a prefix counts only while safely inside its
 TTL and at least the model's minimum cacheable length, and a conversation
 whose predicted hit missed predicts nothing until a real hit is seen again.
+
+As the server keeps it (prompt-caching docs,
+https://platform.claude.com/docs/en/build-with-claude/prompt-caching): a cache
+belongs to one model and one organisation, so entries are kept per `scope`
+(`cache_scope`: the model and the API key's tag); an entry lives its
+breakpoint's TTL from when the server received the request that wrote or
+read it, so the caller passes the time the request was admitted, never the
+time its response ended.
 """
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from .model_table import model_facts
 
 TTL_SECONDS = {"5m": 300.0, "1h": 3600.0}
 SAFETY_SHARE = 0.1  # of the TTL: the request may reach the server that much later
@@ -26,6 +37,13 @@ class Breakpoint:
     ttl: float  # seconds
 
 
+def cache_scope(model: str | None, account: str = "") -> str:
+    """Whose cache a request reads: one model (any spelling of it) of one account."""
+    facts = model_facts(model)
+    name = facts.key if facts else (model or "").strip().lower()
+    return f"{account}/{name}"
+
+
 def ttl_seconds(cache_control: object) -> float:
     ttl = cache_control.get("ttl") if isinstance(cache_control, dict) else None
     return TTL_SECONDS.get(str(ttl), TTL_SECONDS["5m"]) if ttl else TTL_SECONDS["5m"]
@@ -36,7 +54,7 @@ class PromptCacheModel:
 
     def __init__(self, safety_share: float = SAFETY_SHARE) -> None:
         self._safety = safety_share
-        # (pool, prefix key) -> (cached until, ttl, the prefix's real tokens)
+        # (scope, prefix key) -> (cached until, ttl, the prefix's real tokens)
         self._cached: OrderedDict[tuple[str, str], tuple[float, float, int]] = (
             OrderedDict()
         )
@@ -44,30 +62,42 @@ class PromptCacheModel:
 
     def predict(
         self,
-        pool: str,
+        scope: str,
         conversation: str,
         breakpoints: Sequence[Breakpoint],
         min_tokens: int,
         now: float,
     ) -> int:
-        """Tokens the server will read from cache: the longest marked prefix still
-        safely cached, or 0. A prefix's size is what the server measured when it
-        was cached (never more than estimated now)."""
-        if (pool, conversation) in self._distrusted:
-            return 0
-        best = 0
+        return self.prediction(scope, conversation, breakpoints, min_tokens, now)[0]
+
+    def prediction(
+        self,
+        scope: str,
+        conversation: str,
+        breakpoints: Sequence[Breakpoint],
+        min_tokens: int,
+        now: float,
+    ) -> tuple[int, float]:
+        """Tokens the server will read from cache, and until when that holds:
+        the longest marked prefix still safely cached, or (0, inf). A prefix's
+        size is what the server measured when it was cached (never more than
+        estimated now)."""
+        if (scope, conversation) in self._distrusted:
+            return 0, math.inf
+        best, until = 0, math.inf
         for point in breakpoints:
-            found = self._cached.get((pool, point.key))
-            if found is None or now + self._safety * found[1] >= found[0]:
+            found = self._cached.get((scope, point.key))
+            if found is None:
                 continue
+            safe_until = found[0] - self._safety * found[1]
             tokens = min(point.tokens, found[2])
-            if tokens >= min_tokens:
-                best = max(best, tokens)
-        return best
+            if now < safe_until and tokens >= min_tokens and tokens > best:
+                best, until = tokens, safe_until
+        return best, until
 
     def observe(
         self,
-        pool: str,
+        scope: str,
         conversation: str,
         breakpoints: Sequence[Breakpoint],
         min_tokens: int,
@@ -76,8 +106,9 @@ class PromptCacheModel:
         cache_written: int,
         now: float,
     ) -> None:
-        """Learn from a response's usage: what it read and wrote is cached anew."""
-        key = (pool, conversation)
+        """Learn from a response's usage: what it read and wrote is cached anew,
+        from `now`, the time the request was admitted."""
+        key = (scope, conversation)
         if cache_read > 0:
             self._distrusted.pop(key, None)
         elif predicted_cached > 0:
@@ -93,8 +124,8 @@ class PromptCacheModel:
         for point in breakpoints:
             real = round(point.tokens * scale)
             if real >= min_tokens:
-                self._cached[(pool, point.key)] = (now + point.ttl, point.ttl, real)
-                self._cached.move_to_end((pool, point.key))
+                self._cached[(scope, point.key)] = (now + point.ttl, point.ttl, real)
+                self._cached.move_to_end((scope, point.key))
         while len(self._cached) > MAX_PREFIXES:
             self._cached.popitem(last=False)
 

@@ -69,7 +69,7 @@ class SettlementMixin:
                         input_tokens=fresh,
                         cache_written=written,
                         cache_read=read,
-                        now=now,
+                        admitted_at=held.admitted_at,
                     )
             self._wake_next(self._pool(reservation.pool))
 

@@ -55,9 +55,13 @@ class SizingMixin:
         messages: Sequence[Any] = (),
         tools: Sequence[Any] | None = None,
         model: str | None = None,
+        account: str = "",
     ) -> RequestEstimate:
         """Input tokens of a request (the prefix the server measured, exactly, plus
-        a calibrated count of what is new) and how many the cache should serve."""
+        a calibrated count of what is new) and how many the cache should serve.
+
+        `account`: the tag of the API key the request is sent with
+        (`account_tag`): the server keeps a cache per organisation."""
         with self._lock:
             return self._estimator.estimate(
                 system=system,
@@ -65,6 +69,7 @@ class SizingMixin:
                 tools=tools,
                 model=model,
                 now=self._clock(),
+                account=account,
             )
 
     def estimate_input_tokens(
