@@ -58,6 +58,7 @@ from .status import ErrorKind, LoopStatus, StatusCallback, StatusKind
 from .stream_consumer import ApiResponseCallback, ResponseReader
 from .streaming import StreamCallback, StreamEvent, StreamInterrupted
 from .tool_calls import run_tool_safely, tool_result_param
+from .tool_output.budget import DEFAULT_TOOL_OUTPUT_DIR, ToolResultBudget
 from .tools import TOOL_GROUPS_BY_VERSION, ToolCollection, ToolResult, ToolVersion
 from .tools.base import ToolError
 from .tools.identity import tools_account
@@ -153,6 +154,10 @@ async def sampling_loop(
             max_attempts=max(1, max_attempts), max_wait=configured.max_retry_wait
         ),
         tool_timeout=tool_timeout,
+        tool_budget=ToolResultBudget(
+            configured.tool_result_tokens,
+            configured.tool_output_dir or DEFAULT_TOOL_OUTPUT_DIR,
+        ),
         stall_seconds=timeouts.read,
         on_block=output_callback,
         on_tool_result=tool_output_callback,
@@ -198,6 +203,7 @@ class _AgentLoop:
     requests: RequestAssembler
     policy: RetryPolicy
     tool_timeout: float | None
+    tool_budget: ToolResultBudget
     stall_seconds: float  # no stream progress this long: stalled
     on_block: Callable[[BetaContentBlockParam], None]
     on_tool_result: Callable[[ToolResult, str], None]
@@ -312,7 +318,8 @@ class _AgentLoop:
             dict(block.get("input") or {}),
             self.tool_timeout,
         )
-        return self.manager.budget_tool_result(result, owner=_tools_owner())
+        limit = self.manager.limits_for(model=self.model).input_tokens_per_minute
+        return self.tool_budget.apply(result, limit, owner=_tools_owner())
 
     # ---- one answer, as the retry policy decides --------------------------
 

@@ -1,19 +1,30 @@
 """The app's, the CLI's and the tools' configuration: every environment variable
 they read, read in this one place and handed down as typed values.
 
-`Settings.from_env` is pure over the mapping it is given and never raises: a bad
-value falls back to its default and is named in `problems` (environment_check's
-messages), which the app and the CLI show before they start. Never logs a value.
+`Settings.from_env` is pure over the mapping it is given and never raises: each
+variable is parsed once, through the settings layer both packages share
+(`token_manager.env_reader`); a bad value falls back to its default and is one
+line in `problems`, beside the limiter's own (`settings_problems`), which the
+app and the CLI show before they start. Never logs a value.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .environment_check import environment_problems
+from token_manager.env_reader import (
+    EnvReader,
+    non_negative_seconds,
+    path,
+    positive_seconds,
+    shown,
+    whole_number,
+)
+from token_manager.settings import settings_problems
+
 from .providers import APIProvider
 
 DEFAULT_READ_TIMEOUT = 120.0
@@ -61,6 +72,10 @@ class Settings:
     read_timeout: float = DEFAULT_READ_TIMEOUT  # COMPUTER_USE_READ_TIMEOUT, seconds
     max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT  # COMPUTER_USE_MAX_RETRY_WAIT, s
     settle: ScreenSettle = ScreenSettle()
+    # TOKEN_MANAGER_TOOL_RESULT_TOKENS and _TOOL_OUTPUT_DIR: the tool-result
+    # budget (`tool_output.budget`); None: its defaults.
+    tool_result_tokens: int | None = None
+    tool_output_dir: Path | None = None
     config_dir: Path = field(default_factory=lambda: Path.home() / ".anthropic")
     hide_warning: bool = False
     cloud_ml_region: str | None = None
@@ -69,44 +84,68 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """The settings `environ` gives; bad values are defaulted and listed in `problems`."""
-        configured_dir = environ.get("ANTHROPIC_CONFIG_DIR")
-        return cls(
+        reader = EnvReader(environ)
+        settings = cls(
             anthropic_api_key=environ.get("ANTHROPIC_API_KEY") or "",
-            api_provider=_provider(environ.get("API_PROVIDER")),
-            screen=screen_from_env(environ),
-            settle=settle_from_env(environ),
-            read_timeout=_positive_float(
-                environ.get("COMPUTER_USE_READ_TIMEOUT"), DEFAULT_READ_TIMEOUT
+            api_provider=reader.get("API_PROVIDER", _provider, APIProvider.ANTHROPIC),
+            screen=_screen(reader, required=True),
+            settle=_settle(reader),
+            read_timeout=reader.get(
+                "COMPUTER_USE_READ_TIMEOUT", positive_seconds, DEFAULT_READ_TIMEOUT
             ),
-            max_retry_wait=_positive_float(
-                environ.get("COMPUTER_USE_MAX_RETRY_WAIT"), DEFAULT_MAX_RETRY_WAIT
+            max_retry_wait=reader.get(
+                "COMPUTER_USE_MAX_RETRY_WAIT", positive_seconds, DEFAULT_MAX_RETRY_WAIT
             ),
-            config_dir=Path(configured_dir).expanduser()
-            if configured_dir
-            else Path.home() / ".anthropic",
+            tool_result_tokens=reader.get(
+                "TOKEN_MANAGER_TOOL_RESULT_TOKENS", whole_number, None
+            ),
+            tool_output_dir=reader.get("TOKEN_MANAGER_TOOL_OUTPUT_DIR", path, None),
+            config_dir=reader.get(
+                "ANTHROPIC_CONFIG_DIR", path, Path.home() / ".anthropic"
+            ),
             # The quickstart shows the banner unless HIDE_WARNING is set at all.
             hide_warning=bool(environ.get("HIDE_WARNING")),
             cloud_ml_region=environ.get("CLOUD_ML_REGION") or None,
-            problems=tuple(environment_problems(environ)),
         )
+        problems = [*settings_problems(environ), *reader.problems]
+        return replace(settings, problems=tuple(problems))
+
+
+def environment_problems(environ: Mapping[str, str]) -> list[str]:
+    """Every problem of the environment that would stop the agent from starting."""
+    return list(Settings.from_env(environ).problems)
 
 
 def screen_from_env(environ: Mapping[str, str]) -> Screen:
     """Only the screen's variables: what a tool reads when it is constructed."""
-    display = (environ.get("DISPLAY_NUM") or "").strip()
-    return Screen(
-        width=_whole(environ.get("WIDTH")),
-        height=_whole(environ.get("HEIGHT")),
-        display_num=int(display) if display.isdigit() else None,
-    )
+    return _screen(EnvReader(environ), required=False)
 
 
 def settle_from_env(environ: Mapping[str, str]) -> ScreenSettle:
     """Only the settle variables: what the computer tool reads when constructed."""
+    return _settle(EnvReader(environ))
+
+
+def _screen(reader: EnvReader, *, required: bool) -> Screen:
+    hint = "set WIDTH and HEIGHT to the display's size in pixels (e.g. 1024 and 768)"
+
+    def size(name: str) -> int:
+        if required:
+            return reader.require(name, _pixels, 0, hint)
+        return reader.get(name, _pixels, 0)
+
+    return Screen(
+        width=size("WIDTH"),
+        height=size("HEIGHT"),
+        display_num=reader.get("DISPLAY_NUM", _display_number, None),
+    )
+
+
+def _settle(reader: EnvReader) -> ScreenSettle:
     default = ScreenSettle()
 
     def seconds(name: str, fallback: float) -> float:
-        return _non_negative_float(environ.get(name), fallback)
+        return reader.get(name, non_negative_seconds, fallback)
 
     return ScreenSettle(
         min_wait=seconds("COMPUTER_SETTLE_MIN_S", default.min_wait),
@@ -136,32 +175,32 @@ def use(settings: Settings | None) -> None:
     _current = settings
 
 
-def _provider(raw: str | None) -> APIProvider:
+def _provider(name: str, raw: str) -> APIProvider:
     try:
-        return APIProvider((raw or "").strip() or APIProvider.ANTHROPIC)
+        return APIProvider(raw)
     except ValueError:
-        return APIProvider.ANTHROPIC
+        raise ValueError(
+            f"{name} must be one of {', '.join(PROVIDERS)}, not {shown(raw)}"
+        ) from None
 
 
-def _whole(raw: str | None) -> int:
-    text = (raw or "").strip()
-    return int(text) if text.isdigit() else 0
+PROVIDERS = tuple(provider.value for provider in APIProvider)
 
 
-def _non_negative_float(raw: str | None, default: float) -> float:
-    try:
-        value = float((raw or "").strip())
-    except ValueError:
-        return default
-    return value if 0 <= value < float("inf") else default
+def _pixels(name: str, raw: str) -> int:
+    if not raw.isdigit() or not 0 < int(raw) <= 16384:
+        raise ValueError(
+            f"{name} must be a whole number of pixels between 1 and 16384, not {shown(raw)}"
+        )
+    return int(raw)
 
 
-def _positive_float(raw: str | None, default: float) -> float:
-    try:
-        value = float((raw or "").strip())
-    except ValueError:
-        return default
-    return value if 0 < value < float("inf") else default
+def _display_number(name: str, raw: str) -> int:
+    if not raw.isdigit():
+        raise ValueError(
+            f"{name} must be the X display's number (e.g. 1), not {shown(raw)}"
+        )
+    return int(raw)
 
 
 def tools_user_from_env(environ: Mapping[str, str]) -> str | None:

@@ -37,7 +37,7 @@ export PYTHONUTF8=1
 # Logs and pid files: a private per-user folder (0700, ours, never a planted
 # link), not a shared path under /tmp.
 private_dir() {  # private_dir NAME [REQUESTED]: print a safe folder, or fail
-  "$PYTHON" -c 'import sys; from token_manager.private_files import main; sys.exit(main(sys.argv[1:]))' "$@"
+  "$PYTHON" -c 'import sys; from computer_use_demo.tool_output.private_files import main; sys.exit(main(sys.argv[1:]))' "$@"
 }
 LOG_DIR="$(private_dir logs "${LOG_DIR:-}")" || {
   echo "start_all: no private folder for the logs" >&2

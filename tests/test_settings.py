@@ -85,11 +85,54 @@ def test_a_bad_value_is_defaulted_and_named(
     assert configured.problems == (message,)
 
 
-def test_missing_screen_size_is_the_environment_checks_problem() -> None:
+def test_a_missing_screen_size_names_each_variable() -> None:
+    hint = "set WIDTH and HEIGHT to the display's size in pixels (e.g. 1024 and 768)"
     assert Settings.from_env({}).problems == (
-        "WIDTH is not set: set WIDTH and HEIGHT to the display's size in pixels "
-        "(e.g. 1024 and 768)",
+        f"WIDTH is not set: {hint}",
+        f"HEIGHT is not set: {hint}",
     )
+    assert Settings.from_env({"WIDTH": "1024"}).problems == (
+        f"HEIGHT is not set: {hint}",
+    )
+
+
+# Every variable the app reads is parsed once, by the same layer as the
+# limiter's: each bad value (0, negative, nan, inf, garbage) is one line naming it.
+APP_BAD_VALUES = [
+    ("COMPUTER_USE_READ_TIMEOUT", "nan"),
+    ("COMPUTER_USE_READ_TIMEOUT", "inf"),
+    ("COMPUTER_USE_MAX_RETRY_WAIT", "-5"),
+    ("COMPUTER_USE_MAX_RETRY_WAIT", "0"),
+    ("COMPUTER_SETTLE_MIN_S", "-1"),
+    ("COMPUTER_SETTLE_QUIET_S", "nan"),
+    ("COMPUTER_SETTLE_FIRST_CHANGE_S", "soon"),
+    ("COMPUTER_SETTLE_MAX_S", "inf"),
+    ("TOKEN_MANAGER_TOOL_RESULT_TOKENS", "0"),
+    ("TOKEN_MANAGER_TOOL_RESULT_TOKENS", "none"),
+    ("WIDTH", "0"),
+    ("HEIGHT", "99999"),
+    ("DISPLAY_NUM", "-1"),
+    ("API_PROVIDER", "openai"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), APP_BAD_VALUES)
+def test_each_bad_app_value_is_one_line_naming_it(name: str, value: str) -> None:
+    problems = Settings.from_env({**SCREEN, name: value}).problems
+    assert len(problems) == 1 and problems[0].startswith(name), problems
+    assert value[:20] in problems[0] and "\n" not in problems[0]
+
+
+def test_the_tool_result_budget_is_read_here() -> None:
+    configured = Settings.from_env(
+        {
+            **SCREEN,
+            "TOKEN_MANAGER_TOOL_RESULT_TOKENS": "2,000",
+            "TOKEN_MANAGER_TOOL_OUTPUT_DIR": "/srv/out",
+        }
+    )
+    assert configured.tool_result_tokens == 2_000
+    assert configured.tool_output_dir == Path("/srv/out")
 
 
 def test_a_good_environment_has_no_problems() -> None:

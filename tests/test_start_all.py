@@ -48,7 +48,7 @@ def stubs(tmp_path: Path) -> Iterator[Path]:
     (folder / "xprop").write_text("#!/bin/sh\necho window\n")
     (folder / "python").write_text(
         "#!/bin/sh\n"
-        'case "$2" in *token_manager.private_files*) exec '
+        'case "$2" in *computer_use_demo.tool_output.private_files*) exec '
         + sys.executable
         + ' "$@";; esac\n'
         # The budget line the container log gets: said, then done.

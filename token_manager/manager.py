@@ -14,7 +14,6 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 
 from .budgets import BUDGETS, RETRY_AFTER, Budget
 from .estimator import RequestEstimate, RequestEstimator
@@ -55,8 +54,6 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
         storage: Store | None = None,
         wall_clock: Callable[[], float] = time.time,
         waiting: Waiting | None = None,
-        tool_result_tokens: int | None = None,
-        tool_output_dir: Path | None = None,
         explicit_limits: Sequence[str] = BUDGETS,
         cache_aware_admission: bool = True,
         priority: str = "interactive",
@@ -79,8 +76,6 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
         self._explicit: dict[str, bool] = {
             name: name in explicit_limits for name in BUDGETS
         }
-        self._tool_result_tokens = tool_result_tokens
-        self._tool_output_dir = tool_output_dir or Path("/tmp/outputs/tool_results")
         self.cache_aware_admission = cache_aware_admission
 
     @classmethod
@@ -99,8 +94,6 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
         return cls(
             settings.limits,
             storage=storage,
-            tool_result_tokens=settings.tool_result_tokens,
-            tool_output_dir=settings.tool_output_dir,
             explicit_limits=settings.explicit,
             cache_aware_admission=settings.cache_aware_admission,
             priority=settings.priority,

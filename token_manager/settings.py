@@ -8,15 +8,14 @@ manager receives them. Never echoes the Redis URL or the API key.
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TypeVar, cast
+from typing import cast
 from urllib.parse import urlsplit
 
 from .budgets import Budget
+from .env_reader import EnvReader, flag, limit_or_none, one_of, positive_seconds, shown
 from .limits import DEFAULT_INPUT_TPM, DEFAULT_OUTPUT_TPM, DEFAULT_RPM, RateLimits
 
 LIMIT_VARIABLES = {
@@ -26,10 +25,6 @@ LIMIT_VARIABLES = {
 }
 REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster")
 PRIORITIES = ("interactive", "batch")
-_UNLIMITED = ("none", "unlimited")
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
-
-T = TypeVar("T")
 
 
 class SettingsError(ValueError):
@@ -48,8 +43,6 @@ class Settings:
     redis_prefix: str
     redis_cluster: bool
     api_key: str | None
-    tool_result_tokens: int | None
-    tool_output_dir: Path | None
     cache_aware_admission: bool
     fair_queue: bool
     priority: str
@@ -77,54 +70,9 @@ def redis_url_problem(url: str) -> str | None:
     return None
 
 
-def _shown(raw: str) -> str:
-    return repr(raw[:20])
-
-
-def _count(name: str, raw: str, *, unlimited: bool) -> int | None:
-    """A whole number above 0 ("40,000" and "40_000" too), or None for 'none'."""
-    if unlimited and raw.lower() in _UNLIMITED:
-        return None
-    digits = raw.replace(",", "").replace("_", "")
-    if not digits.isdigit() or int(digits) <= 0:
-        extra = " (or 'none' for no limit)" if unlimited else ""
-        raise ValueError(
-            f"{name} must be a whole number above 0{extra}, not {_shown(raw)}"
-        )
-    return int(digits)
-
-
-def _seconds(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(
-            f"{name} must be a number of seconds above 0, not {_shown(raw)}"
-        )
-    return value
-
-
-def _flag(name: str, raw: str) -> bool:
-    word = raw.lower()
-    if word in _TRUE or word in _FALSE:
-        return word in _TRUE
-    raise ValueError(f"{name} must be 1 or 0 (true/false, yes/no), not {_shown(raw)}")
-
-
-def _priority(name: str, raw: str) -> str:
-    word = raw.lower()
-    if word not in PRIORITIES:
-        raise ValueError(
-            f"{name} must be one of {', '.join(PRIORITIES)}, not {_shown(raw)}"
-        )
-    return word
-
-
 def _prefix(name: str, raw: str) -> str:
     if any(char in raw for char in "{} \t\n"):
-        raise ValueError(f"{name} must not hold braces or spaces, not {_shown(raw)}")
+        raise ValueError(f"{name} must not hold braces or spaces, not {shown(raw)}")
     return raw
 
 
@@ -133,24 +81,6 @@ def _url(name: str, raw: str) -> str:
     if problem is not None:
         raise ValueError(problem)
     return raw
-
-
-class _Reader:
-    """Reads variables, collecting one line per bad one instead of raising."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-        self.problems: list[str] = []
-
-    def get(self, name: str, parse: Callable[[str, str], T], default: T) -> T:
-        raw = (self.env.get(name) or "").strip()
-        if not raw:
-            return default
-        try:
-            return parse(name, raw)
-        except ValueError as error:
-            self.problems.append(str(error))
-            return default
 
 
 def settings_problems(environ: Mapping[str, str]) -> list[str]:
@@ -167,44 +97,32 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 
 def _read(env: Mapping[str, str]) -> tuple[Settings, list[str]]:
-    reader = _Reader(env)
+    reader = EnvReader(env)
     defaults = {
         Budget.REQUESTS: DEFAULT_RPM,
         Budget.INPUT_TOKENS: DEFAULT_INPUT_TPM,
         Budget.OUTPUT_TOKENS: DEFAULT_OUTPUT_TPM,
     }
-
-    def limit(name: str, raw: str) -> int | None:
-        return _count(name, raw, unlimited=True)
-
-    def whole(name: str, raw: str) -> int | None:
-        return _count(name, raw, unlimited=False)
-
-    def path(name: str, raw: str) -> Path | None:
-        return Path(raw)
-
     limits = RateLimits.from_budgets(
         {
-            budget: reader.get(name, limit, cast(int | None, defaults[budget]))
+            budget: reader.get(name, limit_or_none, cast(int | None, defaults[budget]))
             for budget, name in LIMIT_VARIABLES.items()
         },
-        reader.get("TOKEN_MANAGER_WINDOW_SECONDS", _seconds, 60.0),
+        reader.get("TOKEN_MANAGER_WINDOW_SECONDS", positive_seconds, 60.0),
     )
     settings = Settings(
         limits=limits,
         explicit=tuple(
-            budget
-            for budget, name in LIMIT_VARIABLES.items()
-            if (env.get(name) or "").strip()
+            budget for budget, name in LIMIT_VARIABLES.items() if reader.raw(name)
         ),
         redis_url=reader.get("TOKEN_MANAGER_REDIS_URL", _url, None),
         redis_prefix=reader.get("TOKEN_MANAGER_REDIS_PREFIX", _prefix, "token-manager"),
-        redis_cluster=reader.get("TOKEN_MANAGER_REDIS_CLUSTER", _flag, False),
+        redis_cluster=reader.get("TOKEN_MANAGER_REDIS_CLUSTER", flag, False),
         api_key=env.get("ANTHROPIC_API_KEY") or None,
-        tool_result_tokens=reader.get("TOKEN_MANAGER_TOOL_RESULT_TOKENS", whole, None),
-        tool_output_dir=reader.get("TOKEN_MANAGER_TOOL_OUTPUT_DIR", path, None),
-        cache_aware_admission=reader.get("TOKEN_MANAGER_CACHE_AWARE", _flag, True),
-        fair_queue=reader.get("TOKEN_MANAGER_FAIR_QUEUE", _flag, True),
-        priority=reader.get("TOKEN_MANAGER_PRIORITY", _priority, "interactive"),
+        cache_aware_admission=reader.get("TOKEN_MANAGER_CACHE_AWARE", flag, True),
+        fair_queue=reader.get("TOKEN_MANAGER_FAIR_QUEUE", flag, True),
+        priority=reader.get(
+            "TOKEN_MANAGER_PRIORITY", one_of(PRIORITIES), "interactive"
+        ),
     )
     return settings, reader.problems

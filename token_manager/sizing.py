@@ -1,5 +1,5 @@
-"""The sizes the manager decides: request estimates, tool-result budgets and
-max_tokens under the output budget (a part of `TokenManager`).
+"""The sizes the manager decides: request estimates and max_tokens under the
+output budget (a part of `TokenManager`).
 
 Never waits; holds the manager's lock only for in-memory work.
 """
@@ -9,25 +9,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from .budgets import Budget
 from .estimator import RequestEstimate, RequestEstimator
 from .limits import RateLimits
 from .pools import rate_limit_pool
 from .stores import FallbackStore
-from .tool_budget import budget_text
 
 logger = logging.getLogger("token_manager")
-
-
-class ToolResultLike(Protocol):
-    @property
-    def output(self) -> str | None: ...
-    @property
-    def error(self) -> str | None: ...
-    def replace(self, **changes: Any) -> Any: ...
 
 
 class SizingMixin:
@@ -38,8 +28,6 @@ class SizingMixin:
     _estimator: RequestEstimator
     _store: FallbackStore
     _configured: RateLimits
-    _tool_result_tokens: int | None
-    _tool_output_dir: Path
 
     def limits_for(self, *, model: str | None = None) -> RateLimits:
         raise NotImplementedError
@@ -104,40 +92,6 @@ class SizingMixin:
         """The server's own count (`count_tokens` endpoint), for when exactness matters."""
         result = await client.beta.messages.count_tokens(**request)
         return int(result.input_tokens)
-
-    @property
-    def tool_result_budget(self) -> int:
-        """Tokens one tool result may bring in: a quarter of a window's input budget, at most 20k."""
-        if self._tool_result_tokens:
-            return self._tool_result_tokens
-        input_limit = self.limits.input_tokens_per_minute
-        return (
-            20_000 if input_limit is None else max(500, min(20_000, input_limit // 4))
-        )
-
-    def budget_tool_result(
-        self, result: ToolResultLike, owner: tuple[int, int] | None = None
-    ) -> Any:
-        """The result itself if it fits the budget; else head + tail and where the
-        rest is (saved for `owner`, the uid and gid the tools run as, to read)."""
-        budget = self.tool_result_budget
-        changes: dict[str, str] = {}
-        for name in ("output", "error"):
-            text = getattr(result, name)
-            if not text:
-                continue
-            budgeted = budget_text(
-                text, budget, self._tool_output_dir, f"tool-{name}", owner
-            )
-            if budgeted.saved_to is not None:
-                changes[name] = budgeted.text
-                logger.info(
-                    "tool %s of %d tokens shortened; whole text in %s",
-                    name,
-                    budgeted.original_tokens,
-                    budgeted.saved_to,
-                )
-        return result.replace(**changes) if changes else result
 
     def clamp_max_tokens(self, max_tokens: int, *, model: str | None = None) -> int:
         """max_tokens the output budget can ever admit (the server pre-charges all of it)."""

@@ -21,8 +21,7 @@ from typing import Any, cast
 
 from anthropic.types.beta import BetaMessageParam
 
-from token_manager.shortening import keep_head_and_tail
-
+from ..tool_output.shortening import keep_head_and_tail
 from .blocks import block_type, blocks
 from .budget import ContextBudget, CountMessage, PruneReport
 

@@ -18,8 +18,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Literal
 
-from token_manager.shortening import omission_note
-
+from ..tool_output.shortening import omission_note
 from .base import BaseAnthropicTool, CLIResult, ToolError, ToolResult
 from .identity import ToolsAccount, tools_account
 from .run import decode_output, tool_process_options

@@ -12,9 +12,8 @@ import signal
 from collections.abc import Sequence
 from typing import Any
 
-from token_manager.shortening import keep_head_and_tail
-
 from ..redaction import has_url_credentials, is_credential_name
+from ..tool_output.shortening import keep_head_and_tail
 from .identity import tools_account
 
 MAX_RESPONSE_LEN: int = 16_000

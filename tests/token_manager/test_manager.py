@@ -6,15 +6,12 @@ Time is a `FakeTime`: waits end when the test advances the clock, never by sleep
 from __future__ import annotations
 
 import asyncio
-import stat
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from computer_use_demo.tools.base import CLIResult, ToolResult
 from tests.token_manager.fake_time import FakeTime, settle
 from token_manager import RateLimits, RequestTooLargeError, TokenManager
 
@@ -252,34 +249,6 @@ def test_max_tokens_is_clamped_to_the_output_budget() -> None:
     assert tm.clamp_max_tokens(128_000) == 16_000
     assert tm.clamp_max_tokens(8_000) == 8_000
     assert manager(otpm=None).clamp_max_tokens(128_000) == 128_000
-
-
-def test_small_tool_results_pass_unchanged(tmp_path: Path) -> None:
-    tm = manager(tool_output_dir=tmp_path)
-    result = CLIResult(output="hello", error="")
-    assert tm.budget_tool_result(result) is result
-
-
-def test_a_flood_of_output_keeps_head_and_tail_and_is_saved_privately(
-    tmp_path: Path,
-) -> None:
-    tm = manager(tool_output_dir=tmp_path, tool_result_tokens=1_000)
-    lines = "\n".join(
-        f"line {number}: some output text here" for number in range(200_000)
-    )
-    started = time.monotonic()
-    budgeted = tm.budget_tool_result(ToolResult(output=lines, base64_image="IMG"))
-    assert time.monotonic() - started < 5
-    assert budgeted.base64_image == "IMG"
-    text = budgeted.output or ""
-    assert text.startswith("line 0:") and text.endswith(
-        "line 199999: some output text here"
-    )
-    assert len(text) < 10_000
-    saved = [path for path in tmp_path.iterdir()]
-    assert len(saved) == 1 and str(saved[0]) in text and "sed -n" in text
-    assert saved[0].read_text() == lines
-    assert stat.S_IMODE(saved[0].stat().st_mode) == 0o600
 
 
 async def test_the_measured_prefix_is_exact_and_only_new_content_is_estimated() -> None:

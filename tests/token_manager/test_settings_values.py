@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from computer_use_demo.environment_check import environment_problems
+from computer_use_demo.settings import environment_problems
 from token_manager import RateLimits, TokenManager
 from token_manager.settings import SettingsError, read_settings
 
@@ -27,8 +27,6 @@ BAD_VALUES = [
     ("TOKEN_MANAGER_INPUT_TPM", "abc"),
     ("TOKEN_MANAGER_INPUT_TPM", "1e5"),
     ("TOKEN_MANAGER_OUTPUT_TPM", "nan"),
-    ("TOKEN_MANAGER_TOOL_RESULT_TOKENS", "0"),
-    ("TOKEN_MANAGER_TOOL_RESULT_TOKENS", "none"),
     ("TOKEN_MANAGER_PRIORITY", "urgent"),
     ("TOKEN_MANAGER_FAIR_QUEUE", "maybe"),
     ("TOKEN_MANAGER_CACHE_AWARE", "2"),

@@ -156,12 +156,13 @@ async def test_the_accounts_path_leaves_out_folders_it_cannot_search(
 async def test_a_shortened_output_is_saved_where_the_account_can_page_through_it(
     tools_as_account: pwd.struct_passwd, bash: BashTool20250124
 ) -> None:
-    from token_manager import RateLimits, TokenManager
+    from computer_use_demo.tool_output.budget import ToolResultBudget
 
-    manager = TokenManager(RateLimits(50, 40_000, 16_000), tool_result_tokens=200)
     owner = (tools_as_account.pw_uid, tools_as_account.pw_gid)
     long_output = "\n".join(f"line {number}" for number in range(5000))
-    shortened = manager.budget_tool_result(ToolResult(output=long_output), owner=owner)
+    shortened = ToolResultBudget(tokens=200).apply(
+        ToolResult(output=long_output), 40_000, owner=owner
+    )
     saved = next(
         word for word in (shortened.output or "").split() if "/tool-output-" in word
     )
@@ -180,7 +181,10 @@ def test_a_planted_link_never_receives_the_saved_output(
     the folder that was checked, or not at all, never through a link."""
     import tempfile
 
-    from token_manager.private_files import UnsafeDirectoryError, open_directory_of
+    from computer_use_demo.tool_output.private_files import (
+        UnsafeDirectoryError,
+        open_directory_of,
+    )
 
     uid, gid = tools_as_account.pw_uid, tools_as_account.pw_gid
     folder, path = open_directory_of(uid, gid, name="link-test")

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from token_manager import private_files
-from token_manager.private_files import (
+from computer_use_demo.tool_output import private_files
+from computer_use_demo.tool_output.budget import save_private
+from computer_use_demo.tool_output.private_files import (
     LEGACY_TOOL_OUTPUT_DIR,
     UnsafeDirectoryError,
     private_directory,
     secure_directory,
     user_root,
 )
-from token_manager.tool_budget import save_private
 
 NOBODY = 65534
 
@@ -113,7 +113,7 @@ def test_the_desktop_script_can_ask_for_its_log_folder(shared_tmp: Path) -> None
         [
             sys.executable,
             "-c",
-            "import sys; from token_manager.private_files import main; "
+            "import sys; from computer_use_demo.tool_output.private_files import main; "
             "sys.exit(main(sys.argv[1:]))",
             "logs",
         ],

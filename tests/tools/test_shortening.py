@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from token_manager.shortening import keep_head_and_tail, omission_note
+from computer_use_demo.tool_output.shortening import keep_head_and_tail, omission_note
 
 
 def test_a_text_that_fits_is_returned_as_it_is() -> None:

@@ -1,6 +1,8 @@
 """Keeps one tool result from flooding the context: head and tail, the rest on disk.
 
-Bounded work however large the output; the saved file is private (0600).
+Bounded work however large the output; the saved file is private (0600). The
+budget follows the input tokens/min the limiter allows, so one result never
+takes more than a quarter of a window.
 """
 
 from __future__ import annotations
@@ -10,13 +12,68 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
-from .estimate import count_text
+from token_manager.estimate import count_text
+
 from .private_files import open_directory_of, private_directory
 from .shortening import keep_head_and_tail
 
 logger = logging.getLogger(__name__)
 COUNT_EXACTLY_UP_TO_CHARS = 400_000
+DEFAULT_TOOL_OUTPUT_DIR = Path("/tmp/outputs/tool_results")
+MOST_TOKENS, FEWEST_TOKENS = 20_000, 500
+
+
+class ToolResultLike(Protocol):
+    @property
+    def output(self) -> str | None: ...
+    @property
+    def error(self) -> str | None: ...
+    def replace(self, **changes: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ToolResultBudget:
+    """How much of a tool result enters the conversation, and where the rest goes.
+
+    `tokens`: TOKEN_MANAGER_TOOL_RESULT_TOKENS when set; else a quarter of
+    the input tokens/min, between 500 and 20,000."""
+
+    tokens: int | None = None
+    directory: Path = DEFAULT_TOOL_OUTPUT_DIR
+
+    def tokens_for(self, input_tokens_per_minute: int | None) -> int:
+        if self.tokens:
+            return self.tokens
+        if input_tokens_per_minute is None:
+            return MOST_TOKENS
+        return max(FEWEST_TOKENS, min(MOST_TOKENS, input_tokens_per_minute // 4))
+
+    def apply(
+        self,
+        result: ToolResultLike,
+        input_tokens_per_minute: int | None,
+        owner: tuple[int, int] | None = None,
+    ) -> Any:
+        """The result itself if it fits; else head + tail and where the rest is
+        (saved for `owner`, the uid and gid the tools run as, to read)."""
+        budget = self.tokens_for(input_tokens_per_minute)
+        changes: dict[str, str] = {}
+        for name in ("output", "error"):
+            text = getattr(result, name)
+            if not text:
+                continue
+            budgeted = budget_text(text, budget, self.directory, f"tool-{name}", owner)
+            if budgeted.saved_to is not None:
+                changes[name] = budgeted.text
+                logger.info(
+                    "tool %s of %d tokens shortened; whole text in %s",
+                    name,
+                    budgeted.original_tokens,
+                    budgeted.saved_to,
+                )
+        return result.replace(**changes) if changes else result
 
 
 @dataclass(frozen=True)
