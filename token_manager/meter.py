@@ -3,42 +3,29 @@ for a status command (a part of `TokenManager`)."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 from .budgets import BUDGETS
-from .limits import RateLimits
+from .limiter_state import LimiterState
 from .pool_state import PoolState
 from .pools import rate_limit_pool
 from .snapshot import BudgetSnapshot, LimiterSnapshot
-from .stores import FallbackStore, PoolReport
+from .stores import PoolReport
 
 
-class MeterMixin:
-    """Snapshots and reports; `TokenManager` provides the state below."""
+class Meter:
+    """What the limiter shows: a pool's snapshot, every pool's report."""
 
-    _lock: threading.RLock
-    _clock: Callable[[], float]
-    _store: FallbackStore
-    _configured: RateLimits
-    _pools: dict[str, PoolState]
-    _explicit: dict[str, bool]
-
-    def _pool(self, pool: str) -> PoolState:
-        raise NotImplementedError
-
-    def _limits_of(self, pool: str) -> RateLimits:
-        raise NotImplementedError
+    def __init__(self, state: LimiterState) -> None:
+        self._state = state
 
     def snapshot(self, *, model: str | None = None) -> LimiterSnapshot:
         pool_name = rate_limit_pool(model)
-        with self._lock:
-            now = self._clock()
-            window = self._configured.window_seconds
-        usage = self._store.usage(pool_name, window, now)  # I/O: outside the lock
-        with self._lock:
-            pool = self._pool(pool_name)
-            limits = self._limits_of(pool_name).by_budget()
+        with self._state.lock:
+            now = self._state.clock()
+            window = self._state.window
+        usage = self._state.store.usage(pool_name, window, now)  # I/O: outside the lock
+        with self._state.lock:
+            pool = self._state.pool(pool_name)
+            limits = self._state.limits_of(pool_name).by_budget()
             budgets: dict[str, BudgetSnapshot] = {
                 name: BudgetSnapshot(
                     used=usage[name],
@@ -58,27 +45,27 @@ class MeterMixin:
                 else max(0.0, head.ready_at - now),
                 waiting_for=head.waiting_for if head else None,
                 paused_for=max(0.0, pool.paused_until - now),
-                shared=self._store.shared is not None,
-                shared_available=self._store.available(),
+                shared=self._state.store.shared is not None,
+                shared_available=self._state.store.available(),
                 pool=pool_name,
             )
 
     def pool_reports(self) -> list[PoolReport]:
         """Every pool the store knows (shared: every process's), with usage,
         limits, waiters and 429s seen: what a status command prints."""
-        with self._lock:
-            window, now = self._configured.window_seconds, self._clock()
+        with self._state.lock:
+            window, now = self._state.window, self._state.clock()
             own = {
-                name: (self._limits_of(name).by_budget(), len(pool.queue))
-                for name, pool in self._pools.items()
+                name: (self._state.limits_of(name).by_budget(), len(pool.queue))
+                for name, pool in self._state.pools.items()
             }
         # Store I/O outside the lock: nobody waits on it for Redis.
         for name, (limits, waiters) in own.items():
-            self._store.record(name, limits=limits, waiters=waiters)
-        names = sorted({*self._store.pools(), *own})
-        return [self._store.report(name, window, now) for name in names]
+            self._state.store.record(name, limits=limits, waiters=waiters)
+        names = sorted({*self._state.store.pools(), *own})
+        return [self._state.store.report(name, window, now) for name in names]
 
     def _limit_source(self, pool: PoolState, budget: str) -> str:
         if pool.server[budget].learned_limit is not None:
             return "server"
-        return "configured" if self._explicit[budget] else "default"
+        return "configured" if self._state.explicit[budget] else "default"

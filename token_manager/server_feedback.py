@@ -4,34 +4,23 @@
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from .budgets import BUDGETS
 from .headers import budget_headers, retry_after_seconds
-from .limits import RateLimits
+from .limiter_state import LimiterState
 from .pool_state import PoolState
 from .pools import rate_limit_pool
-from .stores import FallbackStore
 
 logger = logging.getLogger("token_manager")
 
 
-class ServerFeedbackMixin:
-    """Learning from responses; `TokenManager` provides the state below."""
+class ServerFeedback:
+    """What the server says about the limits: headers, 429s and their pauses."""
 
-    _lock: threading.RLock
-    _clock: Callable[[], float]
-    _wall_clock: Callable[[], float]
-    _store: FallbackStore
-    _configured: RateLimits
-
-    def _pool(self, pool: str) -> PoolState:
-        raise NotImplementedError
-
-    def _limits_of(self, pool: str) -> RateLimits:
-        raise NotImplementedError
+    def __init__(self, state: LimiterState) -> None:
+        self._state = state
 
     def update_from_headers(
         self, headers: Mapping[str, str] | Any, *, model: str | None = None
@@ -39,10 +28,10 @@ class ServerFeedbackMixin:
         """Learn limits and remaining budget from `anthropic-ratelimit-*` headers
         for `model`'s pool; every waiter of that pool re-checks."""
         pool_name = rate_limit_pool(model)
-        with self._lock:
-            pool = self._pool(pool_name)
-            now, wall = self._clock(), self._wall_clock()
-            window = self._configured.window_seconds
+        with self._state.lock:
+            pool = self._state.pool(pool_name)
+            now, wall = self._state.clock(), self._state.wall_clock()
+            window = self._state.window
             learned = False
             for budget in BUDGETS:
                 said = budget_headers(headers, budget)
@@ -55,14 +44,14 @@ class ServerFeedbackMixin:
                 state.remaining = said.remaining
                 server_limit = (
                     state.learned_limit
-                    or self._limits_of(pool_name).by_budget()[budget]
+                    or self._state.limits_of(pool_name).by_budget()[budget]
                 )
                 if server_limit is None:
                     continue
                 expires_in = window
                 if said.reset_at is not None:
                     expires_in = min(window, max(0.0, said.reset_at - wall))
-                self._store.set_ceiling(
+                self._state.store.set_ceiling(
                     pool_name,
                     budget,
                     max(0, server_limit - said.remaining),
@@ -71,8 +60,8 @@ class ServerFeedbackMixin:
                     now,
                 )
             if learned:
-                self._store.record(
-                    pool_name, limits=self._limits_of(pool_name).by_budget()
+                self._state.store.record(
+                    pool_name, limits=self._state.limits_of(pool_name).by_budget()
                 )
             # retry-after comes with 429s (and overloads): everyone waits it out.
             retry_after = retry_after_seconds(headers)
@@ -82,9 +71,9 @@ class ServerFeedbackMixin:
 
     def pause(self, seconds: float, *, model: str | None = None) -> None:
         """Hold every caller of `model`'s pool for `seconds` (a 429's retry-after)."""
-        with self._lock:
-            pool = self._pool(rate_limit_pool(model))
-            self._pause(pool, seconds, self._clock())
+        with self._state.lock:
+            pool = self._state.pool(rate_limit_pool(model))
+            self._pause(pool, seconds, self._state.clock())
             pool.wake_all()
 
     @staticmethod
@@ -98,8 +87,8 @@ class ServerFeedbackMixin:
         self.update_from_headers(headers, model=model)
         if getattr(response, "status_code", None) == 429:
             pool = rate_limit_pool(model)
-            with self._lock:
-                self._pool(pool).rate_limited += 1
-                self._store.record(pool, rate_limited=1)
+            with self._state.lock:
+                self._state.pool(pool).rate_limited += 1
+                self._state.store.record(pool, rate_limited=1)
             if retry_after_seconds(headers) is None:
                 self.pause(1.0, model=model)

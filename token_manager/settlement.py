@@ -4,34 +4,22 @@
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from .budgets import BUDGETS, Budget
-from .estimator import RequestEstimator
-from .pool_state import Held, PoolState
+from .limiter_state import LimiterState
 from .pools import cache_reads_count
 from .snapshot import Reservation
-from .stores import FallbackStore
 
 logger = logging.getLogger("token_manager")
 
 
-class SettlementMixin:
-    """Reconcile and release; `TokenManager` provides the state below."""
+class Settlement:
+    """After the response: charge what a request really cost, or give it back."""
 
-    _lock: threading.RLock
-    _clock: Callable[[], float]
-    _store: FallbackStore
-    _held: dict[str, Held]
-    _estimator: RequestEstimator
-
-    def _pool(self, pool: str) -> PoolState:
-        raise NotImplementedError
-
-    def _wake_next(self, pool: PoolState) -> None:
-        raise NotImplementedError
+    def __init__(self, state: LimiterState) -> None:
+        self._state = state
 
     def reconcile(self, reservation: Reservation, usage: Any) -> None:
         """Charge what the request really cost; its window starts now.
@@ -39,13 +27,13 @@ class SettlementMixin:
         `usage` None: the server counted it but we never learnt how much (a
         broken stream): the reservation stays charged as reserved. Cache reads
         are free unless the pool's class counts them; cache writes count."""
-        with self._lock:
-            held = self._held.pop(reservation.reservation_id, None)
+        with self._state.lock:
+            held = self._state.held.pop(reservation.reservation_id, None)
             if held is None:
                 return
-            now = self._clock()
+            now = self._state.clock()
             if usage is None:
-                self._store.settle(held.handle, dict(held.handle.amounts), now)
+                self._state.store.settle(held.handle, dict(held.handle.amounts), now)
             else:
                 fresh = _usage_value(usage, "input_tokens")
                 written = _usage_value(usage, "cache_creation_input_tokens")
@@ -55,7 +43,7 @@ class SettlementMixin:
                     + written
                     + (read if cache_reads_count(reservation.pool) else 0)
                 )
-                self._store.settle(
+                self._state.store.settle(
                     held.handle,
                     {
                         Budget.INPUT_TOKENS: counted,
@@ -64,25 +52,25 @@ class SettlementMixin:
                     now,
                 )
                 if held.estimate is not None:
-                    self._estimator.learn(
+                    self._state.estimator.learn(
                         held.estimate,
                         input_tokens=fresh,
                         cache_written=written,
                         cache_read=read,
                         admitted_at=held.admitted_at,
                     )
-            self._wake_next(self._pool(reservation.pool))
+            self._state.wake_next(self._state.pool(reservation.pool))
 
     def release(self, reservation: Reservation) -> None:
         """Give back a reservation the server never counted (refused before it started)."""
-        with self._lock:
-            held = self._held.pop(reservation.reservation_id, None)
+        with self._state.lock:
+            held = self._state.held.pop(reservation.reservation_id, None)
             if held is None:
                 return
-            self._store.settle(
-                held.handle, {name: 0 for name in BUDGETS}, self._clock()
+            self._state.store.settle(
+                held.handle, {name: 0 for name in BUDGETS}, self._state.clock()
             )
-            self._wake_next(self._pool(reservation.pool))
+            self._state.wake_next(self._state.pool(reservation.pool))
 
 
 def _usage_value(usage: Any, name: str) -> int:

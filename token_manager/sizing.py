@@ -7,34 +7,22 @@ Never waits; holds the manager's lock only for in-memory work.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from .budgets import Budget
-from .estimator import RequestEstimate, RequestEstimator
-from .limits import RateLimits
+from .estimator import RequestEstimate
+from .limiter_state import LimiterState
 from .pools import rate_limit_pool
-from .stores import FallbackStore
 
 logger = logging.getLogger("token_manager")
 
 
-class SizingMixin:
-    """Estimates and budgets; `TokenManager` provides the state below."""
+class Sizing:
+    """Request estimates and max_tokens under the output budget."""
 
-    _lock: threading.RLock
-    _clock: Callable[[], float]
-    _estimator: RequestEstimator
-    _store: FallbackStore
-    _configured: RateLimits
-
-    def limits_for(self, *, model: str | None = None) -> RateLimits:
-        raise NotImplementedError
-
-    @property
-    def limits(self) -> RateLimits:
-        return self.limits_for()
+    def __init__(self, state: LimiterState) -> None:
+        self._state = state
 
     def estimate_request(
         self,
@@ -50,13 +38,13 @@ class SizingMixin:
 
         `account`: the tag of the API key the request is sent with
         (`account_tag`): the server keeps a cache per organisation."""
-        with self._lock:
-            return self._estimator.estimate(
+        with self._state.lock:
+            return self._state.estimator.estimate(
                 system=system,
                 messages=messages,
                 tools=tools,
                 model=model,
-                now=self._clock(),
+                now=self._state.clock(),
                 account=account,
             )
 
@@ -74,19 +62,19 @@ class SizingMixin:
 
     def estimate_message_tokens(self, message: Any) -> int:
         """One message's calibrated estimate (the context budget counts message by message)."""
-        with self._lock:
-            return self._estimator.message_tokens(message)
+        with self._state.lock:
+            return self._state.estimator.message_tokens(message)
 
     def estimate_frame_tokens(
         self, *, system: Any = None, tools: Sequence[Any] | None = None
     ) -> int:
         """The system prompt and tool definitions: the part of a request that never changes."""
-        with self._lock:
-            return self._estimator.frame_tokens(system, tools)
+        with self._state.lock:
+            return self._state.estimator.frame_tokens(system, tools)
 
     @property
     def calibration_ratio(self) -> float:
-        return self._estimator.calibration.ratio
+        return self._state.estimator.calibration.ratio
 
     async def count_tokens_with_server(self, client: Any, **request: Any) -> int:
         """The server's own count (`count_tokens` endpoint), for when exactness matters."""
@@ -95,7 +83,7 @@ class SizingMixin:
 
     def clamp_max_tokens(self, max_tokens: int, *, model: str | None = None) -> int:
         """max_tokens the output budget can ever admit (the server pre-charges all of it)."""
-        limit = self.limits_for(model=model).output_tokens_per_minute
+        limit = self._state.limits_of(rate_limit_pool(model)).output_tokens_per_minute
         return max_tokens if limit is None else max(1, min(max_tokens, limit))
 
     def max_tokens_for_next_request(
@@ -105,12 +93,12 @@ class SizingMixin:
         `minimum`): a request pre-charged with the whole budget would wait for
         the window to empty completely before every call."""
         ceiling = self.clamp_max_tokens(max_tokens, model=model)
-        limit = self.limits_for(model=model).output_tokens_per_minute
+        limit = self._state.limits_of(rate_limit_pool(model)).output_tokens_per_minute
         if limit is None:
             return ceiling
         pool = rate_limit_pool(model)
-        with self._lock:
-            window = self._configured.window_seconds
-            used = self._store.local.usage(pool, window, self._clock())
+        with self._state.lock:
+            window = self._state.window
+            used = self._state.store.local.usage(pool, window, self._state.clock())
         free = limit - used[Budget.OUTPUT_TOKENS]
         return max(min(ceiling, minimum), min(ceiling, free))

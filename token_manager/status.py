@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from .budgets import BUDGETS, Budget
 from .manager import TokenManager
 from .settings import SettingsError, read_settings
-from .stores import PoolReport, RedisStore
+from .stores import PoolReport, account_tag
 
 # One model of each current pool: what a status without Redis lists.
 CURRENT_MODELS = ("claude-opus-4-5", "claude-sonnet-4-5", "claude-haiku-4-5")
@@ -46,11 +46,11 @@ def fleet_status(
 ) -> dict[str, Any]:
     """One JSON-ready object: where the budget lives and every pool's figures."""
     settings = read_settings(environ)
-    shared = isinstance(manager._store.shared, RedisStore)
-    if not shared:
-        manager.snapshot()  # this process's default pool, so something shows
+    # This process's default pool, so something shows; and where the budget lives.
+    snapshot = manager.snapshot()
+    shared = snapshot.shared
     reports = manager.pool_reports()
-    available = shared and manager._store.available()
+    available = shared and snapshot.shared_available
     if shared and not available:
         # Redis is down: only this process can be seen, every current pool
         # with its limits (the others' figures are in Redis).
@@ -66,9 +66,7 @@ def fleet_status(
         if available
         else "this process only",
         "prefix": settings.redis_prefix if shared else None,
-        "account": manager._store.shared.account
-        if isinstance(manager._store.shared, RedisStore)
-        else None,
+        "account": account_tag(settings.api_key) if shared else None,
         "window_seconds": settings.limits.window_seconds,
         "pools": [_pool_json(report, configured) for report in reports],
     }

@@ -305,8 +305,8 @@ def test_a_million_acquisitions_stay_bounded_in_memory_and_time() -> None:
         if index % 100_000 == 99_999:
             lap_seconds.append(time.perf_counter() - started)
             started = time.perf_counter()
-    assert not tm._held, "no reservation is kept once reconciled"
-    windows = tm._store.local.windows("default").values()
+    assert not tm._state.held, "no reservation is kept once reconciled"
+    windows = tm._state.store.local.windows("default").values()
     assert all(len(window.entries) <= 1_001 for window in windows)
     assert all(not window.in_flight for window in windows)
     assert max(lap_seconds) < 3 * min(lap_seconds), (

@@ -161,8 +161,8 @@ async def test_cancelling_while_the_shared_store_grants_leaks_nothing() -> None:
         if store.settled:
             break
         await asyncio.sleep(0.01)
-    assert not tm._held, "the late grant was released"
-    assert tm._store.local.usage("default", 60.0, clock())["input_tokens"] == 0
+    assert not tm._state.held, "the late grant was released"
+    assert tm._state.store.local.usage("default", 60.0, clock())["input_tokens"] == 0
     assert len(store.granted) == 1
     assert store.settled[store.granted[0]]["input_tokens"] == 0, (
         "the shared store got it back"

@@ -176,7 +176,7 @@ async def test_cancelling_a_waiting_acquire_leaks_nothing_in_redis(
     await asyncio.to_thread(shared.granted.wait, 5)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        if shared.usage("default", 60.0, 0.0)["requests"] == 0 and not tm._held:
+        if shared.usage("default", 60.0, 0.0)["requests"] == 0 and not tm._state.held:
             break
         await asyncio.sleep(0.02)
     assert shared.usage("default", 60.0, 0.0) == {
@@ -184,7 +184,7 @@ async def test_cancelling_a_waiting_acquire_leaks_nothing_in_redis(
         "input_tokens": 0,
         "output_tokens": 0,
     }
-    assert not tm._held
+    assert not tm._state.held
 
 
 def test_pools_keep_separate_keys_named_without_the_api_key(
