@@ -22,7 +22,7 @@ class Meter:
         with self._state.lock:
             now = self._state.clock()
             window = self._state.window
-        usage = self._state.store.usage(pool_name, window, now)  # I/O: outside the lock
+        usage = self._state.store.usage_seen(pool_name, window, now)  # never waits
         with self._state.lock:
             pool = self._state.pool(pool_name)
             limits = self._state.limits_of(pool_name).by_budget()

@@ -46,11 +46,9 @@ def fleet_status(
 ) -> dict[str, Any]:
     """One JSON-ready object: where the budget lives and every pool's figures."""
     settings = read_settings(environ)
-    # This process's default pool, so something shows; and where the budget lives.
-    snapshot = manager.snapshot()
-    shared = snapshot.shared
-    reports = manager.pool_reports()
-    available = shared and snapshot.shared_available
+    shared = manager.snapshot().shared  # and this process's default pool shows
+    reports = manager.pool_reports()  # asks Redis: marks it down if it is
+    available = shared and manager.snapshot().shared_available
     if shared and not available:
         # Redis is down: only this process can be seen, every current pool
         # with its limits (the others' figures are in Redis).

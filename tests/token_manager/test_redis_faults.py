@@ -82,7 +82,7 @@ def test_a_reconcile_while_redis_is_down_reaches_redis_once_it_answers(
     second = manager(redis_server.url, "h2", itpm=2_000)
     reservation = first.acquire_sync(1_500, 0)
     redis_server.pause(2.5)
-    first.snapshot()  # times out: the store is marked down
+    first.pool_reports()  # a status read times out: the store is marked down
     assert not first.snapshot().shared_available
     first.reconcile(reservation, {"input_tokens": 100})
     time.sleep(1.0)

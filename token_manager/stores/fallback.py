@@ -37,6 +37,10 @@ class FallbackStore:
     ) -> None:
         self.local, self.shared, self._clock = local, shared, clock
         self._down_until = 0.0
+        # The shared usage the writer last read, per pool, and the pools whose
+        # read it has queued (one at a time: an outage queues no pile).
+        self._seen: dict[str, dict[str, int]] = {}
+        self._reading: set[str] = set()
 
     def fair(self) -> bool:
         """Whether waiters are ordered by the shared store's queue right now."""
@@ -175,6 +179,34 @@ class FallbackStore:
     def usage(self, pool: str, window: float, now: float) -> dict[str, int]:
         shared = self._shared_call(lambda store: store.usage(pool, window, now))
         return shared if shared is not None else self.local.usage(pool, window, now)
+
+    def usage_seen(self, pool: str, window: float, now: float) -> dict[str, int]:
+        """Usage for a meter, never waiting for Redis: what the writer last read
+        of the shared windows (never less than this process's own), or this
+        process's own until it has read them; each call queues a fresh read."""
+        local = self.local.usage(pool, window, now)
+        shared = self.shared
+        if shared is None or not self.available():
+            return local
+        read = getattr(shared, "read_usage", None)
+        if read is None:  # a store without a writer: asking it does not wait
+            return self.usage(pool, window, now)
+        if pool not in self._reading:
+            self._reading.add(pool)
+
+            def refresh() -> None:
+                try:
+                    self._seen[pool] = read(pool, window)
+                except StorageUnavailable:
+                    pass  # the writer's next send marks the outage
+                finally:
+                    self._reading.discard(pool)
+
+            self._later(lambda _store: refresh())
+        seen = self._seen.get(pool)
+        if seen is None:
+            return local
+        return {name: max(seen.get(name, 0), used) for name, used in local.items()}
 
     def set_ceiling(
         self,

@@ -511,6 +511,11 @@ class RedisStore:
 
     def usage(self, pool: str, window: float, now: float) -> dict[str, int]:
         self.send()  # this process's own charges first: it reads what it wrote
+        return self.read_usage(pool, window)
+
+    def read_usage(self, pool: str, window: float) -> dict[str, int]:
+        """The shared windows' usage as Redis has it (the writer's own read: what
+        this process owes is sent before anything it queued with `later`)."""
         totals = self._call(
             lambda _: self._script("USAGE")(keys=self.keys(pool), args=[window])
         )
