@@ -1,11 +1,14 @@
 """One request's reservation with the token manager, from admission to settling.
 
-Every reservation is settled exactly once: reconciled with what the server
-measured, or released when the server refused the request without counting it.
+Every reservation, of tokens and of money, is settled exactly once: reconciled
+with what the server measured, or released when the server refused the request
+without counting it. The money is held first: a request whose worst case could
+pass a spending cap is refused before it waits for tokens.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +16,7 @@ from typing import Any
 import anthropic
 
 from token_manager import Reservation, TokenManager
+from token_manager.spending import SpendHold
 
 from .request_assembly import AssembledRequest
 from .sdk_internals import is_error_event
@@ -34,6 +38,9 @@ class HeldReservation:
 
     manager: TokenManager
     reservation: Reservation
+    spend: SpendHold
+    request: AssembledRequest
+    model: str
     settled: bool = False
 
     def settle(self, usage: Any) -> None:
@@ -41,6 +48,15 @@ class HeldReservation:
         if not self.settled:
             self.settled = True
             self.manager.reconcile(self.reservation, usage)
+            self._charge(usage)
+
+    def _charge(self, usage: Any) -> None:
+        estimate = self.request.estimate
+        if usage is None:
+            return  # counted, but never learnt how much: the hold stays charged
+        self.manager.spending.settle(
+            self.spend, usage, model=self.model, request=estimate
+        )
 
     def settle_failed(self, error: BaseException, measured_usage: Any) -> None:
         """Refused requests cost nothing; broken streams cost what the server had
@@ -50,8 +66,10 @@ class HeldReservation:
         self.settled = True
         if refused_uncounted(error):
             self.manager.release(self.reservation)
+            self.manager.spending.release(self.spend)
         else:
             self.manager.reconcile(self.reservation, measured_usage)
+            self._charge(measured_usage)
 
 
 async def admit(
@@ -60,10 +78,25 @@ async def admit(
     *,
     model: str,
     on_wait: OnWait,
+    conversation: str = "",
+    account: str = "",
 ) -> HeldReservation:
-    """Wait until the limiter admits `request`; raises `RequestTooLargeError` when
-    it never can."""
-    reservation = await manager.acquire(
-        request.estimate, request.max_tokens, model=model, on_wait=on_wait
+    """Hold the request's worst-case cost (raises `SpendCapReached` if it could
+    pass a cap), then wait until the limiter admits it (raises
+    `RequestTooLargeError` when it never can, giving the money back)."""
+    spend = await asyncio.to_thread(  # may ask Redis: off the event loop
+        manager.spending.reserve,
+        request.estimate,
+        request.max_tokens,
+        model=model,
+        conversation=conversation,
+        account=account,
     )
-    return HeldReservation(manager, reservation)
+    try:
+        reservation = await manager.acquire(
+            request.estimate, request.max_tokens, model=model, on_wait=on_wait
+        )
+    except BaseException:
+        manager.spending.release(spend)
+        raise
+    return HeldReservation(manager, reservation, spend, request, model)

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import anthropic
 
 from token_manager import Budget, RequestTooLargeError, retry_after_seconds
+from token_manager.spending import SpendCapReached
 
 from .redaction import redact
 from .sdk_internals import is_error_event
@@ -89,6 +90,9 @@ def classify(error: BaseException) -> Failure:
         return Failure("timeout", True, "The API stopped sending data (read timeout).")
     if isinstance(error, anthropic.APIConnectionError):
         return Failure("connection", True, "The connection to the API was lost.")
+    if isinstance(error, SpendCapReached):
+        # Refused before sending: nothing was spent on it; raise the cap or stop.
+        return Failure("spend_cap", False, str(error))
     if isinstance(error, RequestTooLargeError):
         # Refused by the limiter before sending: less history fits the input budget.
         return Failure(

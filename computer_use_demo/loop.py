@@ -27,6 +27,7 @@ from anthropic.types.beta import (
 
 import token_manager as token_manager_module
 from token_manager import TokenManager, account_tag, wait_phrase
+from token_manager.estimate import fingerprint
 
 from . import settings
 from .admission import admit
@@ -154,6 +155,7 @@ async def sampling_loop(
             max_attempts=max(1, max_attempts), max_wait=configured.max_retry_wait
         ),
         tool_timeout=tool_timeout,
+        conversation=conversation_key(messages),
         tool_budget=ToolResultBudget(
             configured.tool_result_tokens,
             configured.tool_output_dir or DEFAULT_TOOL_OUTPUT_DIR,
@@ -204,6 +206,9 @@ class _AgentLoop:
     policy: RetryPolicy
     tool_timeout: float | None
     tool_budget: ToolResultBudget
+    # Whose spending cap a request counts against: the conversation's first
+    # message, the same through every turn and a resumed save.
+    conversation: str
     stall_seconds: float  # no stream progress this long: stalled
     on_block: Callable[[BetaContentBlockParam], None]
     on_tool_result: Callable[[ToolResult, str], None]
@@ -377,7 +382,12 @@ class _AgentLoop:
     ) -> Turn:
         """Admit, stream and settle one request; raises what went wrong."""
         held = await admit(
-            self.manager, request, model=self.model, on_wait=self._on_wait
+            self.manager,
+            request,
+            model=self.model,
+            on_wait=self._on_wait,
+            conversation=self.conversation,
+            account=self.requests.account,
         )
         reader = ResponseReader(
             emit=self._emit,
@@ -464,6 +474,11 @@ async def _close_quietly(client: AnyAsyncClient) -> None:
         await asyncio.shield(client.close())
     except Exception:  # closing must never hide the loop's own outcome
         logger.debug("closing the API client failed", exc_info=True)
+
+
+def conversation_key(messages: list[BetaMessageParam]) -> str:
+    """A conversation's name for its spending cap: its first message's fingerprint."""
+    return fingerprint(messages[0]) if messages else ""
 
 
 def _tools_owner() -> tuple[int, int] | None:

@@ -30,6 +30,7 @@ ErrorKind = Literal[
     "timeout",
     "prompt_too_long",
     "request_too_large",  # above a rate limit's whole window (the limiter's)
+    "spend_cap",  # its worst case could pass a spending cap (not sent)
     "body_too_large",  # above the API's request size limit (413)
     "context_window_exceeded",  # the answer filled the model's window
     "bad_request",

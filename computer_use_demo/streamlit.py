@@ -44,7 +44,7 @@ from computer_use_demo.ui.state import (
 )
 from computer_use_demo.ui.status_view import StatusView
 from computer_use_demo.ui.usage import describe, prices_for, usage_record
-from token_manager import token_manager
+from token_manager import account_tag, token_manager
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,16 @@ SEND_AGAIN = "Send again"
 UNWIND_WAIT_SECONDS = 15.0
 
 __all__ = ["INTERRUPT_TEXT", "Sender", "main", "setup_state", "validate_auth"]
+
+
+def _draw_meter(meter: DeltaGenerator, state: Any) -> None:
+    """The token meter and, beside it, what this conversation and today cost
+    (never waits: the daily figure is the fleet's as Redis last told it)."""
+    spend = token_manager.spending.report(
+        conversation=loop.conversation_key(state.messages),
+        account=account_tag(state.api_key),
+    )
+    draw_meter(meter, token_manager.snapshot(model=state.model), spend)
 
 
 def validate_auth(provider: str, api_key: str | None) -> str | None:
@@ -152,7 +162,7 @@ async def run_turn(
         usage_log.append(usage_record(turn, usage))
         chat.caption(describe(usage, prices))
         draw_usage_summary(slots.usage, usage_log, prices)
-        draw_meter(slots.meter, token_manager.snapshot(model=state.model))
+        _draw_meter(slots.meter, state)
 
     def on_tool_output(result: ToolResult, tool_use_id: str) -> None:
         tool_results[tool_use_id] = result
@@ -178,7 +188,7 @@ async def run_turn(
     heartbeat = Heartbeat(
         relay,
         fast=every_tick,
-        slow=lambda: draw_meter(slots.meter, token_manager.snapshot(model=state.model)),
+        slow=lambda: _draw_meter(slots.meter, state),
     )
     stop_slot.button(
         "Stop", type="primary", help="Stop the turn; the conversation stays valid."
@@ -259,7 +269,7 @@ async def main() -> None:
     with st.sidebar:
         stop_slot = st.empty()
         slots = sidebar()
-        draw_meter(slots.meter, token_manager.snapshot(model=state.model))
+        _draw_meter(slots.meter, state)
 
     if not state.auth_validated:
         if auth_error := validate_auth(state.provider, state.api_key):

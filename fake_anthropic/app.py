@@ -48,7 +48,9 @@ class RecordedRequest:
     first_token_sent: float | None = None  # wall clock, for latency measurements
     last_event_sent: float | None = None
     model_class: str | None = None  # the rate-limit bucket set that metered it
-    usage: dict[str, int] | None = None  # input side, as answered (None: refused)
+    # As answered: the input side, and output_tokens once the answer was sent
+    # whole (None: refused).
+    usage: dict[str, int] | None = None
     wire: str = "anthropic"  # which provider's wire carried it
     reply_headers: dict[str, str] = field(default_factory=dict)
     charged_input_tokens: int = 0  # what input tokens/min was charged
@@ -515,6 +517,8 @@ def _finish(
     """The answer was sent whole: settle the output charge and use up the turn."""
     with state.lock:
         record.status = 200
+        if record.usage is not None:
+            record.usage["output_tokens"] = output_tokens
         state.stats.by_status[200] = state.stats.by_status.get(200, 0) + 1
         state.stats.output_tokens_sent += output_tokens
         state.limits_for(record.model_class or "").settle_output(

@@ -69,3 +69,20 @@ def test_the_meter_names_the_model_class_it_shows() -> None:
 def test_a_wait_for_output_tokens_uses_the_budget_label() -> None:
     line = wait_line(snapshot(waiters=1, waiting_for="output_tokens", next_free_in=3.0))
     assert line == "⏳ 1 request(s) waiting for output tokens/min: 3 s left"
+
+
+def test_spending_shows_each_figure_against_its_cap() -> None:
+    from computer_use_demo.ui.meter import spend_lines
+    from token_manager.spend import NANO
+    from token_manager.spending import SpendCaps, SpendReport
+
+    report = SpendReport(
+        conversation_spent=NANO // 4,
+        day_spent=3 * NANO,
+        caps=SpendCaps(conversation=NANO, day=None),
+    )
+    assert spend_lines(report) == [
+        "**Spending**",
+        "- this conversation: $0.2500 of $1.00 ($0.7500 left)",
+        "- today (UTC): $3.00 (no cap)",
+    ]

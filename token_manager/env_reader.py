@@ -49,6 +49,10 @@ class EnvReader:
         return self.get(name, parse, default)
 
 
+def unlimited_words() -> tuple[str, ...]:
+    return UNLIMITED_WORDS
+
+
 def shown(raw: str) -> str:
     return repr(raw[:20])
 

@@ -6,7 +6,8 @@ loop. Its parts share one `LimiterState` and none holds another:
 - settlement (`settlement.py`): the real cost after the response;
 - server feedback (`server_feedback.py`): headers, 429s and their pauses;
 - sizing (`sizing.py`): estimates and max_tokens;
-- the meter (`meter.py`): snapshots and reports.
+- the meter (`meter.py`): snapshots and reports;
+- spending (`spend_gate.py`, as `spending`): dollar caps, held and charged.
 """
 
 from __future__ import annotations
@@ -20,13 +21,17 @@ from .estimator import RequestEstimate
 from .limiter_state import LimiterState
 from .limits import RateLimits
 from .meter import Meter
+from .model_table import PriceList
 from .pools import rate_limit_pool
 from .server_feedback import ServerFeedback
 from .settings import read_settings
 from .settlement import Settlement
 from .sizing import Sizing
+from .spend_gate import SpendGate
+from .spending import SharedDay, SpendCaps, Spending
 from .stores import FallbackStore, MemoryStore, Store
-from .stores.redis import RedisStore, account_tag
+from .stores.redis import RedisStore, account_tag, connect, is_cluster_url
+from .stores.spend_redis import RedisDaySpend
 from .waiting import RealWaiting, Waiting
 
 
@@ -52,9 +57,13 @@ class TokenManager:
         explicit_limits: Sequence[str] = BUDGETS,
         cache_aware_admission: bool = True,
         priority: str = "interactive",
+        spend_caps: SpendCaps | None = None,
+        prices: PriceList | None = None,
+        shared_spend: SharedDay | None = None,
     ) -> None:
         """`priority`: this process's callers' default, "interactive" (the app)
-        or "batch" (scripted runs)."""
+        or "batch" (scripted runs). `shared_spend`: where the daily spend of
+        every process sharing the budget lives (Redis)."""
         store = FallbackStore(MemoryStore(limits.window_seconds), storage, clock)
         self._state = state = LimiterState(
             limits,
@@ -88,12 +97,18 @@ class TokenManager:
         self.max_tokens_for_next_request = sizing.max_tokens_for_next_request
         self.snapshot = meter.snapshot
         self.pool_reports = meter.pool_reports
+        self.spending = SpendGate(
+            Spending(spend_caps or SpendCaps(), wall_clock, shared_spend),
+            prices or PriceList(),
+            shared=shared_spend is not None,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> TokenManager:
         """The process-wide manager as the environment configures it."""
         settings = read_settings(environ)
         storage: Store | None = None
+        shared_spend: SharedDay | None = None
         if settings.redis_url:
             storage = RedisStore(
                 settings.redis_url,
@@ -102,12 +117,20 @@ class TokenManager:
                 cluster=settings.redis_cluster,
                 fair_queue=settings.fair_queue,
             )
+            url = settings.redis_url
+            cluster = is_cluster_url(url, settings.redis_cluster)
+            shared_spend = RedisDaySpend(
+                lambda: connect(url, cluster), settings.redis_prefix
+            )
         return cls(
             settings.limits,
             storage=storage,
             explicit_limits=settings.explicit,
             cache_aware_admission=settings.cache_aware_admission,
             priority=settings.priority,
+            spend_caps=settings.spend_caps,
+            prices=settings.prices,
+            shared_spend=shared_spend,
         )
 
     @property

@@ -223,3 +223,48 @@ def model_facts(model_id: str | None) -> ModelFacts | None:
 def prices_for(model_id: str | None) -> Prices | None:
     facts = model_facts(model_id)
     return facts.prices if facts else None
+
+
+# The dearest row: what an id the table does not list is priced at, so a cap
+# is never passed by a model whose price nobody wrote down.
+DEAREST_PRICES = max(
+    (facts.prices for facts in MODELS), key=lambda prices: (prices.output, prices.input)
+)
+
+
+@dataclass(frozen=True)
+class PriceList:
+    """The table's prices, with overrides (TOKEN_MANAGER_PRICES_FILE) by model key."""
+
+    overrides: tuple[tuple[str, Prices], ...] = ()
+
+    def for_model(self, model_id: str | None) -> Prices:
+        facts = model_facts(model_id)
+        names = {facts.key, *facts.ids} if facts else set()
+        names.add((model_id or "").strip().lower())
+        for name, prices in self.overrides:
+            if name in names:
+                return prices
+        return facts.prices if facts else DEAREST_PRICES
+
+
+def price_list_from_json(document: object) -> PriceList:
+    """`{"claude-sonnet-4-5": {"input": 3, "output": 15, ...}}`: the five prices of
+    `Prices` per model, USD per million tokens; a missing cache price follows
+    the pricing page's multipliers. Raises ValueError saying what is wrong."""
+    if not isinstance(document, dict):
+        raise ValueError("must hold a JSON object of model ids to prices")
+    overrides: list[tuple[str, Prices]] = []
+    for model, given in document.items():
+        if not isinstance(given, dict) or not {"input", "output"} <= set(given):
+            raise ValueError(f"{model!s:.40}: needs at least 'input' and 'output'")
+        try:
+            values = {name: float(value) for name, value in given.items()}
+        except (TypeError, ValueError):
+            raise ValueError(f"{model!s:.40}: prices must be numbers") from None
+        unknown = set(values) - set(Prices.__dataclass_fields__)
+        if unknown or any(not 0 <= value < 1e6 for value in values.values()):
+            raise ValueError(f"{model!s:.40}: unknown field or price out of range")
+        base = Prices.from_base(values["input"], values["output"])
+        overrides.append((str(model).lower(), Prices(**{**base.__dict__, **values})))
+    return PriceList(tuple(overrides))

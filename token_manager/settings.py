@@ -8,6 +8,7 @@ manager receives them. Never echoes the Redis URL or the API key.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,8 +16,19 @@ from typing import cast
 from urllib.parse import urlsplit
 
 from .budgets import Budget
-from .env_reader import EnvReader, flag, limit_or_none, one_of, positive_seconds, shown
+from .env_reader import (
+    EnvReader,
+    flag,
+    limit_or_none,
+    one_of,
+    positive_seconds,
+    shown,
+    unlimited_words,
+)
 from .limits import DEFAULT_INPUT_TPM, DEFAULT_OUTPUT_TPM, DEFAULT_RPM, RateLimits
+from .model_table import PriceList, price_list_from_json
+from .spend import NANO
+from .spending import SpendCaps
 
 LIMIT_VARIABLES = {
     Budget.REQUESTS: "TOKEN_MANAGER_RPM",
@@ -46,6 +58,8 @@ class Settings:
     cache_aware_admission: bool
     fair_queue: bool
     priority: str
+    spend_caps: SpendCaps
+    prices: PriceList
 
 
 def redis_url_problem(url: str) -> str | None:
@@ -74,6 +88,32 @@ def _prefix(name: str, raw: str) -> str:
     if any(char in raw for char in "{} \t\n"):
         raise ValueError(f"{name} must not hold braces or spaces, not {shown(raw)}")
     return raw
+
+
+def dollars(name: str, raw: str) -> int | None:
+    """A cap in US dollars ("5", "0.50"), or 'none'; as nano-dollars."""
+    if raw.lower() in unlimited_words():
+        return None
+    try:
+        value = float(raw.removeprefix("$").replace(",", ""))
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1e9:
+        raise ValueError(
+            f"{name} must be an amount of US dollars above 0 (or 'none'), not {shown(raw)}"
+        )
+    return round(value * NANO)
+
+
+def _prices_file(name: str, raw: str) -> PriceList:
+    try:
+        with open(raw, encoding="utf-8") as handle:
+            document = json.load(handle)
+        return price_list_from_json(document)
+    except OSError as error:
+        raise ValueError(f"{name} cannot be read ({error.strerror})") from None
+    except ValueError as error:
+        raise ValueError(f"{name} is not a valid price list: {error}") from None
 
 
 def _url(name: str, raw: str) -> str:
@@ -124,5 +164,12 @@ def _read(env: Mapping[str, str]) -> tuple[Settings, list[str]]:
         priority=reader.get(
             "TOKEN_MANAGER_PRIORITY", one_of(PRIORITIES), "interactive"
         ),
+        spend_caps=SpendCaps(
+            conversation=reader.get(
+                "TOKEN_MANAGER_MAX_COST_PER_CONVERSATION", dollars, None
+            ),
+            day=reader.get("TOKEN_MANAGER_MAX_COST_PER_DAY", dollars, None),
+        ),
+        prices=reader.get("TOKEN_MANAGER_PRICES_FILE", _prices_file, PriceList()),
     )
     return settings, reader.problems

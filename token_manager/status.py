@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from .budgets import BUDGETS, Budget
 from .manager import TokenManager
 from .settings import SettingsError, read_settings
+from .spend import dollars
 from .stores import PoolReport, account_tag
 
 # One model of each current pool: what a status without Redis lists.
@@ -67,6 +68,24 @@ def fleet_status(
         "account": account_tag(settings.api_key) if shared else None,
         "window_seconds": settings.limits.window_seconds,
         "pools": [_pool_json(report, configured) for report in reports],
+        "spend": _spend_json(manager, account_tag(settings.api_key)),
+    }
+
+
+def _spend_json(manager: TokenManager, account: str) -> dict[str, Any]:
+    """Today's spend (UTC) for the API key: the fleet's when Redis holds it."""
+    report = manager.spending.report(account=account, fresh=True)
+    cap = report.caps.day
+    return {
+        "day": manager.spending.day(),
+        "spent_usd": dollars(report.day_spent),
+        "day_cap_usd": None if cap is None else dollars(cap),
+        "conversation_cap_usd": None
+        if report.caps.conversation is None
+        else dollars(report.caps.conversation),
+        "by_pool_usd": {
+            pool: dollars(spent) for pool, spent in sorted(report.day_by_pool.items())
+        },
     }
 
 
@@ -132,7 +151,18 @@ def render(status: Mapping[str, Any]) -> Any:
         )
     if not status["pools"]:
         table.add_row("(no pool has been used yet)", "", "", "", "", "")
-    return Group(Text(header), table)
+    return Group(Text(header), table, Text(_spend_line(status["spend"])))
+
+
+def _spend_line(spend: Mapping[str, Any]) -> str:
+    cap = spend["day_cap_usd"]
+    of_cap = "no daily cap" if cap is None else f"of a ${cap:,.2f} daily cap"
+    pools = ", ".join(
+        f"{pool} ${spent:,.4f}" for pool, spent in spend["by_pool_usd"].items()
+    )
+    return f"Spent on {spend['day']} (UTC): ${spend['spent_usd']:,.4f} {of_cap}" + (
+        f"; by pool: {pools}" if pools else ""
+    )
 
 
 def main(

@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from .options import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_RATE_LIMITED,
+    EXIT_SPEND_CAP,
     Options,
     parse,
 )
@@ -36,6 +38,7 @@ EXIT_BY_ERROR = {
     "permission": EXIT_AUTH,
     "rate_limit": EXIT_RATE_LIMITED,
     "request_too_large": EXIT_RATE_LIMITED,
+    "spend_cap": EXIT_SPEND_CAP,
 }
 
 
@@ -86,6 +89,19 @@ def _limits(options: Options) -> None:
     )
 
 
+def _spend_cap(options: Options) -> None:
+    """--max-cost caps this conversation (the daily cap stays the environment's)."""
+    if options.max_cost is None:
+        return
+    from token_manager import token_manager
+    from token_manager.spend import NANO
+
+    caps = token_manager.spending.caps
+    token_manager.spending.set_caps(
+        replace(caps, conversation=round(options.max_cost * NANO))
+    )
+
+
 def _priority(options: Options) -> None:
     """A `--json` run is scripted work: it waits behind the interactive apps
     sharing its budget (bounded, see TOKEN_MANAGER_PRIORITY), unless the
@@ -111,6 +127,7 @@ async def run(options: Options, prompt: str | None, renderer: Renderer) -> int:
         return EXIT_AUTH
     register_secret(api_key)
     _limits(options)
+    _spend_cap(options)
     _priority(options)
     log_budget_once()
     messages = _history(options, prompt)

@@ -17,6 +17,7 @@ EXIT_BAD_ARGUMENTS = 2
 EXIT_AUTH = 3
 EXIT_RATE_LIMITED = 4
 EXIT_API_ERROR = 5
+EXIT_SPEND_CAP = 6  # the next request's worst case could pass a spending cap
 EXIT_INTERRUPTED = 130
 
 
@@ -42,6 +43,7 @@ class Options:
     resume: Path | None
     send_again: bool = False
     debug: bool = False
+    max_cost: float | None = None  # US dollars this conversation may spend
 
 
 def parser() -> argparse.ArgumentParser:
@@ -50,7 +52,8 @@ def parser() -> argparse.ArgumentParser:
         description="Run the computer-use agent in a terminal: answers stream to stdout, "
         "tool calls and waits go to stderr.",
         epilog="exit codes: 0 done, 2 bad arguments, 3 authentication failed, "
-        "4 gave up on rate limits, 5 other API error, 130 interrupted",
+        "4 gave up on rate limits, 5 other API error, 6 the spending cap would be "
+        "passed, 130 interrupted",
     )
     cli.add_argument("prompt", nargs="?", help="the task; read from stdin when omitted")
     cli.add_argument(
@@ -99,6 +102,14 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--itpm", type=int, help="input tokens/min limit")
     cli.add_argument("--otpm", type=int, help="output tokens/min limit")
     cli.add_argument(
+        "--max-cost",
+        type=float,
+        metavar="USD",
+        help="the most this conversation may spend, in US dollars: a request whose "
+        "worst case could pass it is not sent (exit 6; default: "
+        "$TOKEN_MANAGER_MAX_COST_PER_CONVERSATION or no cap)",
+    )
+    cli.add_argument(
         "--show-thinking",
         action="store_true",
         help="stream thinking too (dimmed, on stderr)",
@@ -143,6 +154,8 @@ def parse(argv: list[str] | None, environ_provider: str | None) -> Options:
         )
     if args.images_to_keep < 0:
         cli.error("--images-to-keep must be 0 or more")
+    if args.max_cost is not None and not 0 < args.max_cost < 1e9:
+        cli.error("--max-cost must be an amount of US dollars above 0")
     if args.send_again and (args.resume is None or args.prompt is not None):
         cli.error("--send-again goes with --resume and no prompt")
     if args.save is not None and (problem := save_target_problem(args.save)):
@@ -169,4 +182,5 @@ def parse(argv: list[str] | None, environ_provider: str | None) -> Options:
         resume=args.resume,
         send_again=args.send_again,
         debug=args.debug,
+        max_cost=args.max_cost,
     )

@@ -10,6 +10,8 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from token_manager import Budget, LimiterSnapshot, wait_label
+from token_manager.spend import shown
+from token_manager.spending import SpendReport
 
 
 def _seconds(value: float) -> str:
@@ -37,6 +39,22 @@ def meter_lines(snapshot: LimiterSnapshot) -> list[str]:
     return lines
 
 
+def spend_lines(report: SpendReport) -> list[str]:
+    """What this conversation and today cost so far (held requests included),
+    each against its cap."""
+
+    def against(spent: int, cap: int | None) -> str:
+        if cap is None:
+            return f"{shown(spent)} (no cap)"
+        return f"{shown(spent)} of {shown(cap)} ({shown(max(0, cap - spent))} left)"
+
+    return [
+        "**Spending**",
+        f"- this conversation: {against(report.conversation_spent, report.caps.conversation)}",
+        f"- today (UTC): {against(report.day_spent, report.caps.day)}",
+    ]
+
+
 def wait_line(snapshot: LimiterSnapshot) -> str | None:
     """The countdown while a request waits, saying which limit holds it."""
     if snapshot.paused_for > 0:
@@ -50,9 +68,13 @@ def wait_line(snapshot: LimiterSnapshot) -> str | None:
     return line
 
 
-def draw_meter(meter: DeltaGenerator, snapshot: LimiterSnapshot) -> None:
+def draw_meter(
+    meter: DeltaGenerator, snapshot: LimiterSnapshot, spend: SpendReport | None = None
+) -> None:
     with meter.container():
         st.markdown("\n".join(meter_lines(snapshot)))
+        if spend is not None:
+            st.markdown("\n".join(spend_lines(spend)))
         for name in ("input_tokens", "output_tokens"):
             budget = snapshot.budgets[name]
             if budget.limit:

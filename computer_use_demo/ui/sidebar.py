@@ -14,6 +14,8 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from token_manager import Budget, RateLimits, token_manager
+from token_manager.spend import NANO, dollars
+from token_manager.spending import SpendCaps
 
 from .. import storage
 from ..desktop import restart_desktop
@@ -252,7 +254,30 @@ def _usage_panel() -> DeltaGenerator:
                 value=float(model_prices[field_name]),
                 key=f"price_{state.model}_{field_name}",
             )
+        _spending_caps()
     return summary
+
+
+def _spending_caps() -> None:
+    """The caps a request's worst case is held against before it is sent
+    (shared by every tab; the daily one by every process on the same Redis)."""
+    caps = token_manager.spending.caps
+    st.caption("Spending caps (USD, 0 = no cap):")
+    conversation = st.number_input(
+        "per conversation",
+        min_value=0.0,
+        value=dollars(caps.conversation or 0),
+        step=0.5,
+        key="cap_conversation",
+    )
+    day = st.number_input(
+        "per day", min_value=0.0, value=dollars(caps.day or 0), step=1.0, key="cap_day"
+    )
+    wanted = SpendCaps(
+        conversation=round(conversation * NANO) or None, day=round(day * NANO) or None
+    )
+    if wanted != caps:
+        token_manager.spending.set_caps(wanted)
 
 
 def _conversations_panel() -> None:

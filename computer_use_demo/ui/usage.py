@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from token_manager.model_table import DEAREST_PRICES, MODELS, model_facts
+
 from ..streaming import Usage
 
 
@@ -20,25 +22,34 @@ class Prices:
     cache_read: float
 
 
-# Public list prices (USD per million tokens); editable in the sidebar.
+# The model table's list prices (USD per million tokens, token_manager.model_table,
+# with their source and date there), by model key; editable in the sidebar.
 DEFAULT_PRICES: dict[str, Prices] = {
-    "claude-opus-4-8": Prices(5.0, 25.0, 6.25, 0.50),
-    "claude-opus-4-7": Prices(5.0, 25.0, 6.25, 0.50),
-    "claude-opus-4-6": Prices(5.0, 25.0, 6.25, 0.50),
-    "claude-opus-4-5": Prices(5.0, 25.0, 6.25, 0.50),
-    "claude-opus-4-1": Prices(15.0, 75.0, 18.75, 1.50),
-    "claude-sonnet-4-6": Prices(3.0, 15.0, 3.75, 0.30),
-    "claude-sonnet-4-5": Prices(3.0, 15.0, 3.75, 0.30),
-    "claude-sonnet-4": Prices(3.0, 15.0, 3.75, 0.30),
-    "claude-haiku-4-5": Prices(1.0, 5.0, 1.25, 0.10),
+    facts.key: Prices(
+        facts.prices.input,
+        facts.prices.output,
+        facts.prices.cache_write_5m,
+        facts.prices.cache_read,
+    )
+    for facts in MODELS
 }
-FALLBACK_PRICES = Prices(3.0, 15.0, 3.75, 0.30)
+FALLBACK_PRICES = Prices(
+    DEAREST_PRICES.input,
+    DEAREST_PRICES.output,
+    DEAREST_PRICES.cache_write_5m,
+    DEAREST_PRICES.cache_read,
+)
 
 
 def prices_for(model: str, table: dict[str, Prices]) -> Prices:
-    normalised = model.removeprefix("anthropic.").replace("@", "-")
-    matches = [known for known in table if normalised.startswith(known)]
-    return table[max(matches, key=len)] if matches else FALLBACK_PRICES
+    """The table's prices for `model` in any provider's spelling; an unknown id
+    is priced at the dearest row, as the spending caps price it."""
+    facts = model_facts(model)
+    if model in table:
+        return table[model]
+    if facts is not None and facts.key in table:
+        return table[facts.key]
+    return FALLBACK_PRICES
 
 
 def cost(usage: Usage, prices: Prices) -> float:

@@ -34,6 +34,10 @@ BAD_VALUES = [
     ("TOKEN_MANAGER_REDIS_URL", "garbage::/x"),
     ("TOKEN_MANAGER_REDIS_URL", "redis://host:notaport/0"),
     ("TOKEN_MANAGER_REDIS_PREFIX", "a{b}"),
+    ("TOKEN_MANAGER_MAX_COST_PER_DAY", "0"),
+    ("TOKEN_MANAGER_MAX_COST_PER_DAY", "nan"),
+    ("TOKEN_MANAGER_MAX_COST_PER_CONVERSATION", "five"),
+    ("TOKEN_MANAGER_PRICES_FILE", "/nonexistent/prices.json"),
 ]
 
 

@@ -22,11 +22,16 @@ CHARGER = """
 import sys
 import time
 sys.path.insert(0, {root!r})
-from token_manager import TokenManager
+import os
+from token_manager import TokenManager, account_tag
 tm = TokenManager.from_env()
+account = account_tag(os.environ["ANTHROPIC_API_KEY"])
 for tokens in {charges!r}:
-    tm.reconcile(tm.acquire_sync(tokens, 100, model="claude-sonnet-4-5"),
-                 {{"input_tokens": tokens, "output_tokens": 50}})
+    usage = {{"input_tokens": tokens, "output_tokens": 50}}
+    held = tm.spending.reserve(tokens, 100, model="claude-sonnet-4-5",
+                               conversation="c", account=account)
+    tm.reconcile(tm.acquire_sync(tokens, 100, model="claude-sonnet-4-5"), usage)
+    tm.spending.settle(held, usage, model="claude-sonnet-4-5")
 tm.observe_response(type("R", (), {{"headers": {{"retry-after": "0"}},
                                     "status_code": 429}})(), model="claude-sonnet-4-5")
 """
@@ -95,6 +100,11 @@ def test_json_shows_every_process_charges_in_the_shared_pool(
     assert sonnet["limits"]["input_tokens"] == 30_000
     assert sonnet["waiters"] == 0
     assert sonnet["rate_limited"] == 2, "one 429 seen by each process"
+    # Both processes' spend today: 3,500 in x $3/M + 150 out x $15/M (Sonnet 4.5).
+    spend = report["spend"]
+    assert spend["by_pool_usd"] == {"sonnet-4": pytest.approx(0.01275)}
+    assert spend["spent_usd"] == pytest.approx(0.01275)
+    assert spend["day_cap_usd"] is None
 
 
 @pytest.mark.redis
@@ -106,6 +116,7 @@ def test_the_live_view_renders_the_pools_once(redis_server: RedisProcess) -> Non
     assert "sonnet-4" in text
     assert "2,000 / 30,000 (7%)" in text
     assert "429s seen" in text
+    assert "(UTC): $0.0067 no daily cap; by pool: sonnet-4 $0.0067" in text
     assert SECRET_KEY not in text
 
 

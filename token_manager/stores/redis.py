@@ -76,7 +76,8 @@ def is_cluster_url(url: str, cluster: bool | None = None) -> bool:
     return bool(cluster) or url.startswith(CLUSTER_SCHEME)
 
 
-def _connect(url: str, cluster: bool) -> Any:
+def connect(url: str, cluster: bool) -> Any:
+    """A client of plain Redis or of a Cluster, with short socket timeouts."""
     import redis
 
     options: dict[str, Any] = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0}
@@ -209,7 +210,7 @@ class RedisStore:
         """The Redis client (made on first use; may raise the client's errors)."""
         with self._connect_lock:
             if self._client is None:
-                self._client = _connect(self._url, self.cluster)
+                self._client = connect(self._url, self.cluster)
             return self._client
 
     def _script(self, name: str) -> Any:
