@@ -32,6 +32,7 @@ __all__ = [
     "current",
     "set_cost_source",
     "shutdown",
+    "use",
 ]
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,15 @@ def configure(environ: Mapping[str, str] | None = None) -> Telemetry:
         started.set_cost_source(_cost_source)
         _current = started
         return _current
+
+
+def use(telemetry: Telemetry | None) -> None:
+    """Replace the process's telemetry (tests); None: the no-op one, and the
+    next `configure` reads the environment again."""
+    global _current, _configured
+    with _lock:
+        _current = NO_TELEMETRY if telemetry is None else telemetry
+        _configured = telemetry is not None
 
 
 def set_cost_source(source: CostSource | None) -> None:

@@ -46,15 +46,16 @@ class ExportConfig:
         and named in `problems` (logged once, never fatal)."""
         if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
             return cls()
-        asked = any(environ.get(name, "").strip() for name in ENDPOINT_VARIABLES)
-        asked = asked or any(
-            environ.get(name, "").strip() for name in EXPORTER_VARIABLES
-        )
-        if not asked:
+        endpoint = any(environ.get(name, "").strip() for name in ENDPOINT_VARIABLES)
+        named = any(environ.get(name, "").strip() for name in EXPORTER_VARIABLES)
+        if not (endpoint or named):
             return cls()
+        # With an endpoint, a signal whose exporter is unnamed goes to it (the
+        # spec's default, otlp); without one, only the signals named are exported.
+        default: Exporter = "otlp" if endpoint else "none"
         problems: list[str] = []
-        traces = _exporter(environ, "OTEL_TRACES_EXPORTER", problems)
-        metrics = _exporter(environ, "OTEL_METRICS_EXPORTER", problems)
+        traces = _exporter(environ, "OTEL_TRACES_EXPORTER", default, problems)
+        metrics = _exporter(environ, "OTEL_METRICS_EXPORTER", default, problems)
         protocol = (
             environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "").strip() or "http/protobuf"
         )
@@ -66,12 +67,14 @@ class ExportConfig:
         return cls(traces=traces, metrics=metrics, problems=tuple(problems))
 
 
-def _exporter(environ: Mapping[str, str], name: str, problems: list[str]) -> Exporter:
+def _exporter(
+    environ: Mapping[str, str], name: str, default: Exporter, problems: list[str]
+) -> Exporter:
     """The first exporter the variable names that we have (the spec allows a
-    comma-separated list); `otlp` when unset, as the spec's default."""
+    comma-separated list); `default` when unset."""
     raw = environ.get(name, "").strip().lower()
     if not raw:
-        return "otlp"
+        return default
     for choice in (part.strip() for part in raw.split(",")):
         for known in KNOWN_EXPORTERS:
             if choice == known:
