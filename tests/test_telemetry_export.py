@@ -13,7 +13,10 @@ import pytest
 
 from fake_anthropic import FakeAnthropicAPI
 from tests.plugins.otlp_receiver import OtlpReceiver, ReceivedSpan, point_attributes
+from tests.plugins.trace_timeline import render
 from tests.test_cli import ROOT, cli_env, run_cli
+
+ARTIFACTS = ROOT / "artifacts"
 
 SECRET_ECHO = "echo key-is-$ANTHROPIC_API_KEY_COPY"
 
@@ -141,6 +144,11 @@ def test_one_turn_is_one_trace_of_requests_and_tools_with_genai_attributes(
             first.span_id,
             second.span_id,
         }
+    render(
+        spans,
+        ARTIFACTS / "trace-timeline.png",
+        "One CLI conversation: a 429, the limiter's wait, a tool call, the answer",
+    )
     sent = {
         r.headers.get("traceparent", "").split("-")[1:2][0]
         for r in api.message_requests()

@@ -12,6 +12,7 @@ import gzip
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -168,8 +169,9 @@ def _handler(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def otlp_receiver() -> Iterator[OtlpReceiver]:
+@contextmanager
+def running_receiver() -> Iterator[OtlpReceiver]:
+    """A receiver listening on a free loopback port until the context ends."""
     receiver = OtlpReceiver()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
     receiver.port = server.server_address[1]
@@ -181,3 +183,9 @@ def otlp_receiver() -> Iterator[OtlpReceiver]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@pytest.fixture
+def otlp_receiver() -> Iterator[OtlpReceiver]:
+    with running_receiver() as receiver:
+        yield receiver
