@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fake_anthropic import FakeAnthropicAPI
+from fake_anthropic import FakeAnthropicAPI, free_port
 from tests.plugins.otlp_receiver import OtlpReceiver, ReceivedSpan, point_attributes
 from tests.plugins.trace_timeline import render
 from tests.test_cli import ROOT, cli_env, run_cli
@@ -281,3 +282,23 @@ _ASKING = (
     "OTEL_TRACES_EXPORTER",
     "OTEL_METRICS_EXPORTER",
 )
+
+
+@pytest.mark.slow
+def test_a_collector_that_is_down_holds_the_exit_briefly_and_is_named_once(
+    tmp_path: Path,
+) -> None:
+    """The exporters retry for tens of seconds; the CLI waits at most a few."""
+    scenario = [{"content": [{"type": "text", "text": "Done."}]}]
+    with FakeAnthropicAPI(scenario=scenario) as api:
+        env = cli_env(
+            api, tmp_path, OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{free_port()}"
+        )
+        started = time.monotonic()
+        result = run_cli(["check"], env)
+        took = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Done.\n"
+    assert result.stderr.count("the collector did not take") == 1
+    assert "Transient error" not in result.stderr
+    assert took < 15, f"the exit waited {took:.1f} s for a collector that is down"

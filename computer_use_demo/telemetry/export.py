@@ -8,7 +8,10 @@ processor, metrics through a periodic reader; `shutdown` flushes both.
 
 from __future__ import annotations
 
+import atexit
+import logging
 import sys
+import threading
 
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
@@ -31,14 +34,22 @@ from .metrics import Instruments
 from .redacting import RedactingSpanExporter
 from .spans import OtelTelemetry
 
+logger = logging.getLogger(__name__)
+
 SCOPE = "computer_use_demo"
+# The longest a process waits for the collector as it ends: a collector that is
+# down must not hold the CLI's exit for the exporters' retries (tens of seconds).
+FLUSH_SECONDS = 5.0
 
 
 def start(config: ExportConfig, version: str = "") -> OtelTelemetry:
     """Registers the providers as the process's own (so the Anthropic SDK's spans
     join the same traces) and returns the telemetry that records into them."""
+    # Each retry is logged as a warning; the final failure is enough to tell.
+    logging.getLogger("opentelemetry.exporter").setLevel(logging.ERROR)
     resource = _resource()
-    tracer_provider = TracerProvider(resource=resource)
+    # Flushed by `shutdown` (bounded), not by the SDK's own unbounded exit hooks.
+    tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
     if (span_exporter := _span_exporter(config)) is not None:
         tracer_provider.add_span_processor(
             BatchSpanProcessor(RedactingSpanExporter(span_exporter))
@@ -46,16 +57,36 @@ def start(config: ExportConfig, version: str = "") -> OtelTelemetry:
     readers: list[MetricReader] = []
     if (metric_exporter := _metric_exporter(config)) is not None:
         readers.append(PeriodicExportingMetricReader(metric_exporter))
-    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    meter_provider = MeterProvider(
+        resource=resource, metric_readers=readers, shutdown_on_exit=False
+    )
     trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(meter_provider)
 
-    def shutdown() -> None:
+    def flush_both() -> None:
         try:
             tracer_provider.shutdown()
         finally:
             meter_provider.shutdown()
 
+    once = threading.Lock()
+
+    def shutdown() -> None:
+        if not once.acquire(blocking=False):
+            return  # flushed already (the CLI, then the exit hook)
+        worker = threading.Thread(
+            target=flush_both, name="telemetry-flush", daemon=True
+        )
+        worker.start()
+        worker.join(FLUSH_SECONDS)
+        if worker.is_alive():
+            logger.warning(
+                "telemetry: the collector did not take the last spans and metrics "
+                "within %g s; they were not sent (is OTEL_EXPORTER_OTLP_ENDPOINT right?)",
+                FLUSH_SECONDS,
+            )
+
+    atexit.register(shutdown)  # the app: its server process ends without asking
     return OtelTelemetry(
         tracer_provider.get_tracer(SCOPE, version),
         Instruments.create(meter_provider.get_meter(SCOPE, version)),
