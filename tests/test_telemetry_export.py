@@ -92,6 +92,7 @@ def test_one_turn_is_one_trace_of_requests_and_tools_with_genai_attributes(
         assert chat.kind == SPAN_KIND_CLIENT
         assert chat.attributes["gen_ai.operation.name"] == "chat"
         assert chat.attributes["gen_ai.provider.name"] == "anthropic"
+        assert chat.attributes["gen_ai.system"] == "anthropic"
 
     # The 429: failed, said so, and the answer asked again as attempt 2 after
     # the limiter sat out the retry-after (a child span of that request).

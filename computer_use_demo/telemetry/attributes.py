@@ -25,6 +25,8 @@ from ..redaction import redact
 
 OPERATION = "gen_ai.operation.name"
 PROVIDER = "gen_ai.provider.name"
+# The provider's name before v1.37 of the conventions, still read by some backends.
+SYSTEM = "gen_ai.system"
 REQUEST_MODEL = "gen_ai.request.model"
 REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
 RESPONSE_ID = "gen_ai.response.id"

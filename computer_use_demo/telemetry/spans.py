@@ -42,6 +42,7 @@ class OtelTelemetry:
     def turn(self, *, model: str, provider: str) -> Iterator[OtelTurnTrace]:
         common = {
             names.PROVIDER: names.provider_name(provider),
+            names.SYSTEM: names.provider_name(provider),
             names.REQUEST_MODEL: names.text(model),
         }
         span = self.tracer.start_span(
