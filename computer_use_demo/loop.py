@@ -29,8 +29,8 @@ import token_manager as token_manager_module
 from token_manager import TokenManager, account_tag, wait_phrase
 from token_manager.estimate import fingerprint
 
-from . import settings
-from .admission import admit
+from . import settings, telemetry
+from .admission import HeldReservation, admit
 from .api_client import AnyAsyncClient, ClientTimeouts, make_client
 from .conversation import (
     answer_unanswered_tool_calls,
@@ -56,7 +56,7 @@ from .retry_policy import (
     Shrink,
 )
 from .status import ErrorKind, LoopStatus, StatusCallback, StatusKind
-from .stream_consumer import ApiResponseCallback, ResponseReader
+from .stream_consumer import ApiResponseCallback, ResponseReader, StreamedResponse
 from .streaming import StreamCallback, StreamEvent, StreamInterrupted
 from .tool_calls import run_tool_safely, tool_result_param
 from .tool_output.budget import DEFAULT_TOOL_OUTPUT_DIR, ToolResultBudget
@@ -174,7 +174,8 @@ async def sampling_loop(
         timeouts=timeouts,
     )
     try:
-        await agent.run(client)
+        with telemetry.current().turn(model=model, provider=provider) as agent.trace:
+            await agent.run(client)
     finally:
         answer_unanswered_tool_calls(messages)
         await _close_quietly(client)
@@ -216,6 +217,7 @@ class _AgentLoop:
     on_stream_event: StreamCallback | None
     say: _Notices
     executed_tool_ids: set[str] = field(default_factory=set)
+    trace: telemetry.TurnTrace = telemetry.NO_TRACE
 
     # ---- the turn cycle -------------------------------------------------
 
@@ -317,12 +319,16 @@ class _AgentLoop:
         if tool_use_id in self.executed_tool_ids:
             return ToolResult(error="this tool call already ran; it is not run twice")
         self.executed_tool_ids.add(tool_use_id)
-        result = await run_tool_safely(
-            lambda name, tool_input: self.tools.run(name=name, tool_input=tool_input),
-            str(block["name"]),
-            dict(block.get("input") or {}),
-            self.tool_timeout,
-        )
+        with self.trace.tool(name=str(block["name"]), call_id=tool_use_id) as call:
+            result = await run_tool_safely(
+                lambda name, tool_input: self.tools.run(
+                    name=name, tool_input=tool_input
+                ),
+                str(block["name"]),
+                dict(block.get("input") or {}),
+                self.tool_timeout,
+            )
+            call.result(is_error=bool(result.error))
         limit = self.manager.limits_for(model=self.model).input_tokens_per_minute
         return self.tool_budget.apply(result, limit, owner=_tools_owner())
 
@@ -381,14 +387,32 @@ class _AgentLoop:
         self, client: AnyAsyncClient, request: AssembledRequest, *, may_retry: bool
     ) -> Turn:
         """Admit, stream and settle one request; raises what went wrong."""
-        held = await admit(
-            self.manager,
-            request,
-            model=self.model,
-            on_wait=self._on_wait,
-            conversation=self.conversation,
-            account=self.requests.account,
-        )
+        with self.trace.request(max_tokens=request.max_tokens) as call:
+            held = await admit(
+                self.manager,
+                request,
+                model=self.model,
+                on_wait=call.on_wait(self._on_wait),
+                conversation=self.conversation,
+                account=self.requests.account,
+            )
+            call.admitted()
+            response = await self._read(client, request, held, may_retry=may_retry)
+            call.responded(
+                response_id=response.message_id,
+                stop_reason=response.turn.stop_reason,
+                usage=response.usage,
+            )
+        return response.turn
+
+    async def _read(
+        self,
+        client: AnyAsyncClient,
+        request: AssembledRequest,
+        held: HeldReservation,
+        *,
+        may_retry: bool,
+    ) -> StreamedResponse:
         reader = ResponseReader(
             emit=self._emit,
             on_api_response=self.on_api_response,
@@ -415,7 +439,7 @@ class _AgentLoop:
                 self._report_error(error)
             raise
         held.settle(response.usage)
-        return response.turn
+        return response
 
     async def _follow(self, decision: Shrink | Backoff) -> None:
         """Say what comes next; wait out a backoff."""
@@ -428,6 +452,7 @@ class _AgentLoop:
             attempt=decision.attempt,
             wait_seconds=decision.wait_seconds,
         )
+        self.trace.retrying(attempt=decision.attempt, wait_seconds=decision.seconds)
         await asyncio.sleep(decision.seconds)
 
     # ---- reporting -------------------------------------------------------

@@ -74,8 +74,14 @@ _MIN_FORM_LENGTH = 8
 # Variables whose values are credentials: never handed to a tool, always redacted.
 _CREDENTIAL_NAME = re.compile(
     r"(_API_KEY|_ACCESS_KEY|_PRIVATE_KEY|_TOKEN|_CREDENTIALS?)$|SECRET|PASSWORD|PASSWD|"
-    r"^(ANTHROPIC_API_KEY|TOKEN_MANAGER_REDIS_URL|AWS_ACCESS_KEY_ID)$",
+    r"^(ANTHROPIC_API_KEY|TOKEN_MANAGER_REDIS_URL|AWS_ACCESS_KEY_ID)$|"
+    r"^OTEL_EXPORTER_OTLP(_[A-Z]+)?_HEADERS$",  # a collector's token, as a header
     re.IGNORECASE,
+)
+# OTEL_EXPORTER_OTLP_HEADERS and its per-signal forms: `name=value,...`, each
+# value percent-encoded (https://opentelemetry.io/docs/specs/otel/protocol/exporter/).
+_OTLP_HEADERS_NAME = re.compile(
+    r"^OTEL_EXPORTER_OTLP(_[A-Z]+)?_HEADERS$", re.IGNORECASE
 )
 
 # `NAME=value` for a credential variable, as `env` or /proc/*/environ print it:
@@ -193,12 +199,29 @@ def environment_secrets(environ: Mapping[str, str]) -> set[str]:
     for name, value in environ.items():
         if is_credential_name(name) and value and "://" not in value:
             found.add(value)
+        if _OTLP_HEADERS_NAME.match(name):
+            found.update(_header_values(value))
         for match in re.finditer(r"(?i)[a-z][a-z0-9+.\-]*://[^\s'\"<>]*", value):
             found.update(_url_secrets(match.group(0)))
     found.update(
         google_credential_secrets(environ.get("GOOGLE_APPLICATION_CREDENTIALS"))
     )
     return {secret for secret in found if secret}
+
+
+_SECRET_HEADER_NAME = re.compile(r"auth|key|token|secret|passw|team|signature", re.I)
+
+
+def _header_values(headers: str) -> set[str]:
+    """The values of the headers that carry a credential (`authorization`,
+    `x-api-key`, ...), decoded, and a `Bearer` token alone too."""
+    found: set[str] = set()
+    for pair in headers.split(","):
+        name, _, raw = pair.partition("=")
+        value = unquote(raw).strip()
+        if value and _SECRET_HEADER_NAME.search(unquote(name)):
+            found.update({value, value.rpartition(" ")[2]})
+    return found
 
 
 def _url_secrets(url: str) -> set[str]:

@@ -36,6 +36,7 @@ ApiResponseCallback = Callable[
 class StreamedResponse:
     turn: Turn
     usage: BetaUsage  # what the server measured: settles the reservation
+    message_id: str | None = None
 
 
 @dataclass
@@ -75,7 +76,7 @@ class ResponseReader:
                     snapshot = stream.current_message_snapshot
                     self.on_api_response(stream.response.request, stream.response, None)
                     turn = turn_from_broken_stream(snapshot, router)
-                    return StreamedResponse(turn, snapshot.usage)
+                    return StreamedResponse(turn, snapshot.usage, snapshot.id)
                 if not router.message_stopped:
                     # What the server measured before the break settles the charge;
                     # read first, as telling the UI may raise (Streamlit's Stop).
@@ -84,7 +85,9 @@ class ResponseReader:
                     self.emit(_interruption(error, may_retry))
                 raise
             self.on_api_response(stream.response.request, stream.response, None)
-        return StreamedResponse(turn_from_message(message, router), message.usage)
+        return StreamedResponse(
+            turn_from_message(message, router), message.usage, message.id
+        )
 
     async def _consume(
         self, stream: BetaAsyncMessageStream[Any], router: StreamRouter

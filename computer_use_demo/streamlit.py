@@ -24,7 +24,7 @@ if __name__ == "__main__" and (_problems := current_settings().problems):
     st.error(f"The app cannot start: {_problems[0]}", icon=":material/error:")
     st.stop()
 
-from computer_use_demo import loop
+from computer_use_demo import loop, telemetry
 from computer_use_demo.process_guard import guard_process
 from computer_use_demo.providers import APIProvider
 from computer_use_demo.redaction import install_log_redaction, redact, register_secret
@@ -256,6 +256,7 @@ async def main() -> None:
     # Tracebacks stay in the log: the browser is told only the error's type.
     st.set_option("client.showErrorDetails", "type")
     log_budget_once()
+    telemetry.configure()  # once per process; the SDK flushes at exit
     setup_state()
     state = st.session_state
     _wait_for_a_stopped_turn(state.get("turn_finished"))

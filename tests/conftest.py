@@ -11,6 +11,7 @@ pytest_plugins = [
     "tests.plugins.screen",
     "tests.plugins.settings",
     "tests.plugins.tools_account",
+    "tests.plugins.otlp_receiver",
 ]
 
 

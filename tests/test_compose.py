@@ -141,6 +141,16 @@ def test_the_api_key_is_passed_on_never_written_out() -> None:
         assert environment["ANTHROPIC_API_KEY"] is None
 
 
+def test_telemetry_variables_are_passed_on_and_each_desktop_names_itself() -> None:
+    """The collector's endpoint and headers (they may hold its token) come from
+    the host, unwritten; each desktop's spans say which desktop they are."""
+    for name in DESKTOPS:
+        environment = _services()[name]["environment"]
+        for variable in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS"):
+            assert environment[variable] is None
+        assert environment["OTEL_RESOURCE_ATTRIBUTES"] == f"service.instance.id={name}"
+
+
 # ---- the fleet, for real ---------------------------------------------------------
 
 

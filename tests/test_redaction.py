@@ -16,6 +16,7 @@ from computer_use_demo.redaction import (
     register_secret,
 )
 from computer_use_demo.tools import ToolResult
+from computer_use_demo.tools.run import shell_environment
 
 FAKE_KEY = "sk-ant-api03-RECOGNISABLE-fake-key-000"
 
@@ -107,3 +108,22 @@ def test_a_credential_variable_printed_by_env_loses_its_value_however_short() ->
     assert "HOME=/root" in shown and "PATH=/bin" in shown, "only credentials go"
     code = "client = redis.Redis(host=h, password=pw)"
     assert redact(code) == code, "source code the model edits stays as it is"
+
+
+def test_a_collectors_token_in_the_otlp_headers_is_a_secret_kept_from_the_tools() -> (
+    None
+):
+    environ = {
+        "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer%20collector-token-123,x-tenant=agents-production",
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "x-api-key=traces-key-456789",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318",
+    }
+    found = environment_secrets(environ)
+    assert {
+        "collector-token-123",
+        "Bearer collector-token-123",
+        "traces-key-456789",
+    } <= found
+    assert "agents-production" not in found  # no credential: left readable
+    kept = shell_environment(environ)
+    assert kept == {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}

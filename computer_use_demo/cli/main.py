@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .. import settings, storage
+from .. import settings, storage, telemetry
 from ..process_guard import guard_process
 from ..redaction import install_log_redaction, register_secret
 from ..settings import Settings
@@ -243,6 +243,7 @@ def main(argv: list[str] | None = None) -> None:
                 if unanswered
                 else "no prompt given (argument or stdin)"
             )
+    telemetry.configure(os.environ)
     renderer: Renderer = (
         JsonRenderer(show_thinking=options.show_thinking)
         if options.json
@@ -253,5 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as error:  # a --resume file that is not a conversation
         print(f"computer-use-demo: {error}", file=sys.stderr)
         code = EXIT_BAD_ARGUMENTS
+    finally:
+        telemetry.shutdown()  # what is buffered goes out before the process ends
     renderer.finish(code)
     sys.exit(code)
