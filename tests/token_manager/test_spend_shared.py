@@ -4,15 +4,17 @@ closed) instead of letting a process spend alone."""
 
 from __future__ import annotations
 
-import random
-import threading
+import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from tests.plugins.redis_server import RedisProcess
 from token_manager.spend import NANO
-from token_manager.spending import SpendCapReached, SpendCaps, Spending, SpendUnknown
+from token_manager.spending import SpendCaps, Spending, SpendUnknown
 from token_manager.stores.redis import connect
 from token_manager.stores.spend_redis import RedisDaySpend
 
@@ -30,44 +32,58 @@ def process(url: str) -> Spending:
     )
 
 
+SPENDER = """
+import json, random, sys
+sys.path.insert(0, {root!r})
+from token_manager.spend import NANO
+from token_manager.spending import SpendCapReached, SpendCaps, Spending
+from token_manager.stores.redis import connect
+from token_manager.stores.spend_redis import RedisDaySpend
+spending = Spending(SpendCaps(day={cap}), wall_clock=lambda: 1_780_000_000.0,
+                    shared=RedisDaySpend(lambda: connect({url!r}, False), "spendtest"))
+chooser = random.Random({seed})
+charged, refused = [], 0
+for turn in range(80):
+    worst = chooser.randint(NANO // 100, NANO // 5)
+    try:
+        held = spending.reserve(conversation=f"{seed}-{{turn}}", account="key",
+                                pool="p", worst=worst)
+    except SpendCapReached:
+        refused += 1
+        continue
+    real = chooser.randint(worst // 4, worst)
+    spending.settle(held, real)
+    charged.append(real)
+print(json.dumps({{"charged": sum(charged), "refused": refused}}))
+"""
+
+
 def test_two_processes_stay_under_a_shared_daily_cap_together(
     redis_server: RedisProcess,
 ) -> None:
-    fleet = [process(redis_server.url), process(redis_server.url)]
-    charged: list[int] = []
-    refused = [0]
-    lock = threading.Lock()
-
-    def session(spending: Spending, seed: int) -> None:
-        chooser = random.Random(seed)
-        for turn in range(60):
-            worst = chooser.randint(NANO // 100, NANO // 5)
-            try:
-                held = spending.reserve(
-                    conversation=f"s{seed}-{turn}", account="key", pool="p", worst=worst
-                )
-            except SpendCapReached:
-                with lock:
-                    refused[0] += 1
-                continue
-            real = chooser.randint(worst // 4, worst)
-            spending.settle(held, real)
-            with lock:
-                charged.append(real)
-
-    threads = [
-        threading.Thread(target=session, args=(fleet[index % 2], index))
-        for index in range(6)
+    root = str(Path(__file__).resolve().parents[2])
+    spenders = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                SPENDER.format(root=root, cap=CAP, url=redis_server.url, seed=seed),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for seed in (1, 2)
     ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert sum(charged) <= CAP, "together they never pass the cap"
-    assert sum(charged) > CAP * 0.8 and refused[0] > 0, "the cap is reached"
-    report = fleet[0].report(conversation="", account="key", fresh=True)
-    assert report.day_spent == sum(charged), "Redis holds what was really spent"
-    assert report.day_by_pool == {"p": sum(charged)}
+    results = [json.loads(spender.communicate(timeout=120)[0]) for spender in spenders]
+    charged = sum(result["charged"] for result in results)
+    assert charged <= CAP, "together they never pass the cap"
+    assert charged > CAP * 0.8, "the cap is reached"
+    assert all(result["refused"] > 0 for result in results), "each met it"
+    report = process(redis_server.url).report(
+        conversation="", account="key", fresh=True
+    )
+    assert report.day_spent == charged, "Redis holds what was really spent"
+    assert report.day_by_pool == {"p": charged}
 
 
 def test_a_frozen_redis_refuses_instead_of_spending_alone(
