@@ -59,23 +59,18 @@ class Admission:
         `request` is an estimate (its predicted uncached input is charged) or a
         number of input tokens (all charged). `priority`: "interactive" or
         "batch" (default: the manager's)."""
-        pool = self._state.request_pool(request, model)
-        amounts = self._state.amounts(request, output_tokens, pool)
-        estimate = request if isinstance(request, RequestEstimate) else None
-        check_fits(amounts, self._state.limits_of(pool).by_budget())
         loop = asyncio.get_running_loop()
         woken = asyncio.Event()
 
         def wake() -> None:
             loop.call_soon_threadsafe(woken.set)
 
-        waiter = self._join(pool, wake, priority)
-        started = self._state.clock()
+        pool, waiter, attempt = self._enter(
+            request, output_tokens, model, wake, priority
+        )
         try:
             return await wait_async(
-                lambda: self._bounded(
-                    self._attempt(pool, waiter, amounts, started, estimate)
-                ),
+                attempt,
                 woken,
                 self._waiting,
                 on_wait,
@@ -95,24 +90,39 @@ class Admission:
         priority: str | None = None,
     ) -> Reservation:
         """The blocking twin of `acquire`, for threads without an event loop."""
-        pool = self._state.request_pool(request, model)
-        amounts = self._state.amounts(request, output_tokens, pool)
-        estimate = request if isinstance(request, RequestEstimate) else None
-        check_fits(amounts, self._state.limits_of(pool).by_budget())
         woken = threading.Event()
-        waiter = self._join(pool, woken.set, priority)
-        started = self._state.clock()
+        pool, waiter, attempt = self._enter(
+            request, output_tokens, model, woken.set, priority
+        )
         try:
-            return wait_sync(
-                lambda: self._bounded(
-                    self._attempt(pool, waiter, amounts, started, estimate)
-                ),
-                woken,
-                self._waiting,
-                on_wait,
-            )
+            return wait_sync(attempt, woken, self._waiting, on_wait)
         finally:
             self._leave_queue(pool, waiter)
+
+    def _enter(
+        self,
+        request: RequestEstimate | int,
+        output_tokens: int,
+        model: str | None,
+        wake: Callable[[], None],
+        priority: str | None,
+    ) -> tuple[str, Waiter, Callable[[], Attempt[Reservation]]]:
+        """A new waiter for `request` (refused at once if it can never fit), and
+        its attempt, each bounded for a shared store."""
+        state = self._state
+        pool = state.request_pool(request, model)
+        amounts = state.amounts(request, output_tokens, pool)
+        estimate = request if isinstance(request, RequestEstimate) else None
+        check_fits(amounts, state.limits_of(pool).by_budget())
+        waiter = self._join(pool, wake, priority)
+        started = state.clock()
+        return (
+            pool,
+            waiter,
+            lambda: self._bounded(
+                self._attempt(pool, waiter, amounts, started, estimate)
+            ),
+        )
 
     def _join(
         self, pool: str, wake: Callable[[], None], priority: str | None

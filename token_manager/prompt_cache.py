@@ -60,16 +60,6 @@ class PromptCacheModel:
         )
         self._distrusted: OrderedDict[tuple[str, str], None] = OrderedDict()
 
-    def predict(
-        self,
-        scope: str,
-        conversation: str,
-        breakpoints: Sequence[Breakpoint],
-        min_tokens: int,
-        now: float,
-    ) -> int:
-        return self.prediction(scope, conversation, breakpoints, min_tokens, now)[0]
-
     def prediction(
         self,
         scope: str,

@@ -15,31 +15,37 @@ HOUR = Breakpoint("hour", 5_000, 3600.0)
 
 def test_nothing_is_cached_until_a_response_wrote_it() -> None:
     model = PromptCacheModel()
-    assert model.predict("sonnet-4", "c", [LONG], 1024, 0.0) == 0
+    assert model.prediction("sonnet-4", "c", [LONG], 1024, 0.0)[0] == 0
     model.observe(
         "sonnet-4", "c", [LONG], 1024, 0, cache_read=0, cache_written=5_000, now=0.0
     )
-    assert model.predict("sonnet-4", "c", [LONG], 1024, 10.0) == 5_000
-    assert model.predict("opus-4", "c", [LONG], 1024, 10.0) == 0, "pools keep apart"
+    assert model.prediction("sonnet-4", "c", [LONG], 1024, 10.0)[0] == 5_000
+    assert model.prediction("opus-4", "c", [LONG], 1024, 10.0)[0] == 0, (
+        "pools keep apart"
+    )
 
 
 def test_a_prefix_counts_only_safely_inside_its_ttl_and_a_hit_refreshes_it() -> None:
     model = PromptCacheModel()
     model.observe("p", "c", [LONG], 1024, 0, cache_read=0, cache_written=5_000, now=0.0)
-    assert model.predict("p", "c", [LONG], 1024, 260.0) == 5_000
-    assert model.predict("p", "c", [LONG], 1024, 275.0) == 0, "inside the safety margin"
+    assert model.prediction("p", "c", [LONG], 1024, 260.0)[0] == 5_000
+    assert model.prediction("p", "c", [LONG], 1024, 275.0)[0] == 0, (
+        "inside the safety margin"
+    )
     model.observe(
         "p", "c", [LONG], 1024, 5_000, cache_read=5_000, cache_written=0, now=200.0
     )
-    assert model.predict("p", "c", [LONG], 1024, 400.0) == 5_000, "refreshed at 200"
-    assert model.predict("p", "c", [LONG], 1024, 600.0) == 0, "expired"
+    assert model.prediction("p", "c", [LONG], 1024, 400.0)[0] == 5_000, (
+        "refreshed at 200"
+    )
+    assert model.prediction("p", "c", [LONG], 1024, 600.0)[0] == 0, "expired"
 
 
 def test_an_hour_ttl_lasts_an_hour() -> None:
     model = PromptCacheModel()
     model.observe("p", "c", [HOUR], 1024, 0, cache_read=0, cache_written=5_000, now=0.0)
-    assert model.predict("p", "c", [HOUR], 1024, 3000.0) == 5_000
-    assert model.predict("p", "c", [HOUR], 1024, 3500.0) == 0
+    assert model.prediction("p", "c", [HOUR], 1024, 3000.0)[0] == 5_000
+    assert model.prediction("p", "c", [HOUR], 1024, 3500.0)[0] == 0
 
 
 def test_a_prefix_below_the_minimum_length_is_never_cached() -> None:
@@ -47,9 +53,9 @@ def test_a_prefix_below_the_minimum_length_is_never_cached() -> None:
     model.observe(
         "p", "c", [SHORT, LONG], 1024, 0, cache_read=0, cache_written=5_000, now=0.0
     )
-    assert model.predict("p", "c", [SHORT], 1024, 1.0) == 0
-    assert model.predict("p", "c", [SHORT, LONG], 1024, 1.0) == 5_000
-    assert model.predict("p", "c", [SHORT, LONG], 8192, 1.0) == 0
+    assert model.prediction("p", "c", [SHORT], 1024, 1.0)[0] == 0
+    assert model.prediction("p", "c", [SHORT, LONG], 1024, 1.0)[0] == 5_000
+    assert model.prediction("p", "c", [SHORT, LONG], 8192, 1.0)[0] == 0
 
 
 def test_a_predicted_hit_that_missed_predicts_nothing_until_a_real_hit() -> None:
@@ -59,14 +65,14 @@ def test_a_predicted_hit_that_missed_predicts_nothing_until_a_real_hit() -> None
     model.observe(
         "p", "c", [LONG], 1024, 5_000, cache_read=0, cache_written=5_000, now=10.0
     )
-    assert model.predict("p", "c", [LONG], 1024, 11.0) == 0
-    assert model.predict("p", "other", [LONG], 1024, 11.0) == 5_000, (
+    assert model.prediction("p", "c", [LONG], 1024, 11.0)[0] == 0
+    assert model.prediction("p", "other", [LONG], 1024, 11.0)[0] == 5_000, (
         "only that conversation"
     )
     model.observe(
         "p", "c", [LONG], 1024, 0, cache_read=5_000, cache_written=0, now=12.0
     )
-    assert model.predict("p", "c", [LONG], 1024, 13.0) == 5_000
+    assert model.prediction("p", "c", [LONG], 1024, 13.0)[0] == 5_000
 
 
 def test_a_cached_prefix_counts_what_the_server_measured_not_the_estimate() -> None:
@@ -74,8 +80,10 @@ def test_a_cached_prefix_counts_what_the_server_measured_not_the_estimate() -> N
     model.observe(
         "p", "c", [SHORT, LONG], 512, 0, cache_read=0, cache_written=4_500, now=0.0
     )
-    assert model.predict("p", "c", [SHORT, LONG], 512, 1.0) == 4_500
-    assert model.predict("p", "c", [SHORT], 512, 1.0) == 810, "scaled by 4,500/5,000"
+    assert model.prediction("p", "c", [SHORT, LONG], 512, 1.0)[0] == 4_500
+    assert model.prediction("p", "c", [SHORT], 512, 1.0)[0] == 810, (
+        "scaled by 4,500/5,000"
+    )
 
 
 # ---- through the manager --------------------------------------------------
