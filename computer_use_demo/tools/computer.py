@@ -43,10 +43,12 @@ Action_20251124 = Action_20250124 | Literal["zoom"]
 ScrollDirection = Literal["up", "down", "left", "right"]
 Coordinate = list[int] | tuple[int, int]  # JSON gives the model's pairs as lists
 
-CLICK_BUTTONS: dict[str, str | int] = {
-    "left_click": 1,
-    "right_click": 3,
-    "middle_click": 2,
+# xdotool sleeps its click `--delay` (100 ms unless given) after every click,
+# the last one too: a single click has no next click to wait for.
+CLICK_BUTTONS: dict[str, str] = {
+    "left_click": "--delay 0 1",
+    "right_click": "--delay 0 3",
+    "middle_click": "--delay 0 2",
     "double_click": "--repeat 2 --delay 10 1",
     "triple_click": "--repeat 3 --delay 10 1",
 }
@@ -413,7 +415,9 @@ class BaseComputerTool:
             )
         except ToolError:
             return None  # no frames: the screenshot after the action says why
-        return ScreenWait(settled.seconds, settled.still)
+        return ScreenWait(
+            settled.seconds, settled.still, settled.changed_at, settled.moved_at
+        )
 
 
 _Tool = BaseComputerTool

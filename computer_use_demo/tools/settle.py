@@ -33,10 +33,12 @@ class SettlePolicy:
     Every time counts from the end of the action. The screen counts as still
     once no change larger than `ignore_cells` has been seen for `quiet`
     seconds. A change of at most `ignore_cells` cells (a blinking caret) is
-    ignored unless small changes keep coming faster than `repeat_within` apart
-    (a spinner is motion; a caret blinks slower); as the effect a click waits
-    for, it counts once it has lasted `blink_phase` (a caret's longest phase
-    is about 0.6 s).
+    ignored unless small changes keep coming, `spinner_steps` or more each
+    within `repeat_within` of the last (a spinner is motion; a caret blinks
+    slower; an icon that swaps in two steps, such as a browser's stop button
+    turning back into reload, is no motion); as the effect a click waits for,
+    it counts once it has lasted `blink_phase` (a caret's longest phase is
+    about 0.6 s).
     """
 
     min_wait: float = 0.05
@@ -46,6 +48,7 @@ class SettlePolicy:
     poll: float = 0.03
     ignore_cells: int = 4
     repeat_within: float = 0.2
+    spinner_steps: int = 3
     blink_phase: float = 0.7
 
     def __post_init__(self) -> None:
@@ -58,13 +61,17 @@ class SettlePolicy:
 @dataclass(frozen=True, slots=True)
 class Settled(Generic[FrameT]):
     """How the wait ended: `still` is False when `max_wait` cut it short (an
-    animation) or no frame could be taken; `frame` is the last frame seen."""
+    animation) or no frame could be taken; `frame` is the last frame seen.
+    `changed_at` (when the screen last came to differ from before the action)
+    and `moved_at` (its last motion) count from the wait's start; None: never."""
 
     seconds: float
     still: bool
     changed: bool
     frames: int
     frame: FrameT | None = None
+    changed_at: float | None = None
+    moved_at: float | None = None
 
 
 async def settle(
@@ -82,40 +89,52 @@ async def settle(
     click, a key), stillness only counts once the screen differs from `before`
     (by more than a caret, or by a caret-sized change that outlasts a blink),
     or once `first_change` seconds have passed without such a difference.
+    A frame equal to the one before it is not compared with `before` again.
     """
     started = clock()
     previous: FrameT | None = None
     last_motion = started
+    moved_at: float | None = None
     last_small: float | None = None
+    small_run = 0  # small changes so far, each within repeat_within of the last
     small_since: float | None = None
+    from_before = 0
     changed = False
+    changed_at: float | None = None
     frames = 0
     while True:
         frame = await source.frame()
         frames += 1
         now = clock()
+        cells = None if previous is None else source.changed_cells(previous, frame)
+        if cells is not None and cells > 0:
+            if cells <= policy.ignore_cells:
+                in_run = (
+                    last_small is not None and now - last_small < policy.repeat_within
+                )
+                small_run = small_run + 1 if in_run else 1
+                last_small = now
+            if cells > policy.ignore_cells or small_run >= policy.spinner_steps:
+                last_motion = now
+                moved_at = now - started
         if before is not None:
+            if cells != 0:
+                from_before = source.changed_cells(before, frame)
             # Not latched: a flash that reverts (a button's press) is no effect.
-            from_before = source.changed_cells(before, frame)
             if 0 < from_before <= policy.ignore_cells:
                 small_since = now if small_since is None else small_since
             else:
                 small_since = None
+            was_changed = changed
             changed = from_before > policy.ignore_cells or (
                 small_since is not None and now - small_since >= policy.blink_phase
             )
-        if previous is not None:
-            cells = source.changed_cells(previous, frame)
-            if cells > policy.ignore_cells:
-                last_motion = now
-            elif cells > 0:
-                if last_small is not None and now - last_small < policy.repeat_within:
-                    last_motion = now
-                last_small = now
+            if changed and not was_changed:
+                changed_at = now - started
         previous = frame
         elapsed = now - started
         if elapsed >= policy.max_wait:
-            return Settled(elapsed, False, changed, frames, frame)
+            return Settled(elapsed, False, changed, frames, frame, changed_at, moved_at)
         waited_for_change = (
             changed
             or not expect_change
@@ -127,5 +146,5 @@ async def settle(
             and now - last_motion >= policy.quiet
             and waited_for_change
         ):
-            return Settled(elapsed, True, changed, frames, frame)
+            return Settled(elapsed, True, changed, frames, frame, changed_at, moved_at)
         await sleep(max(0.0, min(policy.poll, policy.max_wait - elapsed)))
