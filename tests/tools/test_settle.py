@@ -167,6 +167,63 @@ def test_a_small_spinner_is_motion_until_it_stops() -> None:
     assert 0.8 + POLICY.quiet <= result.seconds < 0.8 + POLICY.quiet + 0.05
 
 
+def test_an_icon_that_swaps_in_two_steps_is_not_a_spinner() -> None:
+    page = with_cells(still(), range(20, 60), 4)
+
+    def script(t: float) -> Frame:  # a page, then its stop button turns to reload
+        if t < 0.1:
+            return still()
+        icon = 0 if t < 0.3 else (1 if t < 0.34 else 2)
+        return with_cells(page, [90, 91], icon)
+
+    result = run_settle(script, expect_change=True)
+    assert result.moved_at is not None and result.moved_at < 0.11
+    assert 0.1 + POLICY.quiet <= result.seconds < 0.1 + POLICY.quiet + 0.05
+
+
+def test_the_wait_reports_when_the_effect_came_and_the_last_motion() -> None:
+    def script(t: float) -> Frame:  # a menu at 0.2 s, drawn in steps until 0.4 s
+        if t < 0.2:
+            return still()
+        return with_cells(still(), range(10 + 5 * int((min(t, 0.4) - 0.2) / 0.05)), 7)
+
+    result = run_settle(script, expect_change=True)
+    assert result.changed_at is not None and 0.2 <= result.changed_at < 0.24
+    assert result.moved_at is not None and 0.4 <= result.moved_at < 0.44
+    idle = run_settle(lambda t: still(), expect_change=False)
+    assert idle.changed_at is None and idle.moved_at is None
+
+
+class CountingScreen(ScriptedScreen):
+    """Counts how often a frame is compared with the frame from before the action."""
+
+    def __init__(self, script: Callable[[float], Frame], before: Frame) -> None:
+        super().__init__(script)
+        self.before = before
+        self.against_before = 0
+
+    def changed_cells(self, before: Frame, after: Frame) -> int:
+        self.against_before += before is self.before
+        return super().changed_cells(before, after)
+
+
+def test_a_frame_equal_to_the_last_one_is_not_compared_with_before_again() -> None:
+    before, shown, menu = still(), still(), with_cells(still(), range(10, 30), 7)
+    screen = CountingScreen(lambda t: menu if t >= 0.1 else shown, before)
+    result = asyncio.run(
+        settle(
+            screen,
+            before,
+            policy=POLICY,
+            expect_change=True,
+            clock=screen.clock,
+            sleep=screen.sleep,
+        )
+    )
+    assert result.still and result.changed and result.frames > 8
+    assert screen.against_before == 2  # the first frame, and the menu's
+
+
 def test_a_press_that_flashes_and_reverts_is_not_the_effect() -> None:
     pressed = with_cells(still(), range(40, 50), 1)
     label = with_cells(still(), range(40, 50), 9)
@@ -247,6 +304,18 @@ def test_a_caret_touches_at_most_the_ignored_cells() -> None:
     for changed in (with_caret, with_block):
         cells = changed_cells(frame_of(screen), frame_of(changed))
         assert 1 <= cells <= POLICY.ignore_cells
+
+
+def test_a_few_faint_pixels_change_their_cell() -> None:
+    """A throbber's step: 20 pixels, 6 levels lighter, in one 16x16 cell (their
+    cell's mean colour moves by less than one level)."""
+    screen = Image.new("RGB", (320, 240), (200, 200, 200))
+    step = screen.copy()
+    ImageDraw.Draw(step).rectangle((66, 57, 70, 60), fill=(206, 206, 206))
+    assert changed_cells(frame_of(screen), frame_of(step)) == 1
+    green = screen.copy()
+    green.putpixel((300, 200), (200, 201, 200))  # one level of green, one pixel
+    assert changed_cells(frame_of(screen), frame_of(green)) == 1
 
 
 def test_a_new_window_changes_many_cells() -> None:
