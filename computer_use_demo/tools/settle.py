@@ -33,12 +33,13 @@ class SettlePolicy:
     Every time counts from the end of the action. The screen counts as still
     once no change larger than `ignore_cells` has been seen for `quiet`
     seconds. A change of at most `ignore_cells` cells (a blinking caret) is
-    ignored unless small changes keep coming, `spinner_steps` or more each
-    within `repeat_within` of the last (a spinner is motion; a caret blinks
-    slower; an icon that swaps in two steps, such as a browser's stop button
-    turning back into reload, is no motion); as the effect a click waits for,
-    it counts once it has lasted `blink_phase` (a caret's longest phase is
-    about 0.6 s).
+    ignored unless it comes within `repeat_within` of the one before: that is
+    a spinner's step (a caret blinks slower), and a spinner counts as stopped
+    once it has made no step for `repeat_within` (a browser's throbber while a
+    page loads keeps the wait going; an icon that swaps in two quick steps
+    holds it only that long). As the effect a click waits for, a small change
+    counts once it has lasted `blink_phase` (a caret's longest phase is about
+    0.6 s).
     """
 
     min_wait: float = 0.05
@@ -47,8 +48,7 @@ class SettlePolicy:
     max_wait: float = 3.0
     poll: float = 0.03
     ignore_cells: int = 4
-    repeat_within: float = 0.2
-    spinner_steps: int = 3
+    repeat_within: float = 0.15
     blink_phase: float = 0.7
 
     def __post_init__(self) -> None:
@@ -96,7 +96,7 @@ async def settle(
     last_motion = started
     moved_at: float | None = None
     last_small: float | None = None
-    small_run = 0  # small changes so far, each within repeat_within of the last
+    last_step: float | None = None  # a spinner's: a small change soon after another
     small_since: float | None = None
     from_before = 0
     changed = False
@@ -107,16 +107,14 @@ async def settle(
         frames += 1
         now = clock()
         cells = None if previous is None else source.changed_cells(previous, frame)
-        if cells is not None and cells > 0:
-            if cells <= policy.ignore_cells:
-                in_run = (
-                    last_small is not None and now - last_small < policy.repeat_within
-                )
-                small_run = small_run + 1 if in_run else 1
-                last_small = now
-            if cells > policy.ignore_cells or small_run >= policy.spinner_steps:
-                last_motion = now
+        if cells is not None and cells > policy.ignore_cells:
+            last_motion = now
+            moved_at = now - started
+        elif cells:
+            if last_small is not None and now - last_small < policy.repeat_within:
+                last_step = now
                 moved_at = now - started
+            last_small = now
         if before is not None:
             if cells != 0:
                 from_before = source.changed_cells(before, frame)
@@ -141,9 +139,11 @@ async def settle(
             or before is None
             or elapsed >= policy.first_change
         )
+        spinning = last_step is not None and now - last_step < policy.repeat_within
         if (
             elapsed >= policy.min_wait
             and now - last_motion >= policy.quiet
+            and not spinning
             and waited_for_change
         ):
             return Settled(elapsed, True, changed, frames, frame, changed_at, moved_at)

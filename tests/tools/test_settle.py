@@ -167,18 +167,20 @@ def test_a_small_spinner_is_motion_until_it_stops() -> None:
     assert 0.8 + POLICY.quiet <= result.seconds < 0.8 + POLICY.quiet + 0.05
 
 
-def test_an_icon_that_swaps_in_two_steps_is_not_a_spinner() -> None:
+def test_an_icon_that_swaps_in_two_steps_holds_the_wait_only_briefly() -> None:
     page = with_cells(still(), range(20, 60), 4)
 
     def script(t: float) -> Frame:  # a page, then its stop button turns to reload
         if t < 0.1:
             return still()
-        icon = 0 if t < 0.3 else (1 if t < 0.34 else 2)
+        icon = 0 if t < 0.2 else (1 if t < 0.24 else 2)
         return with_cells(page, [90, 91], icon)
 
     result = run_settle(script, expect_change=True)
-    assert result.moved_at is not None and result.moved_at < 0.11
-    assert 0.1 + POLICY.quiet <= result.seconds < 0.1 + POLICY.quiet + 0.05
+    assert result.frame == script(1.0)
+    assert result.moved_at is not None and 0.24 <= result.moved_at < 0.24 + 0.04
+    swapped = 0.24 + POLICY.repeat_within
+    assert max(swapped, 0.1 + POLICY.quiet) <= result.seconds < 0.24 + POLICY.quiet
 
 
 def test_the_wait_reports_when_the_effect_came_and_the_last_motion() -> None:
@@ -291,6 +293,16 @@ def test_an_impossible_policy_is_refused(fields: dict[str, Any]) -> None:
         SettlePolicy(**fields)
 
 
+class ImageScreen(ScriptedScreen):
+    """A scripted screen of real cell frames, compared as the tool compares them."""
+
+    def __init__(self, script: Callable[[float], Any]) -> None:
+        super().__init__(script)
+
+    def changed_cells(self, before: Any, after: Any) -> int:
+        return changed_cells(before, after)
+
+
 def frame_of(image: Image.Image) -> CellFrame:
     return cell_frame(image.size, image.convert("RGBX").tobytes())
 
@@ -316,6 +328,43 @@ def test_a_few_faint_pixels_change_their_cell() -> None:
     green = screen.copy()
     green.putpixel((300, 200), (200, 201, 200))  # one level of green, one pixel
     assert changed_cells(frame_of(screen), frame_of(green)) == 1
+
+
+def test_a_throbbers_faint_steps_keep_a_page_load_waiting() -> None:
+    """Real cell frames: a tab's label changes at once, then its throbber steps
+    every 60 ms by a few faint pixels until the page comes at 0.9 s."""
+    blank = Image.new("RGB", (320, 240), (200, 200, 200))
+    loading = blank.copy()
+    ImageDraw.Draw(loading).rectangle((20, 4, 120, 14), fill=(40, 40, 40))
+    page = loading.copy()
+    ImageDraw.Draw(page).rectangle((0, 40, 319, 239), fill="white")
+    steps = []
+    for step in range(4):
+        image = loading.copy()
+        ImageDraw.Draw(image).rectangle(
+            (4 + step, 6, 6 + step, 9), fill=(206, 206, 206)
+        )
+        steps.append(frame_of(image))
+    loaded, first = frame_of(page), frame_of(blank)
+
+    def script(t: float) -> CellFrame:
+        if t >= 0.9:
+            return loaded
+        return steps[int(t / 0.06) % 4] if t >= 0.05 else first
+
+    screen = ImageScreen(script)
+    result = asyncio.run(
+        settle(
+            screen,
+            first,
+            policy=POLICY,
+            expect_change=True,
+            clock=screen.clock,
+            sleep=screen.sleep,
+        )
+    )
+    assert result.frame is loaded
+    assert 0.9 + POLICY.quiet <= result.seconds < 0.9 + POLICY.quiet + 0.05
 
 
 def test_a_new_window_changes_many_cells() -> None:
