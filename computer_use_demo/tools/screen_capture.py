@@ -1,9 +1,11 @@
 """The computer tool's one way to see the screen: frames and screenshots via mss.
 
 Frames for settling are grabbed over XShm (a few milliseconds) and compared
-by 16x16-pixel cells (how many cells hold a changed pixel); a screenshot is grabbed once with the
-pointer, scaled and PNG-encoded in memory (no file, no decode). All X calls of
-a display run on that display's own thread, never on the event loop.
+by 16x16-pixel cells (how many cells hold a changed pixel); a screenshot is
+grabbed once with the pointer, scaled and PNG-encoded in memory (no file, no
+decode). All X calls of
+a display run on that display's own thread, never on the event loop; the PNG
+encoding runs on a second one.
 """
 
 from __future__ import annotations
@@ -78,6 +80,9 @@ class ScreenCapture:
         self._executor = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix=f"screen{display or ''}"
         )
+        self._encoder = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix=f"png{display or ''}"
+        )
         self._plain: Any = None  # frames without the pointer
         self._with_pointer: Any = None  # screenshots, as scrot -p took them
 
@@ -88,8 +93,14 @@ class ScreenCapture:
         return changed_cells(before, after)
 
     async def screenshot(self, size: tuple[int, int]) -> bytes:
-        """A PNG of the whole screen with the pointer, scaled to `size`."""
-        return await self._on_thread(lambda: scaled_png(self._grab(pointer=True), size))
+        """A PNG of the whole screen with the pointer, scaled to `size`: grabbed
+        on the display's thread, scaled and encoded on another, so that frames
+        can still be grabbed meanwhile."""
+        image = await self._on_thread(lambda: self._grab(pointer=True))
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._encoder, lambda: scaled_png(image, size)
+        )
 
     async def region(self, box: Sequence[int], max_size: tuple[int, int]) -> bytes:
         return await self._on_thread(

@@ -24,6 +24,7 @@ class FrameSource(Protocol[FrameT]):
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[object]]
+Prepare = Callable[[], object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,7 @@ class SettlePolicy:
     """
 
     min_wait: float = 0.05
-    quiet: float = 0.25
+    quiet: float = 0.2
     first_change: float = 2.0
     max_wait: float = 3.0
     poll: float = 0.03
@@ -72,6 +73,7 @@ class Settled(Generic[FrameT]):
     frame: FrameT | None = None
     changed_at: float | None = None
     moved_at: float | None = None
+    prepared: bool = False  # `prepare` was called and no frame changed since
 
 
 async def settle(
@@ -82,6 +84,7 @@ async def settle(
     expect_change: bool,
     clock: Clock,
     sleep: Sleep,
+    prepare: Prepare | None = None,
 ) -> Settled[FrameT]:
     """Watch the screen from now (the action has just finished) until it is still.
 
@@ -90,6 +93,11 @@ async def settle(
     (by more than a caret, or by a caret-sized change that outlasts a blink),
     or once `first_change` seconds have passed without such a difference.
     A frame equal to the one before it is not compared with `before` again.
+
+    `prepare` (the tool starts its screenshot) is called once the screen has
+    not changed at all for half the quiet period with nothing else left to
+    wait for, and again after every later change: the screenshot is then
+    ready by the time the screen counts as still.
     """
     started = clock()
     previous: FrameT | None = None
@@ -101,12 +109,17 @@ async def settle(
     from_before = 0
     changed = False
     changed_at: float | None = None
+    last_change = started  # any change, a caret's too
+    prepared = False
     frames = 0
     while True:
         frame = await source.frame()
         frames += 1
         now = clock()
         cells = None if previous is None else source.changed_cells(previous, frame)
+        if cells:
+            last_change = now
+            prepared = False
         if cells is not None and cells > policy.ignore_cells:
             last_motion = now
             moved_at = now - started
@@ -132,7 +145,9 @@ async def settle(
         previous = frame
         elapsed = now - started
         if elapsed >= policy.max_wait:
-            return Settled(elapsed, False, changed, frames, frame, changed_at, moved_at)
+            return Settled(
+                elapsed, False, changed, frames, frame, changed_at, moved_at, False
+            )
         waited_for_change = (
             changed
             or not expect_change
@@ -146,5 +161,16 @@ async def settle(
             and not spinning
             and waited_for_change
         ):
-            return Settled(elapsed, True, changed, frames, frame, changed_at, moved_at)
+            return Settled(
+                elapsed, True, changed, frames, frame, changed_at, moved_at, prepared
+            )
+        if (
+            prepare is not None
+            and not prepared
+            and waited_for_change
+            and not spinning
+            and now - last_change >= policy.quiet / 2
+        ):
+            prepare()
+            prepared = True
         await sleep(max(0.0, min(policy.poll, policy.max_wait - elapsed)))
