@@ -100,7 +100,9 @@ async def settle(
     ready by the time the screen counts as still.
     """
     started = clock()
-    previous: FrameT | None = None
+    # The first frame is compared with the screen before the action: a change
+    # seen there is motion then (a frame that came late has seen no quiet).
+    previous = before
     last_motion = started
     moved_at: float | None = None
     last_small: float | None = None
@@ -129,7 +131,9 @@ async def settle(
                 moved_at = now - started
             last_small = now
         if before is not None:
-            if cells != 0:
+            if frames == 1:
+                from_before = cells or 0
+            elif cells != 0:
                 from_before = source.changed_cells(before, frame)
             # Not latched: a flash that reverts (a button's press) is no effect.
             if 0 < from_before <= policy.ignore_cells:

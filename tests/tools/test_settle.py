@@ -327,6 +327,34 @@ def test_a_small_change_that_lasts_is_the_effect_a_click_waits_for() -> None:
     assert 0.3 + POLICY.blink_phase <= result.seconds < 0.3 + POLICY.blink_phase + SEEN
 
 
+class StalledScreen(ScriptedScreen):
+    """A loaded machine: the first grab after the action takes 0.3 s."""
+
+    async def frame(self) -> Frame:
+        if not self.grabs:
+            self.now += 0.3
+        return await super().frame()
+
+
+def test_a_first_frame_that_comes_late_has_not_seen_the_screen_still() -> None:
+    def script(t: float) -> Frame:  # a window that closes in steps until 0.45 s
+        return with_cells(still(), range(60 - 10 * min(int(t / 0.08), 6)), 2)
+
+    screen = StalledScreen(script)
+    result = asyncio.run(
+        settle(
+            screen,
+            script(0.0),
+            policy=POLICY,
+            expect_change=True,
+            clock=screen.clock,
+            sleep=screen.sleep,
+        )
+    )
+    assert result.frame == still() and result.frames > 2
+    assert 0.48 + POLICY.quiet <= result.seconds < 0.48 + POLICY.quiet + SEEN
+
+
 def test_without_a_frame_from_before_a_click_does_not_wait_for_a_change() -> None:
     screen = ScriptedScreen(lambda t: still())
     result = asyncio.run(
