@@ -6,8 +6,10 @@ a small Tk app), driven through the computer tool itself, at 1024x768 and at a
 scaled size (1280x960). A screenshot is right when it equals, up to a caret
 (at most 4 cells of 16x16 pixels, or one caret-shaped box) and the endless
 animation's canvas, a reference taken once the scene is known to be done.
-Both policies run every scene from a fresh start in the same process. Prints one JSON line (about
-ten minutes: the baseline alone waits 2 s on each of its 80 actions).
+Both policies run every scene from a fresh start in the same process. Prints
+one JSON line, with the six slowest actions and what the settle loop saw in
+each (when the effect came, the last motion); about twelve minutes: the
+baseline alone waits 2 s on each of its 80 actions.
 """
 
 from __future__ import annotations
@@ -55,12 +57,33 @@ class Step:
 
 @dataclass(frozen=True)
 class Record:
+    """One action: from the call to the screenshot, whether it was right, and
+    what the settle loop saw (seconds from its start: the effect, the last
+    motion, the end; None under the fixed policy)."""
+
     scene: str
     step: str
     seconds: float
     correct: bool
     cells_off: int
     wait: str | None
+    settle_s: float | None = None
+    changed_at: float | None = None
+    moved_at: float | None = None
+
+    def breakdown(self) -> dict[str, Any]:
+        def rounded(value: float | None) -> float | None:
+            return None if value is None else round(value, 3)
+
+        return {
+            "scene": self.scene,
+            "step": self.step,
+            "s": round(self.seconds, 3),
+            "settle_s": rounded(self.settle_s),
+            "changed_at": rounded(self.changed_at),
+            "moved_at": rounded(self.moved_at),
+            "right": self.correct,
+        }
 
 
 def at(place: str) -> Callable[[Places], dict[str, Any]]:
@@ -233,13 +256,19 @@ class Bench:
                 )
                 shot.save(self.save / f"{stem}-returned.png")
                 reference.save(self.save / f"{stem}-reference.png")
-            wait = result.screen_wait.describe() if result.screen_wait else None
+            waited = result.screen_wait
             record = Record(
-                self.scene, step.name, seconds, off <= CARET_CELLS, off, wait
-            )
+                self.scene, step.name, seconds, off <= CARET_CELLS, off,
+                waited.describe() if waited else None,
+                waited.seconds if waited else None,
+                waited.changed_at if waited else None,
+                waited.moved_at if waited else None,
+            )  # fmt: skip
             self.records[policy].append(record)
             if self.verbose:
-                print(policy, record, file=sys.stderr, flush=True)
+                print(
+                    policy, json.dumps(record.breakdown()), file=sys.stderr, flush=True
+                )
 
     def corner(self) -> list[int]:
         return [self.desktop.width - 30, self.desktop.height // 2]
@@ -392,6 +421,10 @@ async def main(
         "animation_s": [round(value, 3) for value in animation],
         "max_wait_s": max_wait,
         "scenes": per_scene(records["settle"]),
+        "slowest": [
+            record.breakdown()
+            for record in sorted(records["settle"], key=lambda r: -r.seconds)[:6]
+        ],
         "load_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "baseline": {
             **figures(records["fixed"]),

@@ -53,7 +53,7 @@ class ScreenSettle:
     past `max_wait` (at least 2, the quickstart's fixed wait)."""
 
     min_wait: float = 0.05
-    quiet: float = 0.25
+    quiet: float = 0.2
     first_change: float = 2.0
     max_wait: float = 3.0
 

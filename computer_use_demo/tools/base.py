@@ -26,10 +26,14 @@ class BaseAnthropicTool(metaclass=ABCMeta):
 @dataclass(frozen=True, slots=True)
 class ScreenWait:
     """How long the computer tool waited for the screen before its screenshot;
-    `still` is False when it stopped waiting with the screen still changing."""
+    `still` is False when it stopped waiting with the screen still changing.
+    `changed_at` (the action's effect first seen) and `moved_at` (the last
+    motion) count from the wait's start; None: never."""
 
     seconds: float
     still: bool
+    changed_at: float | None = None
+    moved_at: float | None = None
 
     def describe(self) -> str:
         """The status line the app and the CLI show under the tool call."""

@@ -43,10 +43,12 @@ Action_20251124 = Action_20250124 | Literal["zoom"]
 ScrollDirection = Literal["up", "down", "left", "right"]
 Coordinate = list[int] | tuple[int, int]  # JSON gives the model's pairs as lists
 
-CLICK_BUTTONS: dict[str, str | int] = {
-    "left_click": 1,
-    "right_click": 3,
-    "middle_click": 2,
+# xdotool sleeps its click `--delay` (100 ms unless given) after every click,
+# the last one too: a single click has no next click to wait for.
+CLICK_BUTTONS: dict[str, str] = {
+    "left_click": "--delay 0 1",
+    "right_click": "--delay 0 3",
+    "middle_click": "--delay 0 2",
     "double_click": "--repeat 2 --delay 10 1",
     "triple_click": "--repeat 3 --delay 10 1",
 }
@@ -214,8 +216,7 @@ class BaseComputerTool:
             )
             for part in chunks(text, TYPING_GROUP_SIZE)
         ]
-        wait = await self._wait_for_screen(before, expect_change=False)
-        screenshot = await self.screenshot()
+        wait, screenshot = await self._settled_screenshot(before, expect_change=False)
         return ToolResult(
             output="".join(result.output or "" for result in results),
             error="".join(result.error or "" for result in results),
@@ -378,8 +379,7 @@ class BaseComputerTool:
             return ToolResult(output=stdout, error=stderr)
         before = await self._before_action()
         _, stdout, stderr = await run(command)
-        wait = await self._wait_for_screen(before, expect_change)
-        screenshot = await self.screenshot()
+        wait, screenshot = await self._settled_screenshot(before, expect_change)
         return ToolResult(
             output=stdout,
             error=stderr,
@@ -396,12 +396,26 @@ class BaseComputerTool:
         except ToolError:
             return None  # the screenshot after the action says why
 
-    async def _wait_for_screen(
+    async def _settled_screenshot(
         self, before: CellFrame | None, expect_change: bool
-    ) -> ScreenWait | None:
+    ) -> tuple[ScreenWait | None, ToolResult]:
+        """The screenshot once the screen is still (or after the fixed delay).
+
+        The screenshot is started while the quiet period runs out (`prepare`);
+        it is used when no frame changed after it was started, and taken
+        again otherwise.
+        """
         if self._screenshot_delay is not None:
             await asyncio.sleep(self._screenshot_delay)
-            return None
+            return None, await self.screenshot()
+        size = self.scaling.api_size
+        started: list[asyncio.Future[bytes]] = []
+
+        def prepare() -> None:
+            early = asyncio.ensure_future(self.capture.screenshot(size))
+            early.add_done_callback(_forget_failure)
+            started.append(early)
+
         try:
             settled = await settle(
                 self.capture,
@@ -410,10 +424,28 @@ class BaseComputerTool:
                 expect_change=expect_change,
                 clock=time.monotonic,
                 sleep=asyncio.sleep,
+                prepare=prepare,
             )
         except ToolError:
-            return None  # no frames: the screenshot after the action says why
-        return ScreenWait(settled.seconds, settled.still)
+            return None, await self.screenshot()  # says why no frame came
+        wait = ScreenWait(
+            settled.seconds, settled.still, settled.changed_at, settled.moved_at
+        )
+        if settled.prepared and started:
+            try:
+                png = await started[-1]
+            except ToolError:
+                pass
+            else:
+                return wait, ToolResult(base64_image=base64.b64encode(png).decode())
+        return wait, await self.screenshot()
+
+
+def _forget_failure(future: asyncio.Future[bytes]) -> None:
+    """An early screenshot's failure counts as seen (asyncio warns of one never
+    retrieved): the screenshot taken in its place reports it."""
+    if not future.cancelled():
+        future.exception()
 
 
 _Tool = BaseComputerTool

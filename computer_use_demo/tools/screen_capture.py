@@ -1,9 +1,11 @@
 """The computer tool's one way to see the screen: frames and screenshots via mss.
 
-Frames for settling are grabbed over XShm (a few milliseconds) and reduced to
-one mean colour per 16x16-pixel cell; a screenshot is grabbed once with the
-pointer, scaled and PNG-encoded in memory (no file, no decode). All X calls of
-a display run on that display's own thread, never on the event loop.
+Frames for settling are grabbed over XShm (a few milliseconds) and compared
+by 16x16-pixel cells (how many cells hold a changed pixel); a screenshot is
+grabbed once with the pointer, scaled and PNG-encoded in memory (no file, no
+decode). All X calls of
+a display run on that display's own thread, never on the event loop; the PNG
+encoding runs on a second one.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import mss
-from PIL import Image
+from PIL import Image, ImageChops
 
 from .base import ToolError
 from .screen import region_png, scaled_png
@@ -25,33 +27,48 @@ from .screen import region_png, scaled_png
 logger = logging.getLogger(__name__)
 
 CELL_PX = 16  # a caret or a typed character touches at most 2x2 cells
+# Any pixel that changed, per cell: after the difference is made grey, every
+# non-zero level counts, so a browser's throbber (a few faint pixels in one
+# cell) is seen. Only a change too faint to see is lost: one or two levels of
+# 255 in one channel alone, the others unchanged.
+_CHANGED = bytes([0] + [255] * 255)
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
 class CellFrame:
-    """A frame reduced to one mean colour per cell (4 bytes), row by row."""
+    """A frame's raw 32-bit pixels (4 bytes each, row by row), compared by
+    16x16-pixel cells."""
 
     size: tuple[int, int]  # the screen's pixels
-    cells: bytes
+    pixels: bytes | bytearray
+
+    @property
+    def cell_count(self) -> int:
+        width, height = self.size
+        return -(-width // CELL_PX) * -(-height // CELL_PX)
 
 
 def cell_frame(size: tuple[int, int], bgrx: bytes | bytearray) -> CellFrame:
-    """The frame's cells: the mean of each 16x16 box of the raw 32-bit pixels
-    (channel order does not matter for telling frames apart; nothing is copied)."""
-    image = Image.frombuffer("RGBX", size, bgrx, "raw", "RGBX", 0, 1)
-    return CellFrame(size, image.reduce(CELL_PX).tobytes())
+    """A frame of the raw pixels as grabbed (channel order does not matter for
+    telling frames apart; nothing is copied)."""
+    return CellFrame(size, bgrx)
 
 
 def changed_cells(before: CellFrame, after: CellFrame) -> int:
-    """How many cells differ; every cell when the screen changed size."""
-    if before.size != after.size or len(before.cells) != len(after.cells):
-        return max(len(before.cells), len(after.cells)) // 4
-    if before.cells == after.cells:
+    """How many cells hold a pixel that differs; every cell when the screen
+    changed size. Equal frames cost one memory compare; others a difference,
+    thresholded and reduced to one value per cell, all in Pillow's C code."""
+    if before.size != after.size or len(before.pixels) != len(after.pixels):
+        return max(before.cell_count, after.cell_count)
+    if before.pixels == after.pixels:
         return 0
-    old, new = memoryview(before.cells).cast("I"), memoryview(after.cells).cast("I")
-    return sum(1 for a, b in zip(old, new, strict=True) if a != b)
+    old = Image.frombuffer("RGBX", before.size, before.pixels, "raw", "RGBX", 0, 1)
+    new = Image.frombuffer("RGBX", after.size, after.pixels, "raw", "RGBX", 0, 1)
+    moved = ImageChops.difference(old, new).convert("L").point(_CHANGED)
+    cells = moved.reduce(CELL_PX)
+    return cells.width * cells.height - cells.histogram()[0]
 
 
 class ScreenCapture:
@@ -63,6 +80,9 @@ class ScreenCapture:
         self._executor = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix=f"screen{display or ''}"
         )
+        self._encoder = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix=f"png{display or ''}"
+        )
         self._plain: Any = None  # frames without the pointer
         self._with_pointer: Any = None  # screenshots, as scrot -p took them
 
@@ -73,8 +93,14 @@ class ScreenCapture:
         return changed_cells(before, after)
 
     async def screenshot(self, size: tuple[int, int]) -> bytes:
-        """A PNG of the whole screen with the pointer, scaled to `size`."""
-        return await self._on_thread(lambda: scaled_png(self._grab(pointer=True), size))
+        """A PNG of the whole screen with the pointer, scaled to `size`: grabbed
+        on the display's thread, scaled and encoded on another, so that frames
+        can still be grabbed meanwhile."""
+        image = await self._on_thread(lambda: self._grab(pointer=True))
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._encoder, lambda: scaled_png(image, size)
+        )
 
     async def region(self, box: Sequence[int], max_size: tuple[int, int]) -> bytes:
         return await self._on_thread(
@@ -113,7 +139,7 @@ class ScreenCapture:
             else:
                 self._plain = grabber
         shot = grabber.grab(grabber.monitors[0])
-        return (shot.width, shot.height), shot.bgra
+        return (shot.width, shot.height), shot.raw  # a fresh copy of the pixels
 
     def _close(self) -> None:
         for grabber in (self._plain, self._with_pointer):
