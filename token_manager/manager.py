@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .budgets import BUDGETS, RETRY_AFTER, Budget
 from .estimator import RequestEstimate, RequestEstimator
-from .limits import RateLimits, RequestTooLargeError, check_fits
+from .limits import RateLimits, RequestTooLargeError, check_fits, lowest
 from .meter import MeterMixin
 from .pool_state import PRIORITIES, Held, PoolState, Waiter
 from .pools import DEFAULT_POOL, cache_reads_count, rate_limit_pool
@@ -116,15 +116,17 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
 
     def limits_for(self, *, model: str | None = None) -> RateLimits:
         """The limits in force for `model`'s pool: configured ones, corrected by
-        what the server said about that pool."""
+        what the server said about that pool (here, or to any process sharing
+        the store: the lowest)."""
         return self._limits_of(rate_limit_pool(model))
 
     def _limits_of(self, pool: str) -> RateLimits:
         with self._lock:
             server = self._pool(pool).server
+            shared = self._store.learned_limits(pool, self._clock())
             effective: dict[str, int | None] = {}
             for name, configured in self._configured.by_budget().items():
-                learned = server[name].learned_limit
+                learned = lowest(server[name].learned_limit, shared.get(name))
                 if learned is None:
                     effective[name] = configured
                 elif self._explicit[name] and configured is not None:
@@ -332,8 +334,9 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
                 return Attempt(sleep=decision.wait)
             if decision.too_large and decision.budget is not None:
                 budget = decision.budget
+                now_known = self._limits_of(pool_name).by_budget()  # a learned one
                 raise RequestTooLargeError(
-                    budget, amounts[budget], limits.get(budget) or 0
+                    budget, amounts[budget], now_known.get(budget) or 0
                 )
             if decision.handle is None:
                 waiter.waiting_for = decision.budget

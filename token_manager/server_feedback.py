@@ -10,7 +10,7 @@ from typing import Any
 
 from .budgets import BUDGETS
 from .headers import budget_headers, retry_after_seconds
-from .limits import RateLimits
+from .limits import LEARNED_LIMIT_WINDOWS, RateLimits
 from .pool_state import PoolState
 from .pools import rate_limit_pool
 from .stores import FallbackStore
@@ -44,12 +44,13 @@ class ServerFeedbackMixin:
             now, wall = self._clock(), self._wall_clock()
             window = self._configured.window_seconds
             learned = False
+            said_limits: dict[str, int] = {}
             for budget in BUDGETS:
                 said = budget_headers(headers, budget)
                 state = pool.server[budget]
                 if said.limit is not None:
                     learned = learned or state.learned_limit != said.limit
-                    state.learned_limit = said.limit
+                    state.learned_limit = said_limits[budget] = said.limit
                 if said.remaining is None:
                     continue
                 state.remaining = said.remaining
@@ -70,6 +71,7 @@ class ServerFeedbackMixin:
                     window,
                     now,
                 )
+            self._share_limits(pool_name, said_limits, window, now)
             if learned:
                 self._store.record(
                     pool_name, limits=self._limits_of(pool_name).by_budget()
@@ -79,6 +81,14 @@ class ServerFeedbackMixin:
             if retry_after is not None:
                 self._pause(pool, retry_after, now)
             pool.wake_all()
+
+    def _share_limits(
+        self, pool: str, said: dict[str, int], window: float, now: float
+    ) -> None:
+        """Every process sharing the store admits against the lowest (no I/O)."""
+        if said:
+            holds = LEARNED_LIMIT_WINDOWS * window
+            self._store.learn_limits(pool, said, holds, now)
 
     def pause(self, seconds: float, *, model: str | None = None) -> None:
         """Hold every caller of `model`'s pool for `seconds` (a 429's retry-after)."""

@@ -95,6 +95,15 @@ class Store(Protocol):
         """The server counts `server_used`: hold the part the store does not know
         of as one phantom charge (replacing the previous one); return it."""
 
+    def learn_limits(
+        self, pool: str, learned: dict[str, int], holds: float, now: float
+    ) -> None:
+        """Limits the server's headers said, kept for `holds` seconds: the
+        lowest of them is what every user of the store admits against."""
+
+    def learned_limits(self, pool: str, now: float) -> dict[str, int]:
+        """Per budget, the lowest limit learned that has not lapsed (no I/O)."""
+
     def pools(self) -> list[str]:
         """Every pool the store has seen."""
 

@@ -193,6 +193,22 @@ class FallbackStore:
             )
         )
 
+    def learn_limits(
+        self, pool: str, learned: dict[str, int], holds: float, now: float
+    ) -> None:
+        """Locally at once, and to the shared store through its writer (no I/O)."""
+        self.local.learn_limits(pool, learned, holds, now)
+        self._later(lambda store: store.learn_limits(pool, learned, holds, now))
+
+    def learned_limits(self, pool: str, now: float) -> dict[str, int]:
+        """The lowest of this process's and the shared store's (as it last
+        answered: no I/O, also while it is down)."""
+        lowest = self.local.learned_limits(pool, now)
+        if self.shared is not None:
+            for name, limit in self.shared.learned_limits(pool, now).items():
+                lowest[name] = min(limit, lowest.get(name, limit))
+        return lowest
+
     def _later(self, update: Callable[[Store], object]) -> None:
         """An update the shared store's writer sends (no I/O here)."""
         shared = self.shared

@@ -25,6 +25,8 @@ class MemoryStore:
         self._window = window
         self._pools: dict[str, dict[str, SlidingWindow]] = {}
         self._stats: dict[str, _Stats] = {}
+        # pool -> budget -> (the lowest limit learned, when it lapses)
+        self._learned: dict[str, dict[str, tuple[int, float]]] = {}
 
     def windows(self, pool: str) -> dict[str, SlidingWindow]:
         found = self._pools.get(pool)
@@ -99,6 +101,26 @@ class MemoryStore:
         phantom = max(0, server_used - sliding.used_without_ceiling(now))
         sliding.set_ceiling(phantom, now + expires_in - sliding.window, now)
         return phantom
+
+    def learn_limits(
+        self, pool: str, learned: dict[str, int], holds: float, now: float
+    ) -> None:
+        """A lower limit replaces a higher one at once, a higher one only once
+        the lower lapsed; the same limit again holds longer."""
+        known = self._learned.setdefault(pool, {})
+        for name, limit in learned.items():
+            lowest, ends = known.get(name, (limit, now))
+            if ends <= now or limit < lowest:
+                known[name] = (limit, now + holds)
+            elif limit == lowest:
+                known[name] = (limit, max(ends, now + holds))
+
+    def learned_limits(self, pool: str, now: float) -> dict[str, int]:
+        return {
+            name: limit
+            for name, (limit, ends) in self._learned.get(pool, {}).items()
+            if ends > now
+        }
 
     def pools(self) -> list[str]:
         return sorted(self._pools)

@@ -153,6 +153,10 @@ class RedisStore:
         self._shares: dict[str, tuple[float, float]] = {}  # pool -> share, contact
         self._excess: dict[str, tuple[dict[str, int], float]] = {}
         self._hold_until: dict[str, float] = {}
+        # pool -> budget -> (the lowest learned limit, when it lapses): as Redis
+        # last said, so nobody waits on Redis to read it.
+        self._learned: dict[str, dict[str, tuple[int, float]]] = {}
+        self._published: dict[tuple[str, str], tuple[int, float]] = {}
         self._later: deque[Callable[[], object]] = deque()
         self._healthy, self._came_back = True, False
         self._channels: dict[str, str] = {}  # channel -> pool
@@ -188,6 +192,10 @@ class RedisStore:
     def live_keys(self, pool: str) -> list[str]:
         """The pool's live processes and their shares (same hash tag)."""
         return [f"{self.tag(pool)}:live", f"{self.tag(pool)}:shares"]
+
+    def learned_key(self, pool: str) -> str:
+        """The lowest limits learned from the server's headers (same hash tag)."""
+        return f"{self.tag(pool)}:learned"
 
     def channel(self, pool: str) -> str:
         """Where the scripts announce a pool's new head (a ticket ahead left)."""
@@ -376,7 +384,9 @@ class RedisStore:
             ]
             sent = self._clock()
             every_key = self.keys(pool) + self.queue_keys(pool) + self.live_keys(pool)
-            lost, live, excess = self._run("REFRESH", every_key, args)
+            every_key.append(self.learned_key(pool))
+            lost, live, excess, learned = self._run("REFRESH", every_key, args)
+            self._heard_limits(pool, learned, sent)
             self._contact(pool, live, sent)
             self._excess[pool] = (
                 {
@@ -445,13 +455,13 @@ class RedisStore:
         args += [member, ticket.delay if ticket else 0.0, short_lease(window)]
         args += [self.channel(pool), *self._lease_args(pool)]
         sent = self._clock()
-        answer, value, key, order, live = self._call(
-            lambda _: self._script("RESERVE")(
-                keys=self.keys(pool) + self.queue_keys(pool) + self.live_keys(pool),
-                args=args,
-            )
+        every_key = self.keys(pool) + self.queue_keys(pool) + self.live_keys(pool)
+        every_key.append(self.learned_key(pool))
+        answer, value, key, order, live, learned = self._call(
+            lambda _: self._script("RESERVE")(keys=every_key, args=args)
         )
         self._contact(pool, live, sent)
+        self._heard_limits(pool, learned, sent)
         code = int(answer)
         if code == 3:
             self._lost(pool)
@@ -528,6 +538,58 @@ class RedisStore:
         key = self.keys(pool)[BUDGETS.index(Budget(budget))]
         args = [window, expires_in, int(server_used)]
         return int(self._call(lambda _: self._script("CEILING")(keys=[key], args=args)))
+
+    def learn_limits(
+        self, pool: str, learned: dict[str, int], holds: float, now: float
+    ) -> None:
+        """Tell Redis the limits the server's headers said (I/O: the writer
+        sends it); the same limits again only once a quarter of `holds` on."""
+        at = self._clock()
+        fresh = {
+            name: limit
+            for name, limit in learned.items()
+            if (said := self._published.get((pool, name))) is None
+            or said[0] != limit
+            or at - said[1] >= holds / 4
+        }
+        if not fresh:
+            return
+        args: list[Any] = [holds]
+        for name, limit in fresh.items():
+            args += [name, int(limit)]
+        reply = self._run("LEARN", [self.learned_key(pool)], args)
+        self._heard_limits(pool, reply, at, names=set(fresh))
+        for name, limit in fresh.items():
+            self._published[(pool, name)] = (limit, at)
+
+    def learned_limits(self, pool: str, now: float) -> dict[str, int]:
+        """The lowest limits every process learned, as Redis last said (no I/O)."""
+        at = self._clock()
+        return {
+            name: limit
+            for name, (limit, ends) in self._learned.get(pool, {}).items()
+            if ends > at
+        }
+
+    def _heard_limits(
+        self, pool: str, reply: Any, sent: float, names: set[str] | None = None
+    ) -> None:
+        """Keep the learned limits of a script's answer (name, limit, seconds
+        left): every budget's, or only those of `names`."""
+        flat = [_text(item) for item in reply or ()]
+        heard = {
+            flat[at]: (int(float(flat[at + 1])), sent + float(flat[at + 2]))
+            for at in range(0, len(flat) - 2, 3)
+        }
+        if names is None:
+            self._learned[pool] = heard
+            return
+        kept = {
+            name: known
+            for name, known in self._learned.get(pool, {}).items()
+            if name not in names
+        }
+        self._learned[pool] = kept | heard
 
     def later(self, update: Callable[[], object]) -> None:
         """Send `update` from the writer thread (a header's ceiling, a 429 seen)."""

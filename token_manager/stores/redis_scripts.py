@@ -67,7 +67,33 @@ local function unseen_share(live, shares, instance, stale)
 end
 """
 
-# KEYS: the three budget keys, then queue, leases, live and shares.
+# The lowest limit learned from the server's headers per budget, shared by
+# every process of one pool and API key: field `<budget>` holds the limit,
+# `<budget>:until` the Redis time it lapses (a lower limit replaces a higher
+# one at once; a higher one only once the lower has lapsed).
+_LEARNED = """
+local function budget_of(key) return string.match(key, '([^:]+)$') end
+local function learned_of(learned, name)
+  local pair = redis.call('HMGET', learned, name, name .. ':until')
+  local limit, ends = tonumber(pair[1]), tonumber(pair[2])
+  if limit and ends and ends > now then return limit, ends - now end
+  return nil, 0
+end
+local function learned_reply(learned, names)
+  local reply = {}
+  for _, name in ipairs(names) do
+    local limit, left = learned_of(learned, name)
+    if limit then
+      table.insert(reply, name)
+      table.insert(reply, tostring(limit))
+      table.insert(reply, tostring(left))
+    end
+  end
+  return reply
+end
+"""
+
+# KEYS: the three budget keys, then queue, leases, live, shares and learned.
 # ARGV: window, id, lease, then (amount, limit) per budget key (limit -1 =
 # unlimited), then ticket ('' = no fair queue), the ticket's delay (batch
 # callers), the ticket's lease, the channel that hears of a new head, then
@@ -76,15 +102,27 @@ end
 # head; {2, '', head, my_order, live} behind another ticket; {-1, limit, key,
 # '', live} refused: the amount is above the whole limit and no wait can ever
 # make room; {3, '', '', '', live}: Redis lost its data, write charges back.
+# Each answer ends with the learned limits (see _LEARNED: name, limit, seconds
+# left, per budget learned); each limit given is lowered to the learned one.
 RESERVE = (
     _PRELUDE
     + _PURGE
     + _REGISTER
+    + _LEARNED
     + """
 local id, lease = ARGV[2], tonumber(ARGV[3])
-local budgets = #KEYS - 4
+local budgets = #KEYS - 5
 local queue, leases = KEYS[budgets + 1], KEYS[budgets + 2]
 local live, shares = KEYS[budgets + 3], KEYS[budgets + 4]
+local learned = KEYS[budgets + 5]
+local names, limits = {}, {}
+for i = 1, budgets do
+  names[i] = budget_of(KEYS[i])
+  limits[i] = tonumber(ARGV[3 + 2 * i])
+  local lowest = learned_of(learned, names[i])
+  if lowest and (limits[i] < 0 or lowest < limits[i]) then limits[i] = lowest end
+end
+local known = learned_reply(learned, names)
 local ticket = ARGV[4 + 2 * budgets]
 local delay = tonumber(ARGV[5 + 2 * budgets])
 local ticket_lease = tonumber(ARGV[6 + 2 * budgets])
@@ -92,11 +130,13 @@ local channel = ARGV[7 + 2 * budgets]
 local instance, claim = ARGV[8 + 2 * budgets], tonumber(ARGV[9 + 2 * budgets])
 local stale, expect = tonumber(ARGV[10 + 2 * budgets]), tonumber(ARGV[11 + 2 * budgets])
 local lost, count = register(live, shares, instance, claim, expect)
-if lost then return {3, '', '', '', count} end
+if lost then return {3, '', '', '', count, known} end
 for i = 1, budgets do
   local key = KEYS[i]
-  local amount, limit = tonumber(ARGV[2 + 2 * i]), tonumber(ARGV[3 + 2 * i])
-  if limit >= 0 and amount > limit then return {-1, tostring(limit), key, '', count} end
+  local amount, limit = tonumber(ARGV[2 + 2 * i]), limits[i]
+  if limit >= 0 and amount > limit then
+    return {-1, tostring(limit), key, '', count, known}
+  end
 end
 local unseen = unseen_share(live, shares, instance, stale)
 if ticket ~= '' then
@@ -116,13 +156,13 @@ if ticket ~= '' then
   redis.call('PEXPIRE', queue, keep)
   redis.call('PEXPIRE', leases, keep)
   local head = redis.call('ZRANGE', queue, 0, 0)[1]
-  if head ~= ticket then return {2, '', head, tostring(order), count} end
+  if head ~= ticket then return {2, '', head, tostring(order), count, known} end
 end
 local wait, binding = 0, ''
 for i = 1, budgets do
   local key = KEYS[i]
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-  local amount, limit = tonumber(ARGV[2 + 2 * i]), tonumber(ARGV[3 + 2 * i])
+  local amount, limit = tonumber(ARGV[2 + 2 * i]), limits[i]
   if limit >= 0 then
     limit = limit - math.ceil(unseen * limit)
     local members = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
@@ -145,7 +185,7 @@ for i = 1, budgets do
     end
   end
 end
-if wait > 0 then return {0, tostring(wait), binding, '', count} end
+if wait > 0 then return {0, tostring(wait), binding, '', count, known} end
 for i = 1, budgets do
   local key = KEYS[i]
   redis.call('ZADD', key, now + lease, id .. '|' .. ARGV[2 + 2 * i])
@@ -157,7 +197,7 @@ if ticket ~= '' then
   local next_head = redis.call('ZRANGE', queue, 0, 0)[1]
   if next_head then redis.call('PUBLISH', channel, next_head) end
 end
-return {1, tostring(now), '', '', count}
+return {1, tostring(now), '', '', count, known}
 """
 )
 
@@ -174,15 +214,16 @@ end
 return 1
 """
 
-# KEYS: the three budget keys, then queue, leases, live and shares. ARGV: the
-# tickets' lease, the in-flight lease, the window, instance, claim, stale (not
+# KEYS: the three budget keys, then queue, leases, live, shares and learned.
+# ARGV: the tickets' lease, the in-flight lease, the window, instance, claim, stale (not
 # used here) and expect (see _REGISTER), the number of tickets, the tickets, then per budget key: the
 # number of in-flight members and the members. A live process's heartbeat: it
 # stays registered, its tickets keep their place and its requests in flight
 # keep counting (their keys live on too). Only what is still there is
 # refreshed (XX): a ticket already dropped or a charge already settled never
 # comes back; then per budget key its limit (-1: none). Answers {lost (1:
-# write every charge back), live instances, {others' excess per budget}}.
+# write every charge back), live instances, {others' excess per budget},
+# {the learned limits (see _LEARNED)}}.
 REFRESH = (
     """
 local function amount_of(member) return tonumber(string.match(member, '|(%-?%d+)$')) end
@@ -190,10 +231,11 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 """
     + _REGISTER
+    + _LEARNED
     + """
 local ticket_lease, lease = tonumber(ARGV[1]), tonumber(ARGV[2])
 local window = tonumber(ARGV[3])
-local budgets = #KEYS - 4
+local budgets = #KEYS - 5
 local lost, count = register(
   KEYS[budgets + 3], KEYS[budgets + 4], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[7]))
 local function keep(key, seconds)
@@ -244,7 +286,9 @@ for i = 1, budgets do
   end
   excess[i] = tostring(math.floor(over + 0.5))
 end
-return {lost and 1 or 0, count, excess}
+local names = {}
+for i = 1, budgets do names[i] = budget_of(KEYS[i]) end
+return {lost and 1 or 0, count, excess, learned_reply(KEYS[budgets + 5], names)}
 """
 )
 
@@ -281,6 +325,36 @@ while at <= #ARGV do
   at = at + 2 + 2 * budgets
 end
 return 1
+"""
+)
+
+# KEYS[1]: learned. ARGV: seconds a limit holds, then (budget, limit) pairs.
+# A limit the server's headers said: kept if it is the lowest known, or the
+# lowest lapsed; the same limit said again holds longer. Answers the learned
+# limits as RESERVE does.
+LEARN = (
+    """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+"""
+    + _LEARNED
+    + """
+local learned, holds = KEYS[1], tonumber(ARGV[1])
+local names = {}
+for at = 2, #ARGV, 2 do
+  local name, limit = ARGV[at], tonumber(ARGV[at + 1])
+  table.insert(names, name)
+  local lowest = learned_of(learned, name)
+  local ends = tonumber(redis.call('HGET', learned, name .. ':until')) or 0
+  if not lowest or limit < lowest then
+    redis.call('HSET', learned, name, limit, name .. ':until', now + holds)
+  elseif limit == lowest and now + holds > ends then
+    redis.call('HSET', learned, name .. ':until', now + holds)
+  end
+end
+local keep = math.ceil(holds * 1000) + 1000
+if redis.call('PTTL', learned) < keep then redis.call('PEXPIRE', learned, keep) end
+return learned_reply(learned, names)
 """
 )
 
