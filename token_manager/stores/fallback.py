@@ -193,6 +193,14 @@ class FallbackStore:
             )
         )
 
+    def spendable(
+        self, pool: str, limits: dict[str, int | None]
+    ) -> dict[str, int | None]:
+        """The most one request may ask of each limit now (no I/O): all of it,
+        or the share the shared store leases this process."""
+        spendable = getattr(self.shared, "spendable", None)
+        return dict(limits) if spendable is None else spendable(pool, limits)
+
     def learn_limits(
         self, pool: str, learned: dict[str, int], holds: float, now: float
     ) -> None:

@@ -17,7 +17,8 @@ share of each limit (one over the live processes seen, less what the others
 held above theirs), which it may spend alone from when the others see it
 silent (a lease) until half a window after its last contact; the others hold
 that share back while it is silent, for one window more. What it grants or
-settles meanwhile is written back (once, by name) before its next grant.
+settles meanwhile is written back (once, by name) before its next grant. A
+process that never reached Redis holds no lease: see `NEWCOMER_SHARE`.
 Only the courier's threads and a waiter's attempt (never an event loop,
 never under the manager's lock) talk to Redis.
 """
@@ -57,6 +58,11 @@ SHORT_LEASE_MIN, SHORT_LEASE_MAX = 0.5, 5.0
 LEASE_SHARE = 0.5
 STALE_MARGIN = 0.1  # seconds: our clock's contact may precede Redis's by a reply
 CLAIM_WINDOWS = 1 + LEASE_SHARE
+# A process that never reached Redis for a pool holds no lease: nobody knows it
+# is there. Like Doorman's safe capacity, it may spend this share of each limit
+# alone, for as long as a lease lasts from its first try (then nothing until
+# Redis answers), never the whole limit the others may be spending too.
+NEWCOMER_SHARE = 0.5
 T = TypeVar("T")
 
 
@@ -151,6 +157,7 @@ class RedisStore:
         self._windows: dict[str, float] = {}
         self._contacted: set[str] = set()
         self._shares: dict[str, tuple[float, float]] = {}  # pool -> share, contact
+        self._newcomer: dict[str, float] = {}  # pool -> first try without Redis
         self._excess: dict[str, tuple[dict[str, int], float]] = {}
         self._hold_until: dict[str, float] = {}
         # pool -> budget -> (the lowest learned limit, when it lapses): as Redis
@@ -285,14 +292,16 @@ class RedisStore:
         others held above theirs then (for a window: until those charges
         expire), from when the others see it silent (and hold that share back)
         until its lease ends; None outside that time or while Redis answers
-        (Redis decides); all of it if Redis was never reached."""
-        known = self._shares.get(pool)
-        if known is None or not self.bounded_outage:
+        (Redis decides). Never reached: see `NEWCOMER_SHARE`."""
+        if not self.bounded_outage:
             return dict(limits)
         if self._healthy:
             return None  # Redis answers: it decides (the others count on it)
-        share, contact = known
+        known = self._shares.get(pool)
         now, window = self._clock(), self._window(pool)
+        if known is None:
+            return self._newcomer_limits(pool, limits, now, window)
+        share, contact = known
         silent = now - contact
         if silent > LEASE_SHARE * window:
             return None
@@ -306,6 +315,32 @@ class RedisStore:
             else max(0, int(limit * share) - (excess.get(name, 0) if recent else 0))
             for name, limit in limits.items()
         }
+
+    def spendable(
+        self, pool: str, limits: dict[str, int | None]
+    ) -> dict[str, int | None]:
+        """The most one request may ask of each limit now (no I/O): its share
+        while Redis is away, and before Redis was ever reached for `pool` (a
+        request sized before the first answer may meet an outage)."""
+        if not self.bounded_outage:
+            return dict(limits)
+        if pool not in self._shares:
+            return {
+                name: None if limit is None else int(limit * NEWCOMER_SHARE)
+                for name, limit in limits.items()
+            }
+        if self._healthy:
+            return dict(limits)
+        return self.degraded_limits(pool, limits) or dict(limits)
+
+    def _newcomer_limits(
+        self, pool: str, limits: dict[str, int | None], now: float, window: float
+    ) -> dict[str, int | None] | None:
+        """A lease this process gives itself, from its first try without Redis."""
+        first = self._newcomer.setdefault(pool, now)
+        if now - first > LEASE_SHARE * window:
+            return None
+        return self.spendable(pool, limits)
 
     def _lost(self, pool: str) -> None:
         """Redis no longer knows this process (restarted empty, or a partition
