@@ -27,7 +27,7 @@ from .settings import read_settings
 from .settlement import SettlementMixin
 from .sizing import SizingMixin
 from .snapshot import Reservation
-from .stores import FallbackStore, MemoryStore, Store, Ticket
+from .stores import Ask, FallbackStore, MemoryStore, Store, Ticket
 from .stores.fallback import SHARED_RECHECK_SECONDS
 from .stores.redis import RedisStore, account_tag
 from .waiting import (
@@ -315,18 +315,15 @@ class TokenManager(SizingMixin, MeterMixin, SettlementMixin, ServerFeedbackMixin
             window, now = self._configured.window_seconds, self._clock()
             ticket = waiter.ticket if self._store.fair() else None
             waiter.ticketed = waiter.ticketed or ticket is not None
-        shared = self._store.try_reserve_shared(
-            pool_name, amounts, limits, window, now, ticket
-        )
+        ask = Ask(pool_name, amounts, limits, window, now, ticket)
+        shared = self._store.try_reserve_shared(ask)
         with self._lock:
             pool = self._pool(pool_name)
             if shared is None and pool.head is not waiter:
                 # The shared store is gone: this process's own queue decides.
                 pool.wake_head()
                 return Attempt(sleep=None)
-            decision = self._store.complete(
-                pool_name, amounts, limits, window, now, shared
-            )
+            decision = self._store.complete(ask, shared)
             if decision.behind:
                 waiter.order = decision.order
                 if waiter.behind_local(pool.queue):
