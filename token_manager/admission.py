@@ -24,7 +24,7 @@ from .limiter_state import LimiterState
 from .limits import RequestTooLargeError, check_fits
 from .pool_state import PRIORITIES, Held, Waiter
 from .snapshot import Reservation
-from .stores import Ticket
+from .stores import Ask, Ticket
 from .stores.fallback import SHARED_RECHECK_SECONDS
 from .waiting import Attempt, WaitCallback, Waiting, wait_async, wait_sync
 
@@ -178,18 +178,15 @@ class Admission:
             estimate = self._still_cached(estimate, amounts, pool_name, now)
             ticket = waiter.ticket if self._state.store.fair() else None
             waiter.ticketed = waiter.ticketed or ticket is not None
-        shared = self._state.store.try_reserve_shared(
-            pool_name, amounts, limits, window, now, ticket
-        )
+        ask = Ask(pool_name, amounts, limits, window, now, ticket)
+        shared = self._state.store.try_reserve_shared(ask)
         with self._state.lock:
             pool = self._state.pool(pool_name)
             if shared is None and pool.head is not waiter:
                 # The shared store is gone: this process's own queue decides.
                 pool.wake_head()
                 return Attempt(sleep=None)
-            decision = self._state.store.complete(
-                pool_name, amounts, limits, window, now, shared
-            )
+            decision = self._state.store.complete(ask, shared)
             if decision.behind:
                 waiter.order = decision.order
                 if waiter.behind_local(pool.queue):
@@ -197,8 +194,9 @@ class Admission:
                 return Attempt(sleep=decision.wait)
             if decision.too_large and decision.budget is not None:
                 budget = decision.budget
+                now_known = self._state.limits_of(pool_name).by_budget()  # learned
                 raise RequestTooLargeError(
-                    budget, amounts[budget], limits.get(budget) or 0
+                    budget, amounts[budget], now_known.get(budget) or 0
                 )
             if decision.handle is None:
                 waiter.waiting_for = decision.budget

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from .budgets import BUDGETS, Budget
 from .estimator import RequestEstimate, RequestEstimator
-from .limits import RateLimits
+from .limits import RateLimits, lowest
 from .pool_state import Held, PoolState
 from .pools import DEFAULT_POOL, cache_reads_count, rate_limit_pool
 from .stores import FallbackStore
@@ -56,13 +56,15 @@ class LimiterState:
 
     def limits_of(self, pool: str) -> RateLimits:
         """The limits in force for `pool`: the configured ones, corrected by
-        what the server said about it (its lower limit wins over a set one;
-        over a default one, its own wins)."""
+        what the server said about it, here or to any process sharing the
+        store: the lowest (its lower limit wins over a set one; over a default
+        one, its own wins)."""
         with self.lock:
             server = self.pool(pool).server
+            shared = self.store.learned_limits(pool, self.clock())
             effective: dict[str, int | None] = {}
             for name, configured in self.configured.by_budget().items():
-                learned = server[name].learned_limit
+                learned = lowest(server[name].learned_limit, shared.get(name))
                 if learned is None:
                     effective[name] = configured
                 elif self.explicit[name] and configured is not None:

@@ -13,6 +13,9 @@ from .budgets import Budget
 DEFAULT_RPM = 50
 DEFAULT_INPUT_TPM = 40_000
 DEFAULT_OUTPUT_TPM = 16_000
+# A limit the server's headers said holds for every process sharing the store
+# this many windows after the last response that said it.
+LEARNED_LIMIT_WINDOWS = 10
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,12 @@ class RequestTooLargeError(Exception):
             f"{self.budget.label} limit {limit:,} is smaller than this request's "
             f"{requested:,}: {_ADVICE[self.budget]}"
         )
+
+
+def lowest(*limits: int | None) -> int | None:
+    """The lowest of the limits known (None: none is)."""
+    known = [limit for limit in limits if limit is not None]
+    return min(known) if known else None
 
 
 def check_fits(amounts: Mapping[str, int], limits: Mapping[str, int | None]) -> None:

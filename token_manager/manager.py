@@ -30,7 +30,8 @@ from .sizing import Sizing
 from .spend_gate import SpendGate
 from .spending import SharedDay, SpendCaps, Spending
 from .stores import FallbackStore, MemoryStore, Store
-from .stores.redis import RedisStore, account_tag, connect, is_cluster_url
+from .stores.redis import RedisStore, account_tag, is_cluster_url
+from .stores.redis_link import connect
 from .stores.spend_redis import RedisDaySpend
 from .waiting import RealWaiting, Waiting
 

@@ -10,6 +10,7 @@ from typing import Any
 from .budgets import BUDGETS
 from .headers import budget_headers, retry_after_seconds
 from .limiter_state import LimiterState
+from .limits import LEARNED_LIMIT_WINDOWS
 from .pool_state import PoolState
 from .pools import rate_limit_pool
 
@@ -33,12 +34,13 @@ class ServerFeedback:
             now, wall = self._state.clock(), self._state.wall_clock()
             window = self._state.window
             learned = False
+            said_limits: dict[str, int] = {}
             for budget in BUDGETS:
                 said = budget_headers(headers, budget)
                 state = pool.server[budget]
                 if said.limit is not None:
                     learned = learned or state.learned_limit != said.limit
-                    state.learned_limit = said.limit
+                    state.learned_limit = said_limits[budget] = said.limit
                 if said.remaining is None:
                     continue
                 state.remaining = said.remaining
@@ -59,6 +61,7 @@ class ServerFeedback:
                     window,
                     now,
                 )
+            self._share_limits(pool_name, said_limits, window, now)
             if learned:
                 self._state.store.record(
                     pool_name, limits=self._state.limits_of(pool_name).by_budget()
@@ -68,6 +71,14 @@ class ServerFeedback:
             if retry_after is not None:
                 self._pause(pool, retry_after, now)
             pool.wake_all()
+
+    def _share_limits(
+        self, pool: str, said: dict[str, int], window: float, now: float
+    ) -> None:
+        """Every process sharing the store admits against the lowest (no I/O)."""
+        if said:
+            holds = LEARNED_LIMIT_WINDOWS * window
+            self._state.store.learn_limits(pool, said, holds, now)
 
     def pause(self, seconds: float, *, model: str | None = None) -> None:
         """Hold every caller of `model`'s pool for `seconds` (a 429's retry-after)."""

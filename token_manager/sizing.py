@@ -86,6 +86,13 @@ class Sizing:
         limit = self._state.limits_of(rate_limit_pool(model)).output_tokens_per_minute
         return max_tokens if limit is None else max(1, min(max_tokens, limit))
 
+    def _spendable_output(self, model: str | None) -> int | None:
+        """The output budget one request may ask of now: its share while the
+        shared store is away (a larger request would wait for it)."""
+        limits = self._state.limits_of(rate_limit_pool(model)).by_budget()
+        spendable = self._state.store.spendable(rate_limit_pool(model), limits)
+        return spendable[Budget.OUTPUT_TOKENS]
+
     def max_tokens_for_next_request(
         self, max_tokens: int, minimum: int = 4096, *, model: str | None = None
     ) -> int:
@@ -93,7 +100,7 @@ class Sizing:
         `minimum`): a request pre-charged with the whole budget would wait for
         the window to empty completely before every call."""
         ceiling = self.clamp_max_tokens(max_tokens, model=model)
-        limit = self._state.limits_of(rate_limit_pool(model)).output_tokens_per_minute
+        limit = self._spendable_output(model)
         if limit is None:
             return ceiling
         pool = rate_limit_pool(model)

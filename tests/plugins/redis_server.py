@@ -92,26 +92,31 @@ class RedisProcess:
     def thaw(self) -> None:
         self.process.send_signal(signal.SIGCONT)
 
-    def restart(self, *, keep_data: bool) -> None:
-        """Stop and start again on the same port, with its keys or empty."""
+    def restart(self, *, keep_data: bool, down_seconds: float = 0.0) -> None:
+        """Stop and start again on the same port, with its keys or empty,
+        after `down_seconds` without a server."""
         dump = self.directory / "dump.rdb"
         if keep_data:
             self.client().save()
         self.stop()
         if not keep_data:
             dump.unlink(missing_ok=True)
+        time.sleep(down_seconds)
         self._start()
 
 
 class TcpProxy:
     """A loopback proxy in front of a server, to cut a process off from it for
-    real: `cut` drops every connection and refuses new ones, `mend` lets them in."""
+    real: `cut` drops every connection and refuses new ones, `mend` lets them in;
+    `stall` keeps every connection open but passes nothing on, `flow` again."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._cut = threading.Event()
+        self._flowing = threading.Event()
+        self._flowing.set()
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
         self._closed = threading.Event()
@@ -145,6 +150,7 @@ class TcpProxy:
     def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                self._flowing.wait()
                 sink.sendall(data)
         except OSError:
             pass
@@ -168,8 +174,15 @@ class TcpProxy:
     def mend(self) -> None:
         self._cut.clear()
 
+    def stall(self) -> None:
+        self._flowing.clear()
+
+    def flow(self) -> None:
+        self._flowing.set()
+
     def close(self) -> None:
         self._closed.set()
+        self._flowing.set()
         self.cut()
         self._listener.close()
 

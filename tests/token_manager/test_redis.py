@@ -267,3 +267,24 @@ def test_every_script_runs_on_a_real_redis_cluster(
     second.release(held)  # wakes it: the pool has room again
     worker.join(5)
     assert done.is_set()
+
+
+def test_a_process_starting_without_redis_sizes_its_requests_to_its_share(
+    redis_server: RedisProcess,
+) -> None:
+    redis_server.stop()
+    tm = TokenManager(
+        RateLimits(None, None, 16_000, 10.0),
+        storage=store(redis_server.url, "t9"),
+        explicit_limits=(),
+    )
+    max_tokens = tm.max_tokens_for_next_request(16_000)
+    assert max_tokens == 8_000, "half of the output budget: what it may spend alone"
+    done = threading.Event()
+
+    def acquire() -> None:
+        tm.acquire_sync(100, max_tokens)
+        done.set()
+
+    threading.Thread(target=acquire, daemon=True).start()
+    assert done.wait(5), "a request sized so goes without Redis"

@@ -49,9 +49,11 @@ def acquire_in_thread(
     return thread, granted
 
 
-def shared_input(redis_server: RedisProcess, prefix: str) -> int:
+def shared_input(
+    redis_server: RedisProcess, prefix: str, window: float = WINDOW
+) -> int:
     store = RedisStore(redis_server.url, prefix=prefix)
-    return store.usage("default", WINDOW, 0.0)["input_tokens"]
+    return store.usage("default", window, 0.0)["input_tokens"]
 
 
 def test_a_waiter_granted_locally_during_a_blip_leaves_the_shared_queue(
@@ -207,3 +209,41 @@ async def test_cancelling_waiters_at_any_point_leaves_no_ticket(
     assert await asyncio.to_thread(drained), (
         "every cancelled waiter's ticket left the shared queue"
     )
+
+
+FAULTS_AT_START = {
+    "stopped": (RedisProcess.stop, lambda server: server.restart(keep_data=False)),
+    "frozen": (RedisProcess.freeze, RedisProcess.thaw),
+    "paused": (lambda server: server.pause(6.0), lambda server: time.sleep(6.0)),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS_AT_START))
+async def test_a_process_starting_while_redis_is_down_spends_only_its_lease_share(
+    redis_server: RedisProcess, fault: str
+) -> None:
+    strike, mend = FAULTS_AT_START[fault]
+    strike(redis_server)
+    tm = manager(redis_server.url, f"h7{fault}", window=10.0)
+    admitted = 0
+    for _ in range(3):  # the first meets the client's 2 s timeout
+        try:
+            timeout = 1.0 if admitted else 4.0
+            granted = await asyncio.wait_for(tm.acquire(300, 0), timeout)
+        except TimeoutError:
+            break
+        tm.reconcile(granted, {"input_tokens": 300})
+        admitted += 300
+    assert admitted == 300, "half of the 1,000: never the whole limit alone"
+    await asyncio.to_thread(mend, redis_server)
+
+    def written_back() -> bool:
+        deadline = time.monotonic() + 6
+        while shared_input(redis_server, f"h7{fault}", 10.0) != 300:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        time.sleep(1.0)
+        return shared_input(redis_server, f"h7{fault}", 10.0) == 300
+
+    assert await asyncio.to_thread(written_back), "its 300 reach Redis, once"

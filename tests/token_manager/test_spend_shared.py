@@ -15,7 +15,7 @@ import pytest
 from tests.plugins.redis_server import RedisProcess
 from token_manager.spend import NANO
 from token_manager.spending import SpendCaps, Spending, SpendUnknown
-from token_manager.stores.redis import connect
+from token_manager.stores.redis_link import connect
 from token_manager.stores.spend_redis import RedisDaySpend
 
 pytestmark = pytest.mark.redis
@@ -37,7 +37,7 @@ import json, random, sys
 sys.path.insert(0, {root!r})
 from token_manager.spend import NANO
 from token_manager.spending import SpendCapReached, SpendCaps, Spending
-from token_manager.stores.redis import connect
+from token_manager.stores.redis_link import connect
 from token_manager.stores.spend_redis import RedisDaySpend
 spending = Spending(SpendCaps(day={cap}), wall_clock=lambda: 1_780_000_000.0,
                     shared=RedisDaySpend(lambda: connect({url!r}, False), "spendtest"))

@@ -2,9 +2,12 @@
 and the fallback between them."""
 
 from .base import (
+    Ask,
+    Ceiling,
     Decision,
     Handle,
     PoolReport,
+    Stats,
     StorageUnavailable,
     Store,
     Ticket,
@@ -14,12 +17,15 @@ from .memory import MemoryStore
 from .redis import RedisStore, account_tag
 
 __all__ = [
+    "Ask",
+    "Ceiling",
     "Decision",
     "FallbackStore",
     "Handle",
     "MemoryStore",
     "PoolReport",
     "RedisStore",
+    "Stats",
     "StorageUnavailable",
     "Store",
     "Ticket",

@@ -12,9 +12,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TypeVar
 
-from .base import Decision, Handle, PoolReport, StorageUnavailable, Store, Ticket
+from . import base
+from .base import (
+    Ask,
+    Decision,
+    Handle,
+    PoolReport,
+    StorageUnavailable,
+    Store,
+    Ticket,
+)
 from .memory import MemoryStore
 
 logger = logging.getLogger("token_manager")
@@ -28,7 +38,7 @@ SHARED_RECHECK_SECONDS = 1.0
 T = TypeVar("T")
 
 
-class FallbackStore:
+class FallbackStore(Store):
     def __init__(
         self,
         local: MemoryStore,
@@ -66,27 +76,28 @@ class FallbackStore:
             logger.warning("%s; limiting locally until it is back", error)
             return None
 
-    def try_reserve_shared(
-        self,
-        pool: str,
-        amounts: dict[str, int],
-        limits: dict[str, int | None],
-        window: float,
-        now: float,
-        ticket: Ticket | None = None,
-    ) -> Decision | None:
+    def decide(self, ask: Ask) -> Decision:
+        """Both halves at once (the manager calls them apart, around its lock)."""
+        return self.complete(ask, self.try_reserve_shared(ask))
+
+    def try_reserve_shared(self, ask: Ask) -> Decision | None:
         """The shared store's answer (network I/O: call it without holding locks);
         None when there is no shared store or it is down. A wait is cut to a
         short re-check: other processes free budget, and move the queue, without
         telling us."""
         decision = self._shared_call(
             lambda store: store.try_reserve(
-                pool, amounts, limits, window, now, ticket=ticket
+                ask.pool,
+                ask.amounts,
+                ask.limits,
+                ask.window,
+                ask.now,
+                ticket=ask.ticket,
             )
         )
         if decision is None or decision.handle is not None or decision.too_large:
             return decision
-        recheck = min(SHARED_RECHECK_SECONDS, window * SHARED_RECHECK_SHARE)
+        recheck = min(SHARED_RECHECK_SECONDS, ask.window * SHARED_RECHECK_SHARE)
         return Decision(
             None,
             wait=recheck if decision.behind else min(decision.wait, recheck),
@@ -104,52 +115,40 @@ class FallbackStore:
         elif self.shared is not None:
             self._shared_call(lambda store: store.leave(pool, ticket))
 
+    def leave(self, pool: str, ticket: Ticket) -> None:
+        self.forget_ticket(pool, ticket)
+
     def mark_up(self) -> None:
         """The shared store answers again (its writer has sent what it owed)."""
         self._down_until = 0.0
 
-    def complete(
-        self,
-        pool: str,
-        amounts: dict[str, int],
-        limits: dict[str, int | None],
-        window: float,
-        now: float,
-        shared: Decision | None,
-    ) -> Decision:
+    def complete(self, ask: Ask, shared: Decision | None) -> Decision:
         """Local half of a reservation (under the caller's lock): mirror a shared
         grant, or decide locally when the shared store gave no answer."""
         if shared is None:
-            return self._degraded(pool, amounts, limits, window, now)
+            return self._degraded(ask)
         if shared.handle is None:
             return shared
         mirror = self.local.record_reservation(
-            pool, amounts, now, shared.handle.reservation_id
+            ask.pool, ask.amounts, ask.now, shared.handle.reservation_id
         )
         mirror.shared = True
         return Decision(mirror)
 
-    def _degraded(
-        self,
-        pool: str,
-        amounts: dict[str, int],
-        limits: dict[str, int | None],
-        window: float,
-        now: float,
-    ) -> Decision:
+    def _degraded(self, ask: Ask) -> Decision:
         """Without the shared store: only this process's leased share of each
         limit (its own charges are all in the local windows); a lease that
         lapsed grants nothing until Redis answers."""
         limits_of = getattr(self.shared, "degraded_limits", None)
-        scaled = limits if limits_of is None else limits_of(pool, limits)
-        recheck = min(SHARED_RECHECK_SECONDS, window * SHARED_RECHECK_SHARE)
+        scaled = ask.limits if limits_of is None else limits_of(ask.pool, ask.limits)
+        recheck = min(SHARED_RECHECK_SECONDS, ask.window * SHARED_RECHECK_SHARE)
         if scaled is None:
             return Decision(None, wait=recheck)
-        for name, amount in amounts.items():
+        for name, amount in ask.amounts.items():
             limit = scaled.get(name)
             if limit is not None and amount > limit:
                 return Decision(None, wait=recheck, budget=name)
-        decision = self.local.try_reserve(pool, amounts, scaled, window, now)
+        decision = self.local.decide(replace(ask, limits=scaled, ticket=None))
         record_local = getattr(self.shared, "record_local", None)
         if (
             decision.handle is not None
@@ -208,22 +207,35 @@ class FallbackStore:
             return local
         return {name: max(seen.get(name, 0), used) for name, used in local.items()}
 
-    def set_ceiling(
-        self,
-        pool: str,
-        budget: str,
-        server_used: int,
-        expires_in: float,
-        window: float,
-        now: float,
+    def hold_ceiling(self, ceiling: base.Ceiling) -> int:
+        """Locally at once (while Redis is gone, the server's word still holds),
+        and in the shared store through its writer; the local phantom."""
+        self._later(lambda store: store.hold_ceiling(ceiling))
+        return self.local.hold_ceiling(ceiling)
+
+    def spendable(
+        self, pool: str, limits: dict[str, int | None]
+    ) -> dict[str, int | None]:
+        """The most one request may ask of each limit now (no I/O): all of it,
+        or the share the shared store leases this process."""
+        spendable = getattr(self.shared, "spendable", None)
+        return dict(limits) if spendable is None else spendable(pool, limits)
+
+    def learn_limits(
+        self, pool: str, learned: dict[str, int], holds: float, now: float
     ) -> None:
-        # Locally too: while Redis is gone, the server's word still holds.
-        self.local.set_ceiling(pool, budget, server_used, expires_in, window, now)
-        self._later(
-            lambda store: store.set_ceiling(
-                pool, budget, server_used, expires_in, window, now
-            )
-        )
+        """Locally at once, and to the shared store through its writer (no I/O)."""
+        self.local.learn_limits(pool, learned, holds, now)
+        self._later(lambda store: store.learn_limits(pool, learned, holds, now))
+
+    def learned_limits(self, pool: str, now: float) -> dict[str, int]:
+        """The lowest of this process's and the shared store's (as it last
+        answered: no I/O, also while it is down)."""
+        lowest = self.local.learned_limits(pool, now)
+        if self.shared is not None:
+            for name, limit in self.shared.learned_limits(pool, now).items():
+                lowest[name] = min(limit, lowest.get(name, limit))
+        return lowest
 
     def _later(self, update: Callable[[Store], object]) -> None:
         """An update the shared store's writer sends (no I/O here)."""
@@ -240,22 +252,9 @@ class FallbackStore:
         shared = self._shared_call(lambda store: store.pools()) or []
         return sorted({*self.local.pools(), *shared})
 
-    def record(
-        self,
-        pool: str,
-        *,
-        limits: dict[str, int | None] | None = None,
-        waiters: int | None = None,
-        rate_limited: int = 0,
-    ) -> None:
-        self.local.record(
-            pool, limits=limits, waiters=waiters, rate_limited=rate_limited
-        )
-        self._later(
-            lambda store: store.record(
-                pool, limits=limits, waiters=waiters, rate_limited=rate_limited
-            )
-        )
+    def keep_stats(self, stats: base.Stats) -> None:
+        self.local.keep_stats(stats)
+        self._later(lambda store: store.keep_stats(stats))
 
     def report(self, pool: str, window: float, now: float) -> PoolReport:
         shared = self._shared_call(lambda store: store.report(pool, window, now))

@@ -9,8 +9,9 @@ import uuid
 from dataclasses import dataclass, field
 
 from ..budgets import BUDGETS
+from ..limits import lowest
 from ..window import SlidingWindow, seconds_until_fits
-from .base import Decision, Handle, PoolReport, Ticket
+from .base import Ask, Ceiling, Decision, Handle, PoolReport, Stats, Store, Ticket
 
 
 @dataclass
@@ -20,11 +21,13 @@ class _Stats:
     rate_limited: int = 0
 
 
-class MemoryStore:
+class MemoryStore(Store):
     def __init__(self, window: float) -> None:
         self._window = window
         self._pools: dict[str, dict[str, SlidingWindow]] = {}
         self._stats: dict[str, _Stats] = {}
+        # pool -> budget -> (the lowest limit learned, when it lapses)
+        self._learned: dict[str, dict[str, tuple[int, float]]] = {}
 
     def windows(self, pool: str) -> dict[str, SlidingWindow]:
         found = self._pools.get(pool)
@@ -40,25 +43,22 @@ class MemoryStore:
             for sliding in windows.values():
                 sliding.window = window
 
-    def try_reserve(
-        self,
-        pool: str,
-        amounts: dict[str, int],
-        limits: dict[str, int | None],
-        window: float,
-        now: float,
-        *,
-        ticket: Ticket | None = None,
-    ) -> Decision:
-        """The queue in one process is the manager's own: `ticket` is ignored."""
-        for name, amount in amounts.items():
+    def decide(self, ask: Ask) -> Decision:
+        """The queue in one process is the manager's own: the ticket is ignored.
+        Each limit is lowered to the lowest learned one."""
+        learned = self.learned_limits(ask.pool, ask.now)
+        limits = {
+            name: lowest(limit, learned.get(name)) for name, limit in ask.limits.items()
+        }
+        for name, amount in ask.amounts.items():
             limit = limits.get(name)
             if limit is not None and amount > limit:
                 return Decision(None, budget=name, too_large=True)
-        wait, binding = seconds_until_fits(self.windows(pool), amounts, limits, now)
+        windows = self.windows(ask.pool)
+        wait, binding = seconds_until_fits(windows, ask.amounts, limits, ask.now)
         if wait > 0:
             return Decision(None, wait=wait, budget=binding)
-        return Decision(self.record_reservation(pool, amounts, now))
+        return Decision(self.record_reservation(ask.pool, ask.amounts, ask.now))
 
     def leave(self, pool: str, ticket: Ticket) -> None:
         """Nothing to leave: one process's queue lives in its manager."""
@@ -86,38 +86,43 @@ class MemoryStore:
     def usage(self, pool: str, window: float, now: float) -> dict[str, int]:
         return {name: sliding.used(now) for name, sliding in self.windows(pool).items()}
 
-    def set_ceiling(
-        self,
-        pool: str,
-        budget: str,
-        server_used: int,
-        expires_in: float,
-        window: float,
-        now: float,
-    ) -> int:
-        sliding = self.windows(pool)[budget]
-        phantom = max(0, server_used - sliding.used_without_ceiling(now))
-        sliding.set_ceiling(phantom, now + expires_in - sliding.window, now)
+    def hold_ceiling(self, ceiling: Ceiling) -> int:
+        sliding, now = self.windows(ceiling.pool)[ceiling.budget], ceiling.now
+        phantom = max(0, ceiling.server_used - sliding.used_without_ceiling(now))
+        sliding.set_ceiling(phantom, now + ceiling.expires_in - sliding.window, now)
         return phantom
+
+    def learn_limits(
+        self, pool: str, learned: dict[str, int], holds: float, now: float
+    ) -> None:
+        """A lower limit replaces a higher one at once, a higher one only once
+        the lower lapsed; the same limit again holds longer."""
+        known = self._learned.setdefault(pool, {})
+        for name, limit in learned.items():
+            lowest, ends = known.get(name, (limit, now))
+            if ends <= now or limit < lowest:
+                known[name] = (limit, now + holds)
+            elif limit == lowest:
+                known[name] = (limit, max(ends, now + holds))
+
+    def learned_limits(self, pool: str, now: float) -> dict[str, int]:
+        return {
+            name: limit
+            for name, (limit, ends) in self._learned.get(pool, {}).items()
+            if ends > now
+        }
 
     def pools(self) -> list[str]:
         return sorted(self._pools)
 
-    def record(
-        self,
-        pool: str,
-        *,
-        limits: dict[str, int | None] | None = None,
-        waiters: int | None = None,
-        rate_limited: int = 0,
-    ) -> None:
-        self.windows(pool)
-        stats = self._stats.setdefault(pool, _Stats())
-        if limits is not None:
-            stats.limits = dict(limits)
-        if waiters is not None:
-            stats.waiters = waiters
-        stats.rate_limited += rate_limited
+    def keep_stats(self, stats: Stats) -> None:
+        self.windows(stats.pool)
+        kept = self._stats.setdefault(stats.pool, _Stats())
+        if stats.limits is not None:
+            kept.limits = dict(stats.limits)
+        if stats.waiters is not None:
+            kept.waiters = stats.waiters
+        kept.rate_limited += stats.rate_limited
 
     def report(self, pool: str, window: float, now: float) -> PoolReport:
         stats = self._stats.get(pool, _Stats())
