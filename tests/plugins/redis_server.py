@@ -81,6 +81,10 @@ class RedisProcess:
 
         return redis.Redis(port=self.port, socket_timeout=5)
 
+    def save(self) -> None:
+        """A snapshot on disk (SAVE), what a later restart may come back with."""
+        self.client().save()
+
     def pause(self, seconds: float) -> None:
         """Every client's commands wait `seconds` (CLIENT PAUSE ... ALL)."""
         self.client().execute_command("CLIENT", "PAUSE", int(seconds * 1000), "ALL")
@@ -92,11 +96,14 @@ class RedisProcess:
     def thaw(self) -> None:
         self.process.send_signal(signal.SIGCONT)
 
-    def restart(self, *, keep_data: bool, down_seconds: float = 0.0) -> None:
+    def restart(
+        self, *, keep_data: bool, down_seconds: float = 0.0, save: bool = True
+    ) -> None:
         """Stop and start again on the same port, with its keys or empty,
-        after `down_seconds` without a server."""
+        after `down_seconds` without a server. `save` False: with the keys of
+        the last `save()` (what a crash loses since then is lost)."""
         dump = self.directory / "dump.rdb"
-        if keep_data:
+        if keep_data and save:
             self.client().save()
         self.stop()
         if not keep_data:

@@ -247,3 +247,29 @@ async def test_a_process_starting_while_redis_is_down_spends_only_its_lease_shar
         return shared_input(redis_server, f"h7{fault}", 10.0) == 300
 
     assert await asyncio.to_thread(written_back), "its 300 reach Redis, once"
+
+
+def test_a_restart_with_older_data_is_noticed_and_nothing_is_over_admitted(
+    redis_server: RedisProcess,
+) -> None:
+    """Redis comes back with its last snapshot (a crash after a save): it still
+    knows both processes, but not a charge made since. The process that made it
+    notices the new server (its run id) and writes it back before anyone is
+    granted against the older data."""
+    window = 30.0
+    first = manager(redis_server.url, "h9", itpm=1_000, window=window)
+    second = manager(redis_server.url, "h9", itpm=1_000, window=window)
+    second.reconcile(second.acquire_sync(1, 0), {"input_tokens": 1})  # known to Redis
+    redis_server.save()
+    first.reconcile(first.acquire_sync(800, 0), {"input_tokens": 800})
+    deadline = time.monotonic() + 5
+    while (
+        shared_input(redis_server, "h9", window) < 801 and time.monotonic() < deadline
+    ):
+        time.sleep(0.05)  # the settle reached Redis (after the snapshot)
+    redis_server.restart(keep_data=True, save=False)
+    assert shared_input(redis_server, "h9", window) == 1, "the snapshot lacks the 800"
+    thread, granted = acquire_in_thread(second, 500)
+    thread.join(8)
+    assert not granted, "801 are charged: 500 more would pass the limit"
+    assert shared_input(redis_server, "h9", window) >= 801, "the 800 were written back"

@@ -98,6 +98,7 @@ class RedisStore(Store, PoolKeys):
         self._writer.limits = self._status.known
         self._writer.on_lost = self._lost
         self._hold_until: dict[str, float] = {}
+        self._server_id: str | None = None  # the redis-server last seen
         self._channels: dict[str, str] = {}  # channel -> pool
         self.on_head: Callable[[str], None] | None = None
         self.on_recovered: Callable[[], None] | None = None
@@ -141,6 +142,17 @@ class RedisStore(Store, PoolKeys):
         """The most one request may ask of each limit now (no I/O)."""
         return self._leases.spendable(pool, limits, self._link.healthy)
 
+    def _notice_restart(self) -> None:
+        """A redis-server that restarted with its data still knows this process
+        but not what was charged since its last save, nor what the others
+        granted while it was down: it is treated as one that lost everything
+        (every pool's charges written back, grants held until the others' are)."""
+        server = self._link.server_id()
+        known, self._server_id = self._server_id, server
+        if known is not None and server != known:
+            for pool in list(self._leases.windows):
+                self._lost(pool)
+
     def _lost(self, pool: str) -> None:
         """Redis no longer knows this process (restarted empty, or a partition
         outlasted its claim): write every charge back, and hold this pool's
@@ -164,6 +176,7 @@ class RedisStore(Store, PoolKeys):
 
     def beat(self) -> None:
         """One heartbeat; after an outage, say Redis is back."""
+        self._notice_restart()
         self._writer.beat()
         if self._link.take_came_back() and self.on_recovered is not None:
             self.on_recovered()
@@ -189,6 +202,7 @@ class RedisStore(Store, PoolKeys):
         pool, window = ask.pool, ask.window
         self._leases.windows[pool] = window
         self._status.remember(pool, ask.limits)
+        self._notice_restart()
         self.send()  # before any new grant: every charge this process owes Redis
         held = self._hold_until.get(pool, 0.0) - self._clock()
         if held > 0:

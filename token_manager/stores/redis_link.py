@@ -145,6 +145,17 @@ class RedisLink:
             self.healthy, self.came_back = True, True
         return result
 
+    def server_id(self) -> str:
+        """Which redis-server answers: its run id, new at every start (with its
+        data or not); a Cluster's, every node's. Raises StorageUnavailable."""
+        found = self.call(lambda redis: redis.info("server"))
+        if isinstance(found, dict) and "run_id" in found:
+            return str(found["run_id"])
+        nodes = found.values() if isinstance(found, dict) else ()
+        return ",".join(
+            sorted(str(node.get("run_id")) for node in nodes if isinstance(node, dict))
+        )
+
     def take_came_back(self) -> bool:
         """Whether Redis answered again since it last failed (once)."""
         came_back, self.came_back = self.came_back, False
