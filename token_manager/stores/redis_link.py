@@ -147,7 +147,10 @@ class RedisLink:
 
     def server_id(self) -> str:
         """Which redis-server answers: its run id, new at every start (with its
-        data or not); a Cluster's, every node's. Raises StorageUnavailable."""
+        data or not); a Cluster's, every node's. Raises StorageUnavailable.
+
+        INFO's `run_id`: "random value identifying the Redis server"
+        (https://redis.io/docs/latest/commands/info/), drawn at start-up."""
         found = self.call(lambda redis: redis.info("server"))
         if isinstance(found, dict) and "run_id" in found:
             return str(found["run_id"])
