@@ -385,7 +385,7 @@ print(json.dumps({{name: budget.used for name, budget in snapshot.budgets.items(
 OBSERVE = """
 import json
 from token_manager import token_manager
-snapshot = token_manager.snapshot()
+snapshot = token_manager.snapshot(fresh=True)  # one look: it may ask Redis
 waits = []
 
 class Refused(Exception):

@@ -17,12 +17,21 @@ class Meter:
     def __init__(self, state: LimiterState) -> None:
         self._state = state
 
-    def snapshot(self, *, model: str | None = None) -> LimiterSnapshot:
+    def snapshot(
+        self, *, model: str | None = None, fresh: bool = False
+    ) -> LimiterSnapshot:
+        """What the meter shows, never waiting for Redis: the shared usage as the
+        writer last read it. `fresh` asks Redis now instead (it may wait: for a
+        script's one look, never for an event loop)."""
         pool_name = rate_limit_pool(model)
         with self._state.lock:
             now = self._state.clock()
             window = self._state.window
-        usage = self._state.store.usage_seen(pool_name, window, now)  # never waits
+        store = self._state.store
+        if fresh:
+            usage = store.usage(pool_name, window, now)
+        else:
+            usage = store.usage_seen(pool_name, window, now)
         with self._state.lock:
             pool = self._state.pool(pool_name)
             limits = self._state.limits_of(pool_name).by_budget()

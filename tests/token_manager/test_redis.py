@@ -57,6 +57,18 @@ def test_processes_sharing_redis_share_one_budget(redis_server: RedisProcess) ->
     assert time.monotonic() - started >= 0.3
 
 
+def test_a_newcomer_asked_for_a_fresh_look_sees_the_fleet_at_once(
+    redis_server: RedisProcess,
+) -> None:
+    for _ in range(3):
+        manager(store(redis_server.url, "t1b"), rpm=5).acquire_sync(1, 1)
+    newcomer = manager(store(redis_server.url, "t1b"), rpm=5)
+    assert newcomer.snapshot(fresh=True).budgets["requests"].used == 3
+    # Its meter, which never waits, shows only its own until the writer has read.
+    assert newcomer.snapshot().budgets["requests"].used in (0, 3)
+    assert wait_for(lambda: newcomer.snapshot().budgets["requests"].used == 3)
+
+
 def test_when_redis_goes_away_limiting_goes_on_locally(
     redis_server: RedisProcess, caplog: pytest.LogCaptureFixture
 ) -> None:
