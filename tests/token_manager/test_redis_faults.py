@@ -15,9 +15,11 @@ import time
 
 import pytest
 
+from fake_anthropic.server import free_port
 from tests.plugins.redis_server import RedisProcess
-from token_manager import RateLimits, Reservation, TokenManager
-from token_manager.stores import RedisStore
+from token_manager import RateLimits, Reservation, TokenManager, wait_phrase
+from token_manager.budgets import SHARED_STORE
+from token_manager.stores import RedisStore, StorageUnavailable
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -54,6 +56,42 @@ def shared_input(
 ) -> int:
     store = RedisStore(redis_server.url, prefix=prefix)
     return store.usage("default", window, 0.0)["input_tokens"]
+
+
+def test_a_frozen_redis_fails_a_call_within_one_socket_timeout(
+    redis_server: RedisProcess,
+) -> None:
+    store = RedisStore(redis_server.url, prefix="frozen-call")
+    store.usage("default", WINDOW, 0.0)  # connected
+    redis_server.freeze()
+    try:
+        started = time.monotonic()
+        with pytest.raises(StorageUnavailable):
+            store.usage("default", WINDOW, 0.0)
+        took = time.monotonic() - started
+    finally:
+        redis_server.thaw()
+    # One 2 s socket timeout, not the client's own retries (11 of them).
+    assert took < 3.5, took
+
+
+async def test_once_its_lease_lapses_a_waiter_says_it_waits_for_redis() -> None:
+    """Nothing listens at the URL: the newcomer's half share, for half a
+    window, then waits that say why (never a silent hang)."""
+    tm = TokenManager(
+        RateLimits(None, 1_000, None, 2.0),
+        storage=RedisStore(f"redis://127.0.0.1:{free_port()}/0", prefix="never"),
+        explicit_limits=(),
+    )
+    tm.reconcile(await tm.acquire(300, 0), {"input_tokens": 300})
+    await asyncio.sleep(1.2)  # past the newcomer's lease (half of the 2 s window)
+    waits: list[str] = []
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(
+            tm.acquire(100, 0, on_wait=lambda reason, _: waits.append(reason)), 3
+        )
+    assert waits == [SHARED_STORE]
+    assert wait_phrase(SHARED_STORE) == "Redis (the fleet's shared budget) to answer"
 
 
 def test_a_waiter_granted_locally_during_a_blip_leaves_the_shared_queue(

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
 
+from ..budgets import SHARED_STORE
 from . import base
 from .base import (
     Ask,
@@ -139,11 +140,13 @@ class FallbackStore(Store):
         """Without the shared store: only this process's leased share of each
         limit (its own charges are all in the local windows); a lease that
         lapsed grants nothing until Redis answers."""
+        if self.shared is None:  # one process alone: its windows decide
+            return self.local.decide(ask)
         limits_of = getattr(self.shared, "degraded_limits", None)
         scaled = ask.limits if limits_of is None else limits_of(ask.pool, ask.limits)
         recheck = min(SHARED_RECHECK_SECONDS, ask.window * SHARED_RECHECK_SHARE)
         if scaled is None:
-            return Decision(None, wait=recheck)
+            return Decision(None, wait=recheck, budget=SHARED_STORE)
         for name, amount in ask.amounts.items():
             limit = scaled.get(name)
             if limit is not None and amount > limit:
