@@ -23,13 +23,21 @@ class RedisProcess:
     """A redis-server; faults made for real: `pause` (CLIENT PAUSE), `freeze`
     and `thaw` (SIGSTOP, SIGCONT), `restart` empty or with its data."""
 
-    def __init__(self, directory: Path, *extra: str, port: int | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *extra: str,
+        port: int | None = None,
+        password: str | None = None,
+    ) -> None:
         if shutil.which("redis-server") is None:
             raise RuntimeError(
                 "redis-server is not installed (apt-get install redis-server); ./test.sh installs it"
             )
         self.port = port or free_port()
-        self.directory, self.extra = directory, extra
+        self.password = password
+        self.directory = directory
+        self.extra = extra if password is None else (*extra, "--requirepass", password)
         directory.mkdir(parents=True, exist_ok=True)
         self._start()
 
@@ -55,7 +63,7 @@ class RedisProcess:
         )
         import redis
 
-        client = redis.Redis(port=self.port)
+        client = redis.Redis(port=self.port, password=self.password)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -68,7 +76,8 @@ class RedisProcess:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        secret = "" if self.password is None else f":{self.password}@"
+        return f"redis://{secret}127.0.0.1:{self.port}/0"
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -79,7 +88,7 @@ class RedisProcess:
     def client(self) -> Any:
         import redis
 
-        return redis.Redis(port=self.port, socket_timeout=5)
+        return redis.Redis(port=self.port, password=self.password, socket_timeout=5)
 
     def save(self) -> None:
         """A snapshot on disk (SAVE), what a later restart may come back with."""

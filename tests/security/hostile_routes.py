@@ -15,7 +15,8 @@ API_KEY = "sk-ant-api03-HOSTILECANARY-" + "k3yM4t3r1aL" * 6
 REDIS_PASSWORD = "RedisCanary-hostile-pw-0123456789"
 CANARIES = (API_KEY, REDIS_PASSWORD)
 
-# {config} stands for the app's config folder. A refused read is an answer
+# {config} stands for the app's config folder, {redis_port} for the port of
+# the password-protected Redis the app shares its budget through. A refused read is an answer
 # (its error message), not a failed tool call: each route ends with `true`.
 ROUTES: tuple[str, ...] = (
     "env",
@@ -45,7 +46,7 @@ ROUTES: tuple[str, ...] = (
     "python3 -c 'import os; print(open(\"/proc/%d/environ\" % os.getppid()).read())'",
     "ls -la /proc/$PPID/root/ /proc/$PPID/cwd/ 2>&1 | head",
     "cat /proc/$PPID/environ | rev; cat /proc/$PPID/environ | fold -w 5",
-    "redis-cli -h 127.0.0.1 -p 9 CONFIG GET requirepass 2>&1 | head -2",
+    "redis-cli -h 127.0.0.1 -p {redis_port} CONFIG GET requirepass 2>&1 | head -2",
 )
 
 
@@ -82,7 +83,7 @@ def printed_every_way(route: str) -> str:
     )
 
 
-def hostile_turn(config_dir: str) -> dict[str, object]:
+def hostile_turn(config_dir: str, redis_port: int) -> dict[str, object]:
     """One assistant message that calls bash once per route."""
     return {
         "content": [
@@ -90,7 +91,11 @@ def hostile_turn(config_dir: str) -> dict[str, object]:
                 "type": "tool_use",
                 "name": "bash",
                 "input": {
-                    "command": printed_every_way(route.replace("{config}", config_dir))
+                    "command": printed_every_way(
+                        route.replace("{config}", config_dir).replace(
+                            "{redis_port}", str(redis_port)
+                        )
+                    )
                 },
             }
             for route in ROUTES

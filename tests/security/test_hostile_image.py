@@ -11,10 +11,12 @@ output, the container's and the services' logs, or the requests the fake got.
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from fake_anthropic import FakeAnthropicAPI
+from tests.plugins.redis_server import RedisProcess
 from tests.security.hostile_routes import (
     API_KEY,
     REDIS_PASSWORD,
@@ -39,14 +41,28 @@ def _exec(
     )
 
 
-def test_no_route_of_a_steered_model_finds_a_secret_in_the_image() -> None:
+def test_no_route_of_a_steered_model_finds_a_secret_in_the_image(
+    tmp_path: Path,
+) -> None:
+    # The fleet's Redis, for real, on the host's loopback (the container shares
+    # the host's network), behind the password the tools must not find.
+    redis = RedisProcess(tmp_path / "redis", password=REDIS_PASSWORD)
+    try:
+        _steer_the_model_in_the_image(redis)
+    finally:
+        redis.stop()
+
+
+def _steer_the_model_in_the_image(redis: RedisProcess) -> None:
     secrets = (
         f"ANTHROPIC_API_KEY={API_KEY}",
-        # A closed port: the limiter falls back to local limiting at once.
-        f"TOKEN_MANAGER_REDIS_URL=redis://:{REDIS_PASSWORD}@127.0.0.1:9/0",
+        f"TOKEN_MANAGER_REDIS_URL={redis.url}",
         "TOKEN_MANAGER_INPUT_TPM=2000000",
     )
-    scenario = [hostile_turn(CONFIG), {"content": [{"type": "text", "text": "done"}]}]
+    scenario = [
+        hostile_turn(CONFIG, redis.port),
+        {"content": [{"type": "text", "text": "done"}]},
+    ]
     with (
         running_container(*secrets) as (name, _),
         FakeAnthropicAPI(scenario=scenario, api_key=API_KEY) as api,
