@@ -170,10 +170,10 @@ class Admission:
         with self._state.lock:
             if waiter.closed:
                 return Attempt(sleep=None)  # its caller is gone: ask nobody
-            early = self._precheck(pool_name, waiter, amounts)
+            limits = self._state.limits_of(pool_name).by_budget()
+            early = self._precheck(pool_name, waiter, amounts, limits)
             if early is not None:
                 return early
-            limits = self._state.limits_of(pool_name).by_budget()
             window, now = self._state.window, self._state.clock()
             estimate = self._still_cached(estimate, amounts, pool_name, now)
             ticket = waiter.ticket if self._state.store.fair() else None
@@ -251,12 +251,16 @@ class Admission:
         return Attempt(sleep=recheck, reason=attempt.reason, shown=attempt.shown)
 
     def _precheck(
-        self, pool_name: str, waiter: Waiter, amounts: dict[str, int]
+        self,
+        pool_name: str,
+        waiter: Waiter,
+        amounts: dict[str, int],
+        limits: dict[str, int | None],
     ) -> Attempt[Reservation] | None:
         """Size, place in the queue and retry-after: the reasons not to ask the store."""
         pool = self._state.pool(pool_name)
         # Limits may have dropped while we waited: never wait for the impossible.
-        check_fits(amounts, self._state.limits_of(pool_name).by_budget())
+        check_fits(amounts, limits)
         now = self._state.clock()
         if self._state.store.fair():
             # The shared queue orders everyone; of this process's waiters, the

@@ -293,16 +293,17 @@ def test_the_environment_configures_the_singleton() -> None:
 
 
 @pytest.mark.slow
-def test_a_million_acquisitions_stay_bounded_in_memory_and_time() -> None:
+def test_a_hundred_thousand_acquisitions_stay_bounded_in_memory_and_time() -> None:
+    """A hundred windows' worth: the windows stop growing after the first."""
     clock = FakeTime()
     tm = faked(clock, rpm=None, itpm=10**12, otpm=10**12, window=1.0)
     lap_seconds: list[float] = []
     started = time.perf_counter()
-    for index in range(1_000_000):
+    for index in range(100_000):
         clock.now += 0.001
         reservation = tm.acquire_sync(10, 10)
         tm.reconcile(reservation, {"input_tokens": 9, "output_tokens": 5})
-        if index % 100_000 == 99_999:
+        if index % 10_000 == 9_999:
             lap_seconds.append(time.perf_counter() - started)
             started = time.perf_counter()
     assert not tm._state.held, "no reservation is kept once reconciled"
