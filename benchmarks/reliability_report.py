@@ -10,6 +10,7 @@ quickstart-style call (non-streaming create, max_retries=4).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -50,6 +51,7 @@ def run_suite() -> dict[str, Any]:
                 f"--junitxml={report}",
             ],
             cwd=ROOT,
+            env={**os.environ, "RELIABILITY_SOAK": "full"},  # the 1,000-turn soak
             stdout=subprocess.DEVNULL,
             check=False,
         )
@@ -78,7 +80,7 @@ def run_suite() -> dict[str, Any]:
         "turns": figures.get("soak_turns"),
         "soak_rss_mb": [
             figures.get("soak_rss_start_mb"),
-            figures.get("soak_rss_turn_500_mb"),
+            figures.get("soak_rss_half_mb"),
             figures.get("soak_rss_end_mb"),
         ],
         "leaks_found": figures.get("leaks_found"),
