@@ -147,6 +147,15 @@ stop_service() {  # stop_service NAME: by the pid we started, never by name
 
 stop_all() {
   for name in "${names[@]}"; do kill "${pid_of[$name]}" 2>/dev/null || true; done
+  # Gone before we are (at most 5 s): a display still held by a dying Xvfb
+  # would be taken for the next run's own, whose window manager then fails.
+  local deadline=$((SECONDS + 5)) name state
+  for name in "${names[@]}"; do
+    while state="$(ps -o stat= -p "${pid_of[$name]}" 2>/dev/null)" \
+      && [ "${state:0:1}" != Z ] && [ "$SECONDS" -lt "$deadline" ]; do
+      sleep 0.1
+    done
+  done
   rm -f "$RUN_DIR"/*.pid
   rm -rf "${public_dir:-}" "${vnc_handoff:-}"
 }

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -86,22 +87,36 @@ class Subject:
             made.close()
 
 
-@pytest.fixture(params=["memory", "redis", "cluster", "fallback"])
-def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
-    name = request.param
+@pytest.fixture(scope="module")
+def shared_backends(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, str]]:
+    """One redis-server and one 3-node Cluster for the module's tests (each
+    test has its own key prefix): a Cluster takes seconds to form."""
+    directory = tmp_path_factory.mktemp("contract")
     with contextlib.ExitStack() as stack:
-        url: str | None = None
-        if name == "cluster":
-            cluster = RedisClusterProcesses(tmp_path / "cluster")
-            stack.callback(cluster.stop)
-            url = cluster.url
-        elif name != "memory":
-            server = RedisProcess(tmp_path / "redis")
-            stack.callback(server.stop)
-            url = server.url
-        found = Subject(name, url, f"contract-{name}")
-        stack.callback(found.close)
+        server = RedisProcess(directory / "redis")
+        stack.callback(server.stop)
+        cluster = RedisClusterProcesses(directory / "cluster")
+        stack.callback(cluster.stop)
+        yield {"redis": server.url, "cluster": cluster.url}
+
+
+@pytest.fixture(params=["memory", "redis", "cluster", "fallback"])
+def subject(
+    request: pytest.FixtureRequest, shared_backends: dict[str, str]
+) -> Iterator[Subject]:
+    name = request.param
+    url = (
+        None
+        if name == "memory"
+        else shared_backends.get(name, shared_backends["redis"])
+    )
+    found = Subject(name, url, f"contract-{name}-{uuid.uuid4().hex[:8]}")
+    try:
         yield found
+    finally:
+        found.close()
 
 
 def until(condition: Callable[[], bool], seconds: float = 3.0) -> bool:
@@ -228,7 +243,7 @@ def test_the_lowest_learned_limit_holds_until_it_lapses(subject: Subject) -> Non
 # until half a window (8 s) after our last contact: long enough for a first
 # attempt that waits out the client's 2 s timeout twice (behind the writer).
 FAULT_WINDOW = 16.0
-OUTAGE = 10.0  # longer than a lease share of the window
+OUTAGE = 6.0  # past the short lease (4 s): the others see us stale, we spend alone
 
 
 @pytest.fixture
