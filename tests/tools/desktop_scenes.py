@@ -85,7 +85,9 @@ elif mode == "animation":
     step = [4]
     def move():
         x0, _, x1, _ = canvas.coords(ball)
-        if x1 >= 300 or x0 <= 0:
+        # Turn only toward the middle: a ball flipping at its edge would
+        # alternate two frames, which a sampler can see as one still screen.
+        if (x1 >= 300 and step[0] > 0) or (x0 <= 0 and step[0] < 0):
             step[0] = -step[0]
         canvas.move(ball, step[0], 0)
         root.after(20, move)
