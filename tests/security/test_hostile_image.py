@@ -11,7 +11,6 @@ output, the container's and the services' logs, or the requests the fake got.
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -19,7 +18,6 @@ from fake_anthropic import FakeAnthropicAPI
 from tests.plugins.redis_server import RedisProcess
 from tests.security.hostile_routes import (
     API_KEY,
-    REDIS_PASSWORD,
     assert_nothing_found,
     hostile_turn,
 )
@@ -42,25 +40,16 @@ def _exec(
 
 
 def test_no_route_of_a_steered_model_finds_a_secret_in_the_image(
-    tmp_path: Path,
+    fleet_redis: RedisProcess,
 ) -> None:
-    # The fleet's Redis, for real, on the host's loopback (the container shares
-    # the host's network), behind the password the tools must not find.
-    redis = RedisProcess(tmp_path / "redis", password=REDIS_PASSWORD)
-    try:
-        _steer_the_model_in_the_image(redis)
-    finally:
-        redis.stop()
-
-
-def _steer_the_model_in_the_image(redis: RedisProcess) -> None:
     secrets = (
         f"ANTHROPIC_API_KEY={API_KEY}",
-        f"TOKEN_MANAGER_REDIS_URL={redis.url}",
+        # The container shares the host's network: it reaches the fleet's Redis.
+        f"TOKEN_MANAGER_REDIS_URL={fleet_redis.url}",
         "TOKEN_MANAGER_INPUT_TPM=2000000",
     )
     scenario = [
-        hostile_turn(CONFIG, redis.port),
+        hostile_turn(CONFIG, fleet_redis.port),
         {"content": [{"type": "text", "text": "done"}]},
     ]
     with (

@@ -99,7 +99,8 @@ def shared_backends(
         stack.callback(server.stop)
         cluster = RedisClusterProcesses(directory / "cluster")
         stack.callback(cluster.stop)
-        yield {"redis": server.url, "cluster": cluster.url}
+        # The fallback store runs over the plain server.
+        yield {"redis": server.url, "fallback": server.url, "cluster": cluster.url}
 
 
 @pytest.fixture(params=["memory", "redis", "cluster", "fallback"])
@@ -107,11 +108,7 @@ def subject(
     request: pytest.FixtureRequest, shared_backends: dict[str, str]
 ) -> Iterator[Subject]:
     name = request.param
-    url = (
-        None
-        if name == "memory"
-        else shared_backends.get(name, shared_backends["redis"])
-    )
+    url = shared_backends.get(name)  # memory: none
     found = Subject(name, url, f"contract-{name}-{uuid.uuid4().hex[:8]}")
     try:
         yield found
