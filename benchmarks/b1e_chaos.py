@@ -9,8 +9,11 @@ connection) for 2 windows. Each process reaches Redis through its own proxy.
 Figures: 429s; input tokens the API accepted per window over the limit
 (`goodput_ratio`, the mean over the run after the first window); the most
 accepted in any window-long span (`max_window_ratio`, outages included); the
-longest a session waited for a grant counted from when Redis last came back
-(`longest_stall_windows`); what Redis still holds one window after every
+longest a session waited for a grant once Redis answered again, counted from
+then: waits under way when an outage ended or begun within a window after
+(`longest_stall_windows`), and beside it the longest wait of all, faults or
+none (`longest_wait_windows`: a full window's fair queue alone makes some
+waits longer than a window); what Redis still holds one window after every
 session stopped (`leaked_tokens`). The baseline is the same fleet, same
 faults, with the unbounded fallback (each process alone spends the whole limit
 while Redis is away; nothing done then reaches Redis). One JSON line.
@@ -133,17 +136,27 @@ def longest_span(accepted: list[tuple[float, int]], window: float) -> tuple[int,
 
 
 def stall(
-    waits: list[tuple[float, float]], outages: list[tuple[float, float]]
-) -> float:
-    """The longest wait for a grant, counted from when Redis last came back."""
-    longest = 0.0
+    waits: list[tuple[float, float]],
+    outages: list[tuple[float, float]],
+    window: float,
+) -> tuple[float, float]:
+    """The longest wait for a grant once Redis answered again: a wait under
+    way when an outage ended, or begun within a window after, counted from
+    that end (or from when it began); and when that count began."""
+    longest, began = 0.0, 0.0
     for asked, granted in waits:
-        since = asked
-        for begin, end in outages:
-            if begin < granted and end > since:
-                since = max(since, min(end, granted))
-        longest = max(longest, granted - since)
-    return longest
+        for _, end in outages:
+            if granted <= end or asked >= end + window:
+                continue
+            since = max(asked, end)
+            if granted - since > longest:
+                longest, began = granted - since, since
+    return longest, began
+
+
+def longest_wait(waits: list[tuple[float, float]]) -> tuple[float, float]:
+    """The longest wait for a grant, faults or none, and when it began."""
+    return max(((granted - asked, asked) for asked, granted in waits), default=(0, 0))
 
 
 def run(bounded: bool, window: float, windows: int) -> dict[str, Any]:
@@ -245,7 +258,7 @@ def _fleet(
 
     time.sleep(max(0.0, until + window + 1.0 - time.monotonic()))
     left = RedisStore(redis.url, prefix=prefix).usage("default", window, 0.0)
-    longest = 0.0
+    longest, stall_at, any_wait, any_wait_at = 0.0, 0.0, 0.0, 0.0
     for index, process in enumerate(children):
         try:
             out, _ = process.communicate(timeout=2 * window + 60)
@@ -261,7 +274,12 @@ def _fleet(
             tuple(pair) for pair in json.loads(out.strip().splitlines()[-1])["waits"]
         ]
         outages = everyone + (cut_off if index == CUT_OFF else [])
-        longest = max(longest, stall(waits, outages))
+        waited, since = stall(waits, outages, window)
+        if waited > longest:
+            longest, stall_at = waited, since
+        waited, since = longest_wait(waits)
+        if waited > any_wait:
+            any_wait, any_wait_at = waited, since
     stats = api.stats()
     per_window = accepted_per_window(stats["accepted"], started, window, windows)
     most, began = longest_span(stats["accepted"], window)
@@ -271,6 +289,9 @@ def _fleet(
         "max_window_ratio": round(most / ITPM, 3),
         "max_window_at": round((began - started) / window, 2),
         "longest_stall_windows": round(longest / window, 2),
+        "longest_stall_at": round((stall_at - started) / window, 2),
+        "longest_wait_windows": round(any_wait / window, 2),
+        "longest_wait_at": round((any_wait_at - started) / window, 2),
         "leaked_tokens": int(left["input_tokens"]),
         "faults": faults,
     }

@@ -167,7 +167,8 @@ def test_the_head_alone_may_reserve_even_when_budget_is_free(
     taken = first.try_reserve("p", ONE, limits, WINDOW, 0.0)
     assert taken.handle is not None
     first.settle(taken.handle, ONE, 0.0)
-    assert first.try_reserve("p", ONE, limits, WINDOW, 0.0).handle is not None
+    # In flight: it stays. Each process then holds its half (nobody borrows).
+    assert second.try_reserve("p", ONE, limits, WINDOW, 0.0).handle is not None
     head = first.try_reserve("p", ONE, limits, WINDOW, 0.0, ticket=Ticket("a"))
     assert head.handle is None and not head.behind, "the head waits for budget"
     behind = second.try_reserve("p", ONE, limits, WINDOW, 0.0, ticket=Ticket("b"))
@@ -351,7 +352,8 @@ def test_a_new_head_hears_at_once_not_at_its_next_recheck(
     tm = TokenManager(
         RateLimits(None, 1_000, None, 60.0), storage=store, explicit_limits=()
     )
-    tm.reconcile(tm.acquire_sync(500, 0), {"input_tokens": 500})
+    # 400, then 100: within its half of 1,000 (a borrow would wait a heartbeat).
+    tm.reconcile(tm.acquire_sync(400, 0), {"input_tokens": 400})
     assert not ahead.try_reserve(
         "default", BIG, INPUT_LIMIT_ONLY, 60.0, 0.0, ticket=Ticket("a")
     ).handle

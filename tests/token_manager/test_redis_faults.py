@@ -16,10 +16,15 @@ import time
 import pytest
 
 from fake_anthropic.server import free_port
-from tests.plugins.redis_server import RedisProcess
+from tests.plugins.redis_server import RedisProcess, TcpProxy
 from token_manager import RateLimits, Reservation, TokenManager, wait_phrase
 from token_manager.budgets import SHARED_STORE
-from token_manager.stores import RedisStore, StorageUnavailable
+from token_manager.stores import (
+    FallbackStore,
+    MemoryStore,
+    RedisStore,
+    StorageUnavailable,
+)
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -208,6 +213,82 @@ def test_a_frozen_redis_bounds_each_process_to_its_share(
         assert 0 < admitted <= 1_000 - 2, "each spent at most its half of 1,000"
     finally:
         redis_server.thaw()
+
+
+def test_what_a_process_borrowed_after_anothers_heartbeat_counts_in_an_outage(
+    redis_server: RedisProcess,
+) -> None:
+    """A borrows above its half of 1,000 and Redis freezes at once, before B's
+    next heartbeat: B, alone for the outage, still holds back what A took."""
+    window = 16.0  # a 4 s lease: B spends alone from 4 s to 8 s of silence
+    limits: dict[str, int | None] = {
+        "requests": None,
+        "input_tokens": 1_000,
+        "output_tokens": None,
+    }
+
+    def asks(tokens: int) -> dict[str, int]:
+        return {"requests": 1, "input_tokens": tokens, "output_tokens": 0}
+
+    def process() -> tuple[RedisStore, FallbackStore]:
+        shared = RedisStore(redis_server.url, prefix="h-borrow")
+        return shared, FallbackStore(MemoryStore(window), shared, time.monotonic)
+
+    (a_shared, a), (b_shared, b) = process(), process()
+    try:
+        for each in (a, b):  # both live, each leased half
+            contact = each.try_reserve("default", asks(1), limits, window, 0.0)
+            assert contact.handle is not None
+            each.settle(contact.handle, asks(1), time.monotonic())
+        for shared in (a_shared, b_shared):
+            shared.refresh_leases()
+        deadline = time.monotonic() + 5
+        borrowed = None
+        while borrowed is None and time.monotonic() < deadline:
+            now = time.monotonic()
+            borrowed = a.try_reserve("default", asks(800), limits, window, now).handle
+            time.sleep(0.05)
+        assert borrowed is not None, "A borrows once B has heard of it"
+        redis_server.freeze()
+        try:
+            spent, started = 0, time.monotonic()
+            while time.monotonic() - started < 10:
+                now = time.monotonic()
+                decision = b.try_reserve("default", asks(50), limits, window, now)
+                if decision.handle is not None:
+                    b.settle(decision.handle, asks(50), now)
+                    spent += 50
+                time.sleep(0.1)
+        finally:
+            redis_server.thaw()
+        assert spent > 0, "B spent within its share while Redis was away"
+        assert 800 + 2 + spent <= 1_000, f"B spent {spent} beside A's 800"
+    finally:
+        for shared in (a_shared, b_shared):
+            shared.close()
+
+
+def test_a_process_cut_off_past_its_claim_is_granted_again_at_once(
+    redis_server: RedisProcess,
+) -> None:
+    """Redis forgot this process alone (its claim ended while it was cut off):
+    it writes its charges back and goes on, with no restart's wait for the
+    others to write theirs (two heartbeats and half a second)."""
+    window = 8.0  # a 2 s lease, a 12 s claim
+    proxy = TcpProxy(redis_server.port)
+    try:
+        tm = manager(proxy.url, "h-cut", window=window)
+        tm.reconcile(tm.acquire_sync(100, 0), {"input_tokens": 100})
+        proxy.cut()
+        time.sleep(1.5 * window + 1.0)
+        proxy.mend()
+        started = time.monotonic()
+        tm.reconcile(tm.acquire_sync(1, 0), {"input_tokens": 1})
+        took = time.monotonic() - started
+        assert took < 2.0, f"granted {took:.1f} s after Redis answered again"
+        assert shared_input(redis_server, "h-cut", window) == 1
+    finally:
+        proxy.close()
 
 
 async def test_cancelling_waiters_at_any_point_leaves_no_ticket(

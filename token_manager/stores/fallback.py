@@ -152,6 +152,9 @@ class FallbackStore(Store):
             if limit is not None and amount > limit:
                 return Decision(None, wait=recheck, budget=name)
         decision = self.local.decide(replace(ask, limits=scaled, ticket=None))
+        if decision.handle is None and not decision.too_large:
+            # Redis may answer, or the lease end, long before this frees.
+            return replace(decision, wait=min(decision.wait, recheck))
         record_local = getattr(self.shared, "record_local", None)
         if (
             decision.handle is not None

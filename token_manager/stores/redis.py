@@ -151,18 +151,20 @@ class RedisStore(Store, PoolKeys):
         known, self._server_id = self._server_id, server
         if known is not None and server != known:
             for pool in list(self._leases.windows):
-                self._lost(pool)
+                self._lost(pool, restarted=True)
 
-    def _lost(self, pool: str) -> None:
-        """Redis no longer knows this process (restarted empty, or a partition
-        outlasted its claim): write every charge back, and hold this pool's
-        grants for two leases, so every live process (each hears of it within
-        a third of a lease, or half a second after an error) writes its own
-        back first."""
+    def _lost(self, pool: str, restarted: bool = False) -> None:
+        """Redis no longer knows this process's charges: write every one back
+        (before this process's next grant, as every send is). After a restart
+        every live process must write its own back too, so this pool's grants
+        wait until each has heard of it (at its next heartbeat, or half a
+        second after an error) and sent them. A partition that outlasted this
+        process's claim lost only this process's charges: no wait."""
         logger.warning("Redis lost the shared charges; writing this process's back")
         self.ledger.rewrite_all()
-        hold = 2 * max(short_lease(self._leases.window(pool)), RETRY_AFTER_ERROR)
-        self._hold_until[pool] = self._clock() + hold
+        if restarted:
+            hold = 2 * self._leases.beat_interval() + RETRY_AFTER_ERROR
+            self._hold_until[pool] = self._clock() + hold
         self._courier.poke()
 
     # ---- the writer ------------------------------------------------------

@@ -2,10 +2,12 @@
 each limit (in the spirit of Google's Doorman), as Redis last said it.
 
 Every contact renews this process's lease on a share of each limit (one over
-the live processes seen, less what the others held above theirs), which it may
-spend alone from when the others see it silent until half a window after its
-last contact; the others hold that share back while it is silent, for one
-window more. No I/O here: the store feeds in what Redis answered.
+the live processes seen, less what the others may hold above theirs: Redis
+lets a process borrow only up to a cap every other live process has heard),
+which it may spend alone from when the others see it silent until half a
+window after its last contact; the others hold that share back while it is
+silent, for one window more. No I/O here: the store feeds in what Redis
+answered.
 """
 
 from __future__ import annotations
@@ -68,15 +70,17 @@ class Leases:
         return min(short_lease(window) for window in windows) / 3
 
     def args(self, pool: str) -> list[Any]:
-        """instance, claim, stale, expect (see redis_lua_common._REGISTER)."""
+        """instance, claim, stale, expect (see redis_lua_common._REGISTER) and
+        whether borrowing is capped (_BORROW)."""
         window = self.window(pool)
         if not self.bounded:  # nobody is held back, nothing written back
-            return [self.instance, CLAIM_WINDOWS * window, 1e12, 0]
+            return [self.instance, CLAIM_WINDOWS * window, 1e12, 0, 0]
         return [
             self.instance,
             CLAIM_WINDOWS * window,
             short_lease(window),
             1 if pool in self.contacted else 0,
+            1,
         ]
 
     def contact(self, pool: str, live: Any, sent: float) -> None:
@@ -85,7 +89,8 @@ class Leases:
         self._shares[pool] = (1.0 / max(1, int(live)), sent)
 
     def heard_excess(self, pool: str, excess: Any, sent: float) -> None:
-        """What the others held above their shares, per budget (a heartbeat's)."""
+        """What the others may hold above their shares, per budget: what they
+        held, or the cap on their borrowing if higher (a heartbeat's)."""
         held = {
             str(name): int(text(over))
             for name, over in zip(BUDGETS, excess, strict=True)
@@ -95,8 +100,8 @@ class Leases:
     def degraded(self, pool: str, limits: Limits, healthy: bool) -> Limits | None:
         """What this process may spend of each limit without Redis now: its
         share (one over the live processes at its last contact) less what the
-        others held above theirs then (for a window: until those charges
-        expire), from when the others see it silent (and hold that share back)
+        others may hold above theirs, as its last heartbeat said (for a
+        window: until those charges expire), from when the others see it silent (and hold that share back)
         until its lease ends; None outside that time or while Redis answers
         (Redis decides). Never reached: see `NEWCOMER_SHARE`."""
         if not self.bounded:

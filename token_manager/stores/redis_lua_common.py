@@ -48,7 +48,7 @@ local function register(live, shares, instance, claim, expect)
   local ended = redis.call('ZRANGEBYSCORE', live, '-inf', now - claim)
   for _, gone in ipairs(ended) do
     redis.call('ZREM', live, gone)
-    redis.call('HDEL', shares, gone)
+    redis.call('HDEL', shares, gone, 'told:' .. gone)
   end
   redis.call('ZADD', live, now, instance)
   local count = redis.call('ZCARD', live)
@@ -92,5 +92,73 @@ local function learned_reply(learned, names)
     end
   end
   return reply
+end
+"""
+
+# Borrowing: a process may hold more than its share of a limit (the budget is
+# work-conserving), but only as far as every other live process has heard.
+# Each heartbeat tells its process a cap on what the others hold above their
+# shares (`told:<instance>` in `shares`); while Redis is away that process
+# spends its share less the cap, so a grant never takes the fleet's excess
+# above the least cap a live process heard.
+# A grant past the announced cap (`cap`, raised at `cap:at`) raises it, ahead
+# of need, to its excess plus a quarter of what is left below a share (more
+# than a share is never of use: the others could not all hold it); it waits
+# one heartbeat only if the excess passes what every other process heard.
+# Once a window passes without a raise the cap falls back to the excess held.
+# A silent process is not asked: its whole share is held
+# back.
+_BORROW = """
+local function headroom(over, share) return over + math.max(0, share - over) / 4 end
+local function numbers(found, n)
+  local values, i = {}, 0
+  if found then
+    for value in string.gmatch(found, '%S+') do i = i + 1; values[i] = tonumber(value) end
+  end
+  for j = i + 1, n do values[j] = 0 end
+  return values
+end
+local function joined(values)
+  local parts = {}
+  for i, value in ipairs(values) do parts[i] = string.format('%d', math.ceil(value)) end
+  return table.concat(parts, ' ')
+end
+-- Per owner (the instance that named the member; '' for the server's
+-- phantom), what the members given hold.
+local function held_of(members, step)
+  local held = {}
+  for j = 1, #members, step do
+    local member = members[j]
+    local owner = string.match(member, '^([^.|]+)%.') or ''
+    held[owner] = (held[owner] or 0) + amount_of(member)
+  end
+  return held
+end
+-- What the owners other than `skip` hold above `share`, and all the phantom.
+local function excess_of(held, share, skip)
+  local over = 0
+  for owner, amount in pairs(held) do
+    if owner == '' then over = over + amount
+    elseif owner ~= skip and amount > share then over = over + amount - share end
+  end
+  return over
+end
+-- Per budget, the least cap a live process other than `instance` heard
+-- (nil: no other process is live and heard from within `stale`).
+local function heard_caps(live, shares, instance, stale, budgets)
+  local least = nil
+  for _, other in ipairs(redis.call('ZRANGEBYSCORE', live, now - stale, '+inf')) do
+    if other ~= instance then
+      local told = numbers(redis.call('HGET', shares, 'told:' .. other), budgets)
+      if least == nil then least = told
+      else for i = 1, budgets do least[i] = math.min(least[i], told[i]) end end
+    end
+  end
+  return least
+end
+local function raise_caps(shares, wanted, budgets)
+  local caps = numbers(redis.call('HGET', shares, 'cap'), budgets)
+  for i = 1, budgets do caps[i] = math.max(caps[i], wanted[i] or 0) end
+  redis.call('HSET', shares, 'cap', joined(caps), 'cap:at', string.format('%.6f', now))
 end
 """

@@ -3,22 +3,25 @@ what it did without Redis, and its leaving."""
 
 from __future__ import annotations
 
-from .redis_lua_common import _LEARNED, _NOW, _PRELUDE, _REGISTER
+from .redis_lua_common import _BORROW, _LEARNED, _NOW, _PRELUDE, _REGISTER
 
 # KEYS: the three budget keys, then queue, leases, live, shares and learned.
 # ARGV: the tickets' lease, the in-flight lease, the window, instance, claim, stale (not
-# used here) and expect (see _REGISTER), the number of tickets, the tickets, then per budget key: the
+# used here), expect (see _REGISTER) and capped (see _BORROW), the number of
+# tickets, the tickets, then per budget key: the
 # number of in-flight members and the members. A live process's heartbeat: it
 # stays registered, its tickets keep their place and its requests in flight
 # keep counting (their keys live on too). Only what is still there is
 # refreshed (XX): a ticket already dropped or a charge already settled never
 # comes back; then per budget key its limit (-1: none). Answers {lost (1:
-# write every charge back), live instances, {others' excess per budget},
-# {the learned limits (see _LEARNED)}}.
+# write every charge back), live instances, {per budget, what the others may
+# hold above their shares: the excess they hold, or the cap this process is
+# told if higher}, {the learned limits (see _LEARNED)}}.
 REFRESH = (
     _NOW
     + _REGISTER
     + _LEARNED
+    + _BORROW
     + """
 local ticket_lease, lease = tonumber(ARGV[1]), tonumber(ARGV[2])
 local window = tonumber(ARGV[3])
@@ -29,7 +32,8 @@ local function keep(key, seconds)
   local ms = math.ceil(seconds * 1000) + 1000
   if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
 end
-local at = 8
+local capped = tonumber(ARGV[8]) == 1
+local at = 9
 local tickets = tonumber(ARGV[at])
 for j = 1, tickets do
   redis.call('ZADD', KEYS[budgets + 2], 'XX', now + ticket_lease, ARGV[at + j])
@@ -48,30 +52,35 @@ for i = 1, budgets do
   at = at + members + 1
 end
 -- Per budget, what the other processes hold above their share of `limit`
--- (and usage nobody claims: the server's phantom): while Redis is away this
--- process spends only its share less that, so the fleet stays under the limit
--- however the window was split before the outage.
-local excess = {}
+-- (and usage nobody claims: the server's phantom), or the announced cap on
+-- it if higher (see _BORROW): while Redis is away this process spends only
+-- its share less that, so the fleet stays under the limit however the window
+-- was split before the outage and whatever was borrowed since this beat.
+local shares = KEYS[budgets + 4]
+local caps = numbers(redis.call('HGET', shares, 'cap'), budgets)
+local lapsed = now - (tonumber(redis.call('HGET', shares, 'cap:at')) or 0) > window
+local excess, told = {}, {}
 for i = 1, budgets do
   local limit = tonumber(ARGV[at + i - 1])
+  local lowest = learned_of(KEYS[budgets + 5], budget_of(KEYS[i]))
+  if lowest and (limit < 0 or lowest < limit) then limit = lowest end
   local over = 0
   if limit >= 0 then
     local share = limit / count
-    local held = {}
     redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
-    for _, member in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
-      local owner = string.match(member, '^([^.|]+)%.') or ''
-      if owner ~= ARGV[4] then
-        local amount = amount_of(member)
-        if owner == '' then over = over + amount
-        else held[owner] = (held[owner] or 0) + amount end
-      end
-    end
-    for _, amount in pairs(held) do
-      if amount > share then over = over + amount - share end
-    end
+    local held = held_of(redis.call('ZRANGE', KEYS[i], 0, -1), 1)
+    over = excess_of(held, share, ARGV[4])
+    if lapsed then caps[i] = excess_of(held, share, nil) end
+    if capped then over = math.max(over, caps[i]) end
   end
-  excess[i] = tostring(math.floor(over + 0.5))
+  told[i] = over
+  excess[i] = tostring(math.ceil(over))
+end
+if capped then
+  if lapsed then
+    redis.call('HSET', shares, 'cap', joined(caps), 'cap:at', string.format('%.6f', now))
+  end
+  redis.call('HSET', shares, 'told:' .. ARGV[4], joined(told))
 end
 local names = {}
 for i = 1, budgets do names[i] = budget_of(KEYS[i]) end
@@ -121,6 +130,6 @@ return 1
 # the pool's live processes at once (its share is nobody's to hold back).
 DEPART = """
 redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1], 'told:' .. ARGV[1])
 return 1
 """

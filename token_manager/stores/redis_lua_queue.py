@@ -8,15 +8,16 @@ dropped by the next script that looks.
 
 from __future__ import annotations
 
-from .redis_lua_common import _LEARNED, _NOW, _PRELUDE, _PURGE, _REGISTER
+from .redis_lua_common import _BORROW, _LEARNED, _NOW, _PRELUDE, _PURGE, _REGISTER
 
 # KEYS: the three budget keys, then queue, leases, live, shares and learned.
 # ARGV: window, id, lease, then (amount, limit) per budget key (limit -1 =
 # unlimited), then ticket ('' = no fair queue), the ticket's delay (batch
 # callers), the ticket's lease, the channel that hears of a new head, then
-# instance, claim, stale and expect (see _REGISTER).
+# instance, claim, stale, expect (see _REGISTER) and capped (1: borrowing
+# is bounded, see _BORROW).
 # Answers {1, now, '', '', live} granted; {0, wait, key, '', live} wait at the
-# head; {2, '', head, my_order, live} behind another ticket; {-1, limit, key,
+# head (until the window frees, or the others hear a raised cap); {2, '', head, my_order, live} behind another ticket; {-1, limit, key,
 # '', live} refused: the amount is above the whole limit and no wait can ever
 # make room; {3, '', '', '', live}: Redis lost its data, write charges back.
 # Each answer ends with the learned limits (see _LEARNED: name, limit, seconds
@@ -26,6 +27,7 @@ RESERVE = (
     + _PURGE
     + _REGISTER
     + _LEARNED
+    + _BORROW
     + """
 local id, lease = ARGV[2], tonumber(ARGV[3])
 local budgets = #KEYS - 5
@@ -46,6 +48,7 @@ local ticket_lease = tonumber(ARGV[6 + 2 * budgets])
 local channel = ARGV[7 + 2 * budgets]
 local instance, claim = ARGV[8 + 2 * budgets], tonumber(ARGV[9 + 2 * budgets])
 local stale, expect = tonumber(ARGV[10 + 2 * budgets]), tonumber(ARGV[11 + 2 * budgets])
+local capped = tonumber(ARGV[12 + 2 * budgets]) == 1
 local lost, count = register(live, shares, instance, claim, expect)
 if lost then return {3, '', '', '', count, known} end
 for i = 1, budgets do
@@ -76,13 +79,26 @@ if ticket ~= '' then
   if head ~= ticket then return {2, '', head, tostring(order), count, known} end
 end
 local wait, binding = 0, ''
+local caps = capped and heard_caps(live, shares, instance, stale, budgets) or nil
+local announced = numbers(redis.call('HGET', shares, 'cap'), budgets)
+local wanted, raise, unheard = {}, false, ''
 for i = 1, budgets do
   local key = KEYS[i]
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
   local amount, limit = tonumber(ARGV[2 + 2 * i]), limits[i]
   if limit >= 0 then
-    limit = limit - math.ceil(unseen * limit)
     local members = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+    if caps then
+      local share, held = limit / count, held_of(members, 2)
+      local before = excess_of(held, share, nil)
+      held[instance] = (held[instance] or 0) + amount
+      local after = excess_of(held, share, nil)
+      if after > before and after > announced[i] then
+        wanted[i], raise = headroom(after, share), true
+      end
+      if after > before and after > caps[i] and unheard == '' then unheard = key end
+    end
+    limit = limit - math.ceil(unseen * limit)
     local total = 0
     for j = 1, #members, 2 do total = total + amount_of(members[j]) end
     local excess = total + amount - limit
@@ -102,7 +118,11 @@ for i = 1, budgets do
     end
   end
 end
+if raise then raise_caps(shares, wanted, budgets) end
 if wait > 0 then return {0, tostring(wait), binding, '', count, known} end
+if unheard ~= '' then
+  return {0, tostring(stale / 3), unheard, '', count, known}  -- one heartbeat
+end
 for i = 1, budgets do
   local key = KEYS[i]
   redis.call('ZADD', key, now + lease, id .. '|' .. ARGV[2 + 2 * i])
