@@ -37,7 +37,7 @@ from benchmarks.b1_goodput import (  # noqa: E402
 )
 from fake_anthropic import FakeAnthropicAPI  # noqa: E402
 from tests.plugins.redis_server import local_redis  # noqa: E402
-from token_manager import TokenManager  # noqa: E402
+from token_manager import RateLimits, TokenManager  # noqa: E402
 
 MODELS = {"sonnet-4": "claude-sonnet-4-6", "opus-4": "claude-opus-4-8"}
 PROCESSES_PER_CLASS = 2
@@ -49,8 +49,9 @@ STARTUP_SECONDS = 8.0
 
 def require_pools() -> None:
     """Ours needs `model=` on the manager; say so instead of measuring something else."""
+    manager = TokenManager(RateLimits(None, None, None, 60.0), explicit_limits=())
     for method in ("acquire", "observe_response"):
-        if "model" not in inspect.signature(getattr(TokenManager, method)).parameters:
+        if "model" not in inspect.signature(getattr(manager, method)).parameters:
             raise SystemExit(
                 f"B1c needs TokenManager.{method}(..., model=) (pools per model "
                 "class, issue 12); this TokenManager has no `model` keyword."

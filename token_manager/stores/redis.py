@@ -34,6 +34,7 @@ from .redis_courier import RETRY_AFTER_ERROR, Courier
 from .redis_learned import LearnedLimits
 from .redis_leases import CLAIM_WINDOWS, Leases, Limits, short_lease
 from .redis_link import PoolKeys, RedisLink, account_tag, is_cluster_url
+from .redis_lua_common import CAP_RAISED
 from .redis_reserve import BEHIND, GRANTED, LOST, TOO_LARGE, read_answer, reserve_args
 from .redis_status import RedisStatus
 from .redis_writer import Writer, send_at_exit
@@ -193,6 +194,9 @@ class RedisStore(Store, PoolKeys):
         self._courier.poke()
 
     def _heard(self, channel: str, head: str) -> None:
+        if head == CAP_RAISED:  # someone borrows: hear the new cap now
+            self._courier.beat_now()
+            return
         pool = self._channels.get(channel)
         callback = self.on_head
         if pool is not None and callback is not None and head.startswith(self.instance):

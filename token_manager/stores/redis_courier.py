@@ -42,6 +42,7 @@ class Courier:
             heard,
         )
         self._poked = threading.Event()
+        self._beat_wanted = threading.Event()
         self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._writer: threading.Thread | None = None
@@ -58,6 +59,11 @@ class Courier:
                 )
                 self._writer.start()
 
+    def beat_now(self) -> None:
+        """A heartbeat at once, whenever the last one was."""
+        self._beat_wanted.set()
+        self.poke()
+
     def _write(self) -> None:
         beat_due = 0.0
         while not self._stopped.is_set():
@@ -67,7 +73,8 @@ class Courier:
                 return
             try:
                 self._send()
-                if time.monotonic() >= beat_due:
+                if self._beat_wanted.is_set() or time.monotonic() >= beat_due:
+                    self._beat_wanted.clear()
                     self._beat()
                     beat_due = time.monotonic() + self._interval()
             except Exception as error:  # the writer must outlive any outage

@@ -95,6 +95,10 @@ local function learned_reply(learned, names)
 end
 """
 
+# What a raised cap publishes on the pool's channel, where queue heads are
+# named (a ticket's member always starts with its instance).
+CAP_RAISED = "|cap"
+
 # Borrowing: a process may hold more than its share of a limit (the budget is
 # work-conserving), but only as far as every other live process has heard.
 # Each heartbeat tells its process a cap on what the others hold above their
@@ -104,7 +108,8 @@ end
 # A grant past the announced cap (`cap`, raised at `cap:at`) raises it, ahead
 # of need, to its excess plus a quarter of what is left below a share (more
 # than a share is never of use: the others could not all hold it); it waits
-# one heartbeat only if the excess passes what every other process heard.
+# until the others heard it (the raise is published: they beat at once) only
+# if the excess passes what every other process heard.
 # Once a window passes without a raise the cap falls back to the excess held.
 # A silent process is not asked: its whole share is held
 # back.

@@ -8,7 +8,19 @@ dropped by the next script that looks.
 
 from __future__ import annotations
 
-from .redis_lua_common import _BORROW, _LEARNED, _NOW, _PRELUDE, _PURGE, _REGISTER
+from .redis_lua_common import (
+    _BORROW,
+    _LEARNED,
+    _NOW,
+    _PRELUDE,
+    _PURGE,
+    _REGISTER,
+    CAP_RAISED,
+)
+
+# How soon a borrower blocked by the cap asks again: the others hear the raise
+# on the channel and beat at once (a message and a script each).
+HEARD_SECONDS = 0.05
 
 # KEYS: the three budget keys, then queue, leases, live, shares and learned.
 # ARGV: window, id, lease, then (amount, limit) per budget key (limit -1 =
@@ -17,7 +29,8 @@ from .redis_lua_common import _BORROW, _LEARNED, _NOW, _PRELUDE, _PURGE, _REGIST
 # instance, claim, stale, expect (see _REGISTER) and capped (1: borrowing
 # is bounded, see _BORROW).
 # Answers {1, now, '', '', live} granted; {0, wait, key, '', live} wait at the
-# head (until the window frees, or the others hear a raised cap); {2, '', head, my_order, live} behind another ticket; {-1, limit, key,
+# head (until the window frees, or until the others heard a raised cap: they
+# hear of it on the channel and beat at once); {2, '', head, my_order, live} behind another ticket; {-1, limit, key,
 # '', live} refused: the amount is above the whole limit and no wait can ever
 # make room; {3, '', '', '', live}: Redis lost its data, write charges back.
 # Each answer ends with the learned limits (see _LEARNED: name, limit, seconds
@@ -28,6 +41,9 @@ RESERVE = (
     + _REGISTER
     + _LEARNED
     + _BORROW
+    + f"""
+local CAP_RAISED, HEARD_SECONDS = '{CAP_RAISED}', {HEARD_SECONDS}
+"""
     + """
 local id, lease = ARGV[2], tonumber(ARGV[3])
 local budgets = #KEYS - 5
@@ -118,10 +134,13 @@ for i = 1, budgets do
     end
   end
 end
-if raise then raise_caps(shares, wanted, budgets) end
+if raise then
+  raise_caps(shares, wanted, budgets)
+  redis.call('PUBLISH', channel, CAP_RAISED)  -- the others beat now, not later
+end
 if wait > 0 then return {0, tostring(wait), binding, '', count, known} end
 if unheard ~= '' then
-  return {0, tostring(stale / 3), unheard, '', count, known}  -- one heartbeat
+  return {0, tostring(HEARD_SECONDS), unheard, '', count, known}
 end
 for i = 1, budgets do
   local key = KEYS[i]
