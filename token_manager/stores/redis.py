@@ -12,13 +12,13 @@ holds a lease for (see redis_leases). What it grants or settles meanwhile is
 written back (once, by name) before its next grant. Only the courier's threads
 and a waiter's attempt (never an event loop, never under the manager's lock)
 talk to Redis. The parts: the link (connection, keys), the leases, the writer
-(what is owed, the heartbeat), the learned limits and the status.
+(what is owed, the heartbeat), the recovery after Redis lost its data, the
+learned limits and the status.
 """
 
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import time
 import uuid
@@ -30,11 +30,12 @@ from ..budgets import BUDGETS, Budget
 from . import base
 from .base import Decision, Handle, StorageUnavailable, Store, Ticket
 from .ledger import Ledger
-from .redis_courier import RETRY_AFTER_ERROR, Courier
+from .redis_courier import Courier
 from .redis_learned import LearnedLimits
 from .redis_leases import CLAIM_WINDOWS, Leases, Limits, short_lease
 from .redis_link import PoolKeys, RedisLink, account_tag, is_cluster_url
 from .redis_lua_common import CAP_RAISED
+from .redis_recovery import Recovery
 from .redis_reserve import BEHIND, GRANTED, LOST, TOO_LARGE, read_answer, reserve_args
 from .redis_status import RedisStatus
 from .redis_writer import Writer, send_at_exit
@@ -46,8 +47,6 @@ __all__ = [
     "is_cluster_url",
     "short_lease",
 ]
-
-logger = logging.getLogger("token_manager")
 
 
 class RedisStore(Store, PoolKeys):
@@ -97,9 +96,6 @@ class RedisStore(Store, PoolKeys):
             fair_queue=fair_queue,
         )
         self._writer.limits = self._status.known
-        self._writer.on_lost = self._lost
-        self._hold_until: dict[str, float] = {}
-        self._server_id: str | None = None  # the redis-server last seen
         self._channels: dict[str, str] = {}  # channel -> pool
         self.on_head: Callable[[str], None] | None = None
         self.on_recovered: Callable[[], None] | None = None
@@ -110,6 +106,10 @@ class RedisStore(Store, PoolKeys):
             self._leases.beat_interval,
             self._heard,
         )
+        self._recovery = Recovery(
+            self._link, self.ledger, self._leases, self._courier.poke, clock
+        )
+        self._writer.on_lost = self._recovery.lost
         atexit.register(send_at_exit, weakref.ref(self._writer))
 
     def close(self) -> None:
@@ -143,31 +143,6 @@ class RedisStore(Store, PoolKeys):
         """The most one request may ask of each limit now (no I/O)."""
         return self._leases.spendable(pool, limits, self._link.healthy)
 
-    def _notice_restart(self) -> None:
-        """A redis-server that restarted with its data still knows this process
-        but not what was charged since its last save, nor what the others
-        granted while it was down: it is treated as one that lost everything
-        (every pool's charges written back, grants held until the others' are)."""
-        server = self._link.server_id()
-        known, self._server_id = self._server_id, server
-        if known is not None and server != known:
-            for pool in list(self._leases.windows):
-                self._lost(pool, restarted=True)
-
-    def _lost(self, pool: str, restarted: bool = False) -> None:
-        """Redis no longer knows this process's charges: write every one back
-        (before this process's next grant, as every send is). After a restart
-        every live process must write its own back too, so this pool's grants
-        wait until each has heard of it (at its next heartbeat, or half a
-        second after an error) and sent them. A partition that outlasted this
-        process's claim lost only this process's charges: no wait."""
-        logger.warning("Redis lost the shared charges; writing this process's back")
-        self.ledger.rewrite_all()
-        if restarted:
-            hold = 2 * self._leases.beat_interval() + RETRY_AFTER_ERROR
-            self._hold_until[pool] = self._clock() + hold
-        self._courier.poke()
-
     # ---- the writer ------------------------------------------------------
 
     def send(self) -> None:
@@ -179,7 +154,7 @@ class RedisStore(Store, PoolKeys):
 
     def beat(self) -> None:
         """One heartbeat; after an outage, say Redis is back."""
-        self._notice_restart()
+        self._recovery.notice_restart()
         self._writer.beat()
         if self._link.take_came_back() and self.on_recovered is not None:
             self.on_recovered()
@@ -208,9 +183,9 @@ class RedisStore(Store, PoolKeys):
         pool, window = ask.pool, ask.window
         self._leases.windows[pool] = window
         self._status.remember(pool, ask.limits)
-        self._notice_restart()
+        self._recovery.notice_restart()
         self.send()  # before any new grant: every charge this process owes Redis
-        held = self._hold_until.get(pool, 0.0) - self._clock()
+        held = self._recovery.held(pool)
         if held > 0:
             return Decision(None, wait=held)
         member = ""
@@ -235,7 +210,7 @@ class RedisStore(Store, PoolKeys):
         self._leases.contact(pool, answer.live, sent)
         self._learned.heard(pool, answer.learned, sent)
         if answer.code == LOST:
-            self._lost(pool)
+            self._recovery.lost(pool)
             return Decision(None, wait=short_lease(window))
         if answer.code != GRANTED and member and self.ledger.is_gone(member):
             self.ledger.leave_again(pool, member)  # cancelled while this ran
