@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -45,6 +46,22 @@ def image_available() -> bool:
     )
 
 
+def _start(name: str, command: list[str]) -> None:
+    """`podman run`, once more after its own error (exit 125: the engine, busy
+    removing another test's container, say); a failure shows podman's words,
+    never the command (its variables may hold the tests' secrets)."""
+    for attempt in (1, 2):
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode == 0:
+            return
+        subprocess.run([*PODMAN, "rm", "-f", name], capture_output=True, check=False)
+        if attempt == 2 or result.returncode != 125:
+            pytest.fail(
+                f"podman run exited {result.returncode}: {result.stderr.strip()[-2000:]}"
+            )
+        time.sleep(2)
+
+
 @contextlib.contextmanager
 def running_container(*extra_env: str) -> Iterator[tuple[str, StackPorts]]:
     """The image running on the host's network (loopback only), its name and
@@ -68,7 +85,8 @@ def running_container(*extra_env: str) -> Iterator[tuple[str, StackPorts]]:
         f"STREAMLIT_PORT={ports.app}",
         *extra_env,
     ]
-    subprocess.run(
+    _start(
+        name,
         [
             *PODMAN,
             "run",
@@ -83,8 +101,6 @@ def running_container(*extra_env: str) -> Iterator[tuple[str, StackPorts]]:
             *(argument for variable in variables for argument in ("-e", variable)),
             IMAGE,
         ],
-        check=True,
-        capture_output=True,
     )
     try:
         wait_for_port(ports.app, 180)
