@@ -101,8 +101,8 @@ class Leases:
         """What this process may spend of each limit without Redis now: its
         share (one over the live processes at its last contact) less what the
         others may hold above theirs, as its last heartbeat said (for a
-        window: until those charges expire), from when the others see it silent (and hold that share back)
-        until its lease ends; None outside that time or while Redis answers
+        window: until those charges expire), from when the others see it
+        silent (and hold that share back) until its lease ends; None outside that time or while Redis answers
         (Redis decides). Never reached: see `NEWCOMER_SHARE`."""
         if not self.bounded:
             return dict(limits)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from .redis_lua_common import _BORROW, _LEARNED, _NOW, _PRELUDE, _REGISTER
 
 # KEYS: the three budget keys, then queue, leases, live, shares and learned.
-# ARGV: the tickets' lease, the in-flight lease, the window, instance, claim, stale (not
-# used here), expect (see _REGISTER) and capped (see _BORROW), the number of
-# tickets, the tickets, then per budget key: the
-# number of in-flight members and the members. A live process's heartbeat: it
+# ARGV: the tickets' lease, the in-flight lease, the window, instance, claim,
+# stale (not used here), expect (see _REGISTER) and capped (see _BORROW), the
+# number of tickets, the tickets, then per budget key: the number of in-flight
+# members and the members. A live process's heartbeat: it
 # stays registered, its tickets keep their place and its requests in flight
 # keep counting (their keys live on too). Only what is still there is
 # refreshed (XX): a ticket already dropped or a charge already settled never

@@ -30,9 +30,10 @@ HEARD_SECONDS = 0.05
 # is bounded, see _BORROW).
 # Answers {1, now, '', '', live} granted; {0, wait, key, '', live} wait at the
 # head (until the window frees, or until the others heard a raised cap: they
-# hear of it on the channel and beat at once); {2, '', head, my_order, live} behind another ticket; {-1, limit, key,
-# '', live} refused: the amount is above the whole limit and no wait can ever
-# make room; {3, '', '', '', live}: Redis lost its data, write charges back.
+# hear of it on the channel and beat at once); {2, '', head, my_order, live}
+# behind another ticket; {-1, limit, key, '', live} refused: the amount is
+# above the whole limit and no wait can ever make room; {3, '', '', '', live}:
+# Redis lost its data, write charges back.
 # Each answer ends with the learned limits (see _LEARNED: name, limit, seconds
 # left, per budget learned); each limit given is lowered to the learned one.
 RESERVE = (
