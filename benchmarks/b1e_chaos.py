@@ -141,16 +141,19 @@ def stall(
     window: float,
 ) -> tuple[float, float]:
     """The longest wait for a grant once Redis answered again: a wait under
-    way when an outage ended, or begun within a window after, counted from
-    that end (or from when it began); and when that count began."""
+    way when an outage ended, or begun within a window after, counted from the
+    last such end (or from when it began); a grant made during an outage is
+    not counted. Also when that count began."""
     longest, began = 0.0, 0.0
     for asked, granted in waits:
-        for _, end in outages:
-            if granted <= end or asked >= end + window:
-                continue
-            since = max(asked, end)
-            if granted - since > longest:
-                longest, began = granted - since, since
+        if any(begin <= granted <= end for begin, end in outages):
+            continue
+        ends = [end for _, end in outages if end < granted and asked < end + window]
+        if not ends:
+            continue
+        since = max(asked, max(ends))
+        if granted - since > longest:
+            longest, began = granted - since, since
     return longest, began
 
 
