@@ -102,8 +102,9 @@ class Leases:
         share (one over the live processes at its last contact) less what the
         others may hold above theirs, as its last heartbeat said (for a
         window: until those charges expire), from when the others see it
-        silent (and hold that share back) until its lease ends; None outside that time or while Redis answers
-        (Redis decides). Never reached: see `NEWCOMER_SHARE`."""
+        silent (and hold that share back) until its lease ends; None outside
+        that time or while Redis answers (Redis decides). Never reached: see
+        `NEWCOMER_SHARE`."""
         if not self.bounded:
             return dict(limits)
         if healthy:

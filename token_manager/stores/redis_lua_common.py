@@ -81,6 +81,11 @@ local function learned_of(learned, name)
   if limit and ends and ends > now then return limit, ends - now end
   return nil, 0
 end
+local function lowered(learned, name, limit)
+  local lowest = learned_of(learned, name)
+  if lowest and (limit < 0 or lowest < limit) then return lowest end
+  return limit
+end
 local function learned_reply(learned, names)
   local reply = {}
   for _, name in ipairs(names) do
@@ -111,8 +116,7 @@ CAP_RAISED = "|cap"
 # until the others heard it (the raise is published: they beat at once) only
 # if the excess passes what every other process heard.
 # Once a window passes without a raise the cap falls back to the excess held.
-# A silent process is not asked: its whole share is held
-# back.
+# A silent process is not asked: its whole share is held back.
 _BORROW = """
 local function headroom(over, share) return over + math.max(0, share - over) / 4 end
 local function numbers(found, n)
@@ -161,8 +165,7 @@ local function heard_caps(live, shares, instance, stale, budgets)
   end
   return least
 end
-local function raise_caps(shares, wanted, budgets)
-  local caps = numbers(redis.call('HGET', shares, 'cap'), budgets)
+local function raise_caps(shares, caps, wanted, budgets)
   for i = 1, budgets do caps[i] = math.max(caps[i], wanted[i] or 0) end
   redis.call('HSET', shares, 'cap', joined(caps), 'cap:at', string.format('%.6f', now))
 end

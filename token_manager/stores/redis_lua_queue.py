@@ -55,8 +55,7 @@ local names, limits = {}, {}
 for i = 1, budgets do
   names[i] = budget_of(KEYS[i])
   limits[i] = tonumber(ARGV[3 + 2 * i])
-  local lowest = learned_of(learned, names[i])
-  if lowest and (limits[i] < 0 or lowest < limits[i]) then limits[i] = lowest end
+  limits[i] = lowered(learned, names[i], limits[i])
 end
 local known = learned_reply(learned, names)
 local ticket = ARGV[4 + 2 * budgets]
@@ -97,7 +96,7 @@ if ticket ~= '' then
 end
 local wait, binding = 0, ''
 local caps = capped and heard_caps(live, shares, instance, stale, budgets) or nil
-local announced = numbers(redis.call('HGET', shares, 'cap'), budgets)
+local announced = caps and numbers(redis.call('HGET', shares, 'cap'), budgets)
 local wanted, raise, unheard = {}, false, ''
 for i = 1, budgets do
   local key = KEYS[i]
@@ -136,7 +135,7 @@ for i = 1, budgets do
   end
 end
 if raise then
-  raise_caps(shares, wanted, budgets)
+  raise_caps(shares, announced, wanted, budgets)
   redis.call('PUBLISH', channel, CAP_RAISED)  -- the others beat now, not later
 end
 if wait > 0 then return {0, tostring(wait), binding, '', count, known} end
